@@ -1,0 +1,104 @@
+"""The host's FastMCP auth provider: our verifier behind FastMCP's bearer middleware.
+
+FastMCP's `RequireAuthMiddleware` answers missing or invalid tokens with the RFC 6750 / MCP
+challenge (``resource_metadata`` always; ``error="invalid_token"`` only when a token was sent).
+This provider supplies the verification, the RFC 9728 metadata documents, and, in dev mode,
+the embedded issuer's endpoints.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from contextvars import ContextVar
+
+from fastmcp.server.auth import AccessToken, AuthProvider
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from plughost.auth.issuers import Issuer
+from plughost.auth.verifier import InvalidToken
+from plughost.context import Caller
+
+log = logging.getLogger("plughost.auth")
+
+METADATA_PATH = "/.well-known/oauth-protected-resource"
+
+#: Why the current request's token was refused, for the audit trail and metrics.
+refusal_reason: ContextVar[str | None] = ContextVar("plughost_refusal_reason", default=None)
+
+
+class CallerToken(AccessToken):
+    """A verified token as FastMCP keeps it for the request, with our `Caller` attached."""
+
+    caller: Caller
+
+
+class PlughostAuth(AuthProvider):
+    def __init__(
+        self,
+        issuer: Issuer,
+        *,
+        base_url: str,
+        scopes_supported: Callable[[], list[str]],
+        dev_token_ttl: int = 3600,
+    ) -> None:
+        super().__init__(base_url=base_url)
+        self.issuer = issuer
+        self._base_url = base_url.rstrip("/")
+        self._scopes = scopes_supported
+        self._dev_ttl = dev_token_ttl
+
+    @property
+    def scopes_supported(self) -> list[str]:
+        return self._scopes()
+
+    @property
+    def resource_metadata_url(self) -> str:
+        return self._base_url + METADATA_PATH + "/mcp"
+
+    async def verify_token(self, token: str) -> AccessToken | None:
+        try:
+            verified = await self.issuer.verifier.verify(token)
+        except InvalidToken as exc:
+            refusal_reason.set(exc.reason)
+            log.info("bearer token refused: %s", exc.reason)
+            return None
+        caller = verified.caller
+        return CallerToken(
+            token=token,
+            client_id=caller.client_id or caller.subject,
+            scopes=sorted(caller.scopes),
+            expires_at=verified.expires_at,
+            subject=caller.subject,
+            caller=caller,
+        )
+
+    def get_routes(self, mcp_path: str | None = None) -> list[Route]:
+        self.set_mcp_path(mcp_path)
+
+        async def metadata(_request: Request) -> JSONResponse:
+            return JSONResponse(
+                {
+                    "resource": self.issuer.resource,
+                    "authorization_servers": self.issuer.authorization_servers,
+                    "scopes_supported": self._scopes(),
+                    "bearer_methods_supported": ["header"],
+                    "resource_name": "Plughost MCP server",
+                },
+                headers={"Cache-Control": "public, max-age=300"},
+            )
+
+        routes = [
+            Route(METADATA_PATH, metadata, methods=["GET"]),
+            Route(METADATA_PATH + (mcp_path or "/mcp"), metadata, methods=["GET"]),
+        ]
+        if self.issuer.dev is not None:
+            routes += self.issuer.dev.routes(
+                issuer=self._base_url,
+                resource=self.issuer.resource,
+                scopes=self._scopes,
+                ttl=self._dev_ttl,
+            )
+        return routes

@@ -1,0 +1,148 @@
+"""Verify a bearer JWT and turn its claims into a `Caller`.
+
+One verifier serves every plugin. It checks, in order: size, header, algorithm allow-list
+(asymmetric only), the signing key from the JWKS cache, signature, ``iss``, ``aud``, ``exp``,
+``nbf`` and ``iat`` (with a small leeway), then reads subject, client, tenant and scopes.
+Verified tokens are remembered, by hash, until they expire, so a client's next call costs a
+dictionary lookup instead of a signature check.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from plughost.auth.jwks import JWKSCache
+from plughost.context import Caller
+
+log = logging.getLogger("plughost.auth")
+
+REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
+
+
+class InvalidToken(Exception):
+    """Why a token was refused. The reason is for logs and metrics, never for the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    issuers: tuple[str, ...]
+    audiences: tuple[str, ...]
+    algorithms: tuple[str, ...]
+    leeway: int
+    max_token_bytes: int
+    tenant_claim: str
+    default_tenant: str | None
+    passthrough_claims: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Verified:
+    caller: Caller
+    expires_at: int
+    claims: dict[str, Any]
+
+
+class TokenVerifier:
+    def __init__(
+        self, config: VerifierConfig, keys: JWKSCache, *, cache_size: int = 10_000
+    ) -> None:
+        self.config = config
+        self.keys = keys
+        self._cache: OrderedDict[bytes, Verified] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def verify(self, token: str) -> Verified:
+        """Return the verified identity, or raise `InvalidToken` with the reason."""
+        if len(token) > self.config.max_token_bytes:
+            raise InvalidToken("token too large")
+        digest = hashlib.sha256(token.encode()).digest()
+        hit = self._cache.get(digest)
+        if hit is not None:
+            if hit.expires_at + self.config.leeway > time.time():
+                self._cache.move_to_end(digest)
+                return hit
+            del self._cache[digest]
+        verified = await self._verify(token)
+        self._cache[digest] = verified
+        if len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+        return verified
+
+    async def _verify(self, token: str) -> Verified:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("malformed token") from None
+        alg = header.get("alg")
+        if alg not in self.config.algorithms:
+            raise InvalidToken(f"algorithm {alg!r} not allowed")
+        key = await self.keys.get(header.get("kid"))
+        if key is None:
+            raise InvalidToken(
+                "unknown signing key" if self.keys.key_ids else "no signing keys available"
+            )
+        try:
+            claims = jwt.decode(
+                token,
+                key=key.key,
+                algorithms=[alg],
+                audience=list(self.config.audiences),
+                issuer=list(self.config.issuers),
+                leeway=self.config.leeway,
+                options={"require": REQUIRED_CLAIMS, "verify_iat": True},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("token expired") from None
+        except jwt.ImmatureSignatureError:
+            raise InvalidToken("token not yet valid") from None
+        except jwt.InvalidAudienceError:
+            raise InvalidToken("wrong audience") from None
+        except jwt.InvalidIssuerError:
+            raise InvalidToken("wrong issuer") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise InvalidToken(f"missing claim {exc.claim}") from None
+        except jwt.InvalidSignatureError:
+            raise InvalidToken("bad signature") from None
+        except jwt.PyJWTError as exc:
+            raise InvalidToken(f"invalid token ({type(exc).__name__})") from None
+        return Verified(caller=self._caller(claims), expires_at=int(claims["exp"]), claims=claims)
+
+    def _caller(self, claims: dict[str, Any]) -> Caller:
+        subject = claims.get("sub")
+        if not isinstance(subject, str) or not subject:
+            raise InvalidToken("missing claim sub")
+        tenant = claims.get(self.config.tenant_claim, self.config.default_tenant)
+        if not isinstance(tenant, str) or not tenant:
+            raise InvalidToken(f"no tenant claim {self.config.tenant_claim!r}")
+        client_id = claims.get("client_id") or claims.get("azp")
+        return Caller(
+            subject=subject,
+            client_id=client_id if isinstance(client_id, str) else None,
+            tenant_id=tenant,
+            scopes=frozenset(read_scopes(claims)),
+            claims={k: claims[k] for k in self.config.passthrough_claims if k in claims},
+        )
+
+
+def read_scopes(claims: dict[str, Any]) -> list[str]:
+    """Scopes from ``scope`` (space-separated), ``scp`` (string or list) or ``scopes`` (list)."""
+    found: list[str] = []
+    for name in ("scope", "scp", "scopes"):
+        value = claims.get(name)
+        if isinstance(value, str):
+            found.extend(value.split())
+        elif isinstance(value, Sequence):
+            found.extend(v for v in value if isinstance(v, str))
+    return list(dict.fromkeys(found))

@@ -1,0 +1,59 @@
+"""What a plugin's code is handed: the caller of a tool, and the plugin's own runtime."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import Engine
+
+from plughost.storage import TenantStorage
+
+
+class Caller(BaseModel):
+    """The verified identity behind a tool call. Never holds the token itself."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str = Field(description="Who the token was issued to (`sub`).")
+    client_id: str | None = Field(None, description="The OAuth client (`client_id` or `azp`).")
+    tenant_id: str = Field(
+        description="The organisation the call acts for; data is kept per tenant."
+    )
+    scopes: frozenset[str] = Field(default_factory=frozenset, description="Scopes granted.")
+    claims: dict[str, Any] = Field(
+        default_factory=dict, description="Other token claims the operator chose to pass on."
+    )
+
+    def has_scopes(self, *scopes: str) -> bool:
+        """True when every named scope was granted."""
+        return set(scopes) <= self.scopes
+
+
+@dataclass(frozen=True)
+class PluginRuntime:
+    """A loaded plugin's share of the host, given to its start-up and shutdown hooks."""
+
+    namespace: str
+    version: str
+    settings: BaseModel | None
+    engine: Engine
+    logger: logging.Logger
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """Everything a tool needs besides its arguments, passed as its first parameter.
+
+    ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
+    validated settings model (None when the plugin has none).
+    """
+
+    caller: Caller
+    settings: Any
+    storage: TenantStorage
+    logger: logging.Logger
+    plugin: str
+    plugin_version: str

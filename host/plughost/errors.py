@@ -1,0 +1,70 @@
+"""Error types.
+
+Two families live here. `ToolError` and its subclasses are raised by plugin code and become a
+clean, structured error result for the calling agent. `PlughostError` and its subclasses are the
+host's own: problems an operator fixes (a plugin that cannot load, a bad setting, a scope that
+was never declared). Messages say what is wrong and what to do about it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ToolError(Exception):
+    """A failure a tool reports to its caller on purpose.
+
+    The message is shown to the agent as is, so write it for the agent: say what was wrong with
+    the request and how to fix it. `code` is a stable, machine-readable label; `details` carries
+    structured facts (ids, current versions) an agent can act on. Never put secrets in either.
+    """
+
+    code: str = "tool_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The structured form sent to the agent alongside the text."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(ToolError):
+    """The arguments were well-typed but not acceptable (empty title, bad cursor, ...)."""
+
+    code = "invalid_input"
+
+
+class NotFound(ToolError):
+    """The thing the caller named does not exist (for this caller's tenant)."""
+
+    code = "not_found"
+
+
+class Conflict(ToolError):
+    """The change clashes with the current state (stale version, duplicate key, ...)."""
+
+    code = "conflict"
+
+
+class PlughostError(Exception):
+    """Base class of the host's own errors, the ones an operator acts on."""
+
+
+class PluginLoadError(PlughostError):
+    """One or more plugins could not be loaded (raised in strict mode)."""
+
+
+class ScopeError(PlughostError):
+    """A plugin's scope declaration or use breaks the scope rules."""
+
+
+class SettingsError(PlughostError):
+    """A setting has a value the host cannot use; the message names the setting."""

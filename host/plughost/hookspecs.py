@@ -1,0 +1,78 @@
+"""The hooks a plugin implements.
+
+Every plugin is registered in a pluggy `PluginManager` of its own, so each hook below answers for
+exactly one plugin: results and failures are attributable, and no plugin can see or wrap another
+plugin's hooks. Most plugins never write these by hand: `plughost.Plugin` implements all of them.
+A plugin may instead be any object (often a module) with `@hookimpl` functions of these names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+    from sqlalchemy import Table
+
+    from plughost.context import PluginRuntime
+    from plughost.plugin import ToolSpec
+
+PROJECT = "plughost"
+
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def plughost_scopes() -> Mapping[str, str]:
+    """Return the plugin's scope vocabulary: scope name to a one-line description.
+
+    Every scope must live under the plugin's namespace (``todo:read`` for namespace ``todo``).
+    Tools may only require scopes declared here. The host advertises the union of all plugins'
+    scopes in its protected-resource metadata, with these descriptions in the docs.
+    """
+
+
+@hookspec
+def plughost_tools() -> Sequence[ToolSpec]:
+    """Return the plugin's tools.
+
+    Each tool is exposed to agents as ``<namespace>_<name>``, must state the scopes it needs
+    (an empty list on purpose for a public tool), and receives a `ToolContext` first.
+    """
+
+
+@hookspec
+def plughost_settings_model() -> type[BaseModel] | None:
+    """Return the pydantic model of the plugin's settings, or None for a plugin without any.
+
+    The host validates the plugin's settings section against it at start-up and refuses to
+    start, naming the setting, when a value does not fit.
+    """
+
+
+@hookspec
+def plughost_tables() -> Sequence[Table]:
+    """Return the SQLAlchemy tables the plugin stores data in.
+
+    Each table's name starts with ``<namespace>_`` and carries a ``tenant_id`` column (use
+    `plughost.tenant_table` to get both right). The host creates missing tables, and adds
+    missing nullable columns, at start-up.
+    """
+
+
+@hookspec
+def plughost_startup(runtime: PluginRuntime) -> Awaitable[None] | None:
+    """Prepare the plugin before the first call: open clients, seed data, check settings.
+
+    Runs once per host process, after the plugin's tables exist. May return an awaitable. A
+    plugin whose start-up raises is reported as failed and its tools are withdrawn.
+    """
+
+
+@hookspec
+def plughost_shutdown(runtime: PluginRuntime) -> Awaitable[None] | None:
+    """Release what `plughost_startup` acquired. Runs once, when the host stops."""

@@ -1,0 +1,154 @@
+"""`Plugin`: the one object a plugin package creates, and the tools it declares."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import MetaData, Table
+
+from plughost.context import PluginRuntime
+from plughost.hookspecs import hookimpl
+from plughost.storage import tenant_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+Hook = Callable[[PluginRuntime], Awaitable[None] | None]
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a plugin declares it; the host turns it into ``<namespace>_<name>``.
+
+    ``fn`` takes a `ToolContext` first, then the tool's arguments, typed. It may be sync (run in
+    a worker thread) or async. Its docstring's first paragraph becomes the description and its
+    ``Args:`` section the argument descriptions, unless ``description`` is given.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    scopes: tuple[str, ...]
+    title: str | None = None
+    description: str | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+    timeout: float | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Plugin:
+    """A plugin: its scope vocabulary, settings model, tables, tools and lifecycle hooks.
+
+    Create one per package and point the ``mcp_tools`` entry point at it::
+
+        plugin = Plugin(scopes={"todo:read": "Read todos", "todo:write": "Change todos"})
+
+        @plugin.tool(scopes=["todo:read"], read_only=True)
+        def count(ctx: ToolContext) -> int:
+            "How many todos the caller's organisation has."
+
+    The entry point's name is the namespace; scopes and table names must start with it.
+    """
+
+    def __init__(
+        self,
+        *,
+        scopes: Mapping[str, str],
+        settings: type[BaseModel] | None = None,
+    ) -> None:
+        self.scopes: dict[str, str] = dict(scopes)
+        self.settings_model = settings
+        self.metadata = MetaData()
+        self._tools: list[ToolSpec] = []
+        self._startup: list[Hook] = []
+        self._shutdown: list[Hook] = []
+
+    def tool(
+        self,
+        *,
+        scopes: Sequence[str],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        read_only: bool | None = None,
+        destructive: bool | None = None,
+        idempotent: bool | None = None,
+        open_world: bool | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Declare a tool. ``scopes`` is required: every listed scope is needed to call it.
+
+        ``read_only``, ``destructive``, ``idempotent`` and ``open_world`` become the MCP tool
+        annotations agents use to decide whether to ask before calling. ``timeout`` (seconds)
+        cuts a call off with a clear error.
+        """
+        if isinstance(scopes, str):
+            raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")
+
+        def register(fn: F) -> F:
+            self._tools.append(
+                ToolSpec(
+                    name=name or fn.__name__,
+                    fn=fn,
+                    scopes=tuple(scopes),
+                    title=title,
+                    description=description,
+                    read_only=read_only,
+                    destructive=destructive,
+                    idempotent=idempotent,
+                    open_world=open_world,
+                    timeout=timeout,
+                )
+            )
+            return fn
+
+        return register
+
+    def table(self, name: str, *columns: Any, **kwargs: Any) -> Table:
+        """Declare a tenant-partitioned table (see `plughost.tenant_table`)."""
+        return tenant_table(name, self.metadata, *columns, **kwargs)
+
+    def on_startup(self, fn: Hook) -> Hook:
+        """Run ``fn(runtime)`` once when the host starts (may be async)."""
+        self._startup.append(fn)
+        return fn
+
+    def on_shutdown(self, fn: Hook) -> Hook:
+        """Run ``fn(runtime)`` once when the host stops (may be async)."""
+        self._shutdown.append(fn)
+        return fn
+
+    @hookimpl
+    def plughost_scopes(self) -> Mapping[str, str]:
+        return self.scopes
+
+    @hookimpl
+    def plughost_tools(self) -> Sequence[ToolSpec]:
+        return list(self._tools)
+
+    @hookimpl
+    def plughost_settings_model(self) -> type[BaseModel] | None:
+        return self.settings_model
+
+    @hookimpl
+    def plughost_tables(self) -> Sequence[Table]:
+        return list(self.metadata.sorted_tables)
+
+    @hookimpl
+    async def plughost_startup(self, runtime: PluginRuntime) -> None:
+        for fn in self._startup:
+            await _maybe_await(fn(runtime))
+
+    @hookimpl
+    async def plughost_shutdown(self, runtime: PluginRuntime) -> None:
+        for fn in reversed(self._shutdown):
+            await _maybe_await(fn(runtime))
+
+
+async def _maybe_await(value: Awaitable[None] | None) -> None:
+    if inspect.isawaitable(value):
+        await value

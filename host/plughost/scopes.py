@@ -1,0 +1,65 @@
+"""The naming rules for namespaces, scopes and tools, checked when a plugin loads."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from plughost.errors import ScopeError
+
+NAMESPACE_RE = re.compile(r"[a-z][a-z0-9]*")
+SCOPE_RE = re.compile(r"[a-z][a-z0-9]*(:[a-z0-9][a-z0-9_.-]*)+")
+TOOL_NAME_RE = re.compile(r"[A-Za-z0-9_-]+")
+MAX_TOOL_NAME = 64
+
+
+def check_namespace(namespace: str) -> None:
+    if not NAMESPACE_RE.fullmatch(namespace):
+        raise ScopeError(
+            f"namespace {namespace!r} is not allowed: use lowercase letters and digits, "
+            "starting with a letter (the entry-point name in [project.entry-points.mcp_tools])"
+        )
+
+
+def check_vocabulary(namespace: str, scopes: Mapping[str, str]) -> None:
+    """Every declared scope is well-formed, under the namespace, and described."""
+    for scope, description in scopes.items():
+        if not SCOPE_RE.fullmatch(scope):
+            raise ScopeError(
+                f"scope {scope!r} is malformed: use '{namespace}:<action>' "
+                "(lowercase letters, digits, '.', '_', '-')"
+            )
+        if scope.split(":", 1)[0] != namespace:
+            raise ScopeError(
+                f"scope {scope!r} is outside the plugin's namespace: rename it to "
+                f"'{namespace}:{scope.split(':', 1)[1]}'"
+            )
+        if not isinstance(description, str) or not description.strip():
+            raise ScopeError(f"scope {scope!r} needs a description saying what it allows")
+
+
+def check_tool(
+    namespace: str, tool: str, required: Iterable[str], declared: Mapping[str, str]
+) -> str:
+    """Validate one tool's name and scopes; return the name agents will see."""
+    public_name = f"{namespace}_{tool}"
+    if not TOOL_NAME_RE.fullmatch(tool):
+        raise ScopeError(f"tool name {tool!r} may only use letters, digits, '_' and '-'")
+    if len(public_name) > MAX_TOOL_NAME:
+        raise ScopeError(
+            f"tool name {public_name!r} is {len(public_name)} characters; "
+            f"the limit is {MAX_TOOL_NAME} (namespace + '_' + tool name)"
+        )
+    undeclared = sorted(set(required) - set(declared))
+    if undeclared:
+        raise ScopeError(
+            f"tool {public_name!r} requires undeclared scope(s) {', '.join(undeclared)}; "
+            "add them to the plugin's scopes with a description"
+        )
+    return public_name
+
+
+def missing_scopes(required: Iterable[str], granted: Iterable[str]) -> list[str]:
+    """The required scopes a caller lacks, in declaration order."""
+    have = set(granted)
+    return [scope for scope in required if scope not in have]

@@ -1,0 +1,251 @@
+"""Host settings, read from ``PLUGHOST_*`` environment variables and an optional TOML file.
+
+Nested values use ``__``: ``PLUGHOST_PLUGINS__TODO__PAGE_SIZE=50`` sets ``page_size`` in the
+todo plugin's section. ``PLUGHOST_CONFIG=/etc/plughost.toml`` names a settings file whose keys
+are the same as the variables' without the prefix; environment variables win over the file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from plughost.errors import SettingsError
+
+ENV_PREFIX = "PLUGHOST_"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "plughost"
+
+
+def _split_names(value: Any) -> Any:
+    """Accept ``todo,crm`` as well as a JSON list for namespace lists."""
+    if isinstance(value, str):
+        value = value.strip()
+        if value.startswith("["):
+            import json
+
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+NameList = Annotated[list[str], NoDecode]
+
+ASYMMETRIC_ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+)
+
+
+class AuthSettings(BaseModel):
+    """The one resource server in front of every plugin (``PLUGHOST_AUTH__<FIELD>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    issuer: Literal["dev", "scalekit", "oidc"] = Field(
+        "dev",
+        description="Who issues tokens: the embedded dev issuer, Scalekit, or any OIDC issuer.",
+    )
+    public_url: str | None = Field(
+        None,
+        description="The server's public base URL (https://mcp.example.com); "
+        "default http://<bind host>:<port>. The resource is <public_url>/mcp.",
+    )
+    scalekit_environment_url: str | None = Field(
+        None, description="Scalekit environment URL (also read from SCALEKIT_ENVIRONMENT_URL)."
+    )
+    scalekit_resource_id: str | None = Field(
+        None, description="Scalekit resource id of this server (also SCALEKIT_RESOURCE_ID)."
+    )
+    issuer_url: str | None = Field(None, description="OIDC: the issuer (`iss`) URL.")
+    audience: list[str] = Field(
+        default_factory=list,
+        description="Accepted `aud` values; default the resource URL (Scalekit: the resource id).",
+    )
+    jwks_uri: str | None = Field(
+        None, description="OIDC: JWKS URL; default discovered from the issuer's metadata."
+    )
+    extra_issuers: list[str] = Field(
+        default_factory=list, description="Further accepted `iss` values (exact match)."
+    )
+    algorithms: list[str] = Field(
+        default_factory=lambda: list(ASYMMETRIC_ALGORITHMS),
+        description="Accepted signature algorithms; asymmetric only.",
+    )
+    leeway_seconds: int = Field(30, ge=0, le=300, description="Clock skew allowed on exp/nbf/iat.")
+    max_token_bytes: int = Field(8192, ge=512, le=65536, description="Longer tokens are refused.")
+    jwks_refresh_seconds: int = Field(
+        300, ge=10, description="How long fetched keys are trusted before a background refetch."
+    )
+    jwks_min_refetch_seconds: int = Field(
+        30, ge=1, description="An unknown key id triggers at most one JWKS fetch per this interval."
+    )
+    tenant_claim: str | None = Field(
+        None,
+        description="Claim holding the tenant id; default `oid` (dev, Scalekit), `org_id` (OIDC).",
+    )
+    default_tenant: str | None = Field(
+        None, description="Tenant for tokens without the tenant claim; unset refuses such tokens."
+    )
+    passthrough_claims: list[str] = Field(
+        default_factory=lambda: ["email", "name"],
+        description="Token claims handed to tools in ToolContext.caller.claims.",
+    )
+    list_all_tools: bool = Field(
+        False,
+        description="Show every tool in tools/list, not only those the caller's scopes allow.",
+    )
+    allow_remote_dev_issuer: bool = Field(
+        False,
+        description="Let the dev issuer serve on a non-loopback address (never in production).",
+    )
+    dev_token_ttl_seconds: int = Field(
+        3600, ge=60, le=86400, description="Dev issuer token lifetime."
+    )
+
+    @field_validator("algorithms")
+    @classmethod
+    def _asymmetric_only(cls, value: list[str]) -> list[str]:
+        bad = [alg for alg in value if alg not in ASYMMETRIC_ALGORITHMS]
+        if bad:
+            raise ValueError(
+                f"{bad} not allowed: only asymmetric algorithms {list(ASYMMETRIC_ALGORITHMS)}"
+            )
+        if not value:
+            raise ValueError("at least one algorithm is needed")
+        return value
+
+    @model_validator(mode="after")
+    def _preset_complete(self) -> AuthSettings:
+        if self.issuer == "scalekit" and not (
+            self.scalekit_environment_url and self.scalekit_resource_id
+        ):
+            raise ValueError(
+                "issuer 'scalekit' needs SCALEKIT_ENVIRONMENT_URL and SCALEKIT_RESOURCE_ID"
+            )
+        if self.issuer == "oidc" and not self.issuer_url:
+            raise ValueError("issuer 'oidc' needs PLUGHOST_AUTH__ISSUER_URL")
+        if self.issuer != "dev" and not self.public_url:
+            raise ValueError(
+                f"issuer {self.issuer!r} needs PLUGHOST_AUTH__PUBLIC_URL, the URL agents reach"
+            )
+        return self
+
+
+class HostSettings(BaseSettings):
+    """Everything an operator can set. Every field is also ``PLUGHOST_<FIELD>``."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+    )
+
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        description="Where the host keeps its SQLite database and dev-issuer keys.",
+    )
+    database_url: str | None = Field(
+        None, description="SQLAlchemy URL for plugin data; default: SQLite in data_dir."
+    )
+    database_pool_size: int = Field(5, ge=1, le=200, description="Connections per replica.")
+    strict: bool = Field(False, description="Refuse to start if any plugin fails to load or start.")
+    enabled_plugins: NameList | None = Field(
+        None, description="If set, only these plugin namespaces are loaded (comma-separated)."
+    )
+    disabled_plugins: NameList = Field(
+        default_factory=list, description="Plugin namespaces never loaded (comma-separated)."
+    )
+    max_request_bytes: int = Field(
+        1_048_576, ge=1024, description="Larger MCP request bodies are refused with 413."
+    )
+    plugins: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="Per-plugin settings sections, keyed by namespace."
+    )
+
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+    _split = field_validator("enabled_plugins", "disabled_plugins", mode="before")(_split_names)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalekit_env(cls, data: Any) -> Any:
+        """Scalekit's own variable names work too, as its docs and dashboards use them."""
+        if not isinstance(data, dict):
+            return data
+        auth = data.get("auth")
+        if isinstance(auth, BaseModel):
+            return data
+        auth = dict(auth or {})
+        for field, env in (
+            ("scalekit_environment_url", "SCALEKIT_ENVIRONMENT_URL"),
+            ("scalekit_resource_id", "SCALEKIT_RESOURCE_ID"),
+        ):
+            if field not in auth and os.environ.get(env):
+                auth[field] = os.environ[env]
+        if auth:
+            data["auth"] = auth
+        return data
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def resolved_database_url(self) -> str:
+        from plughost.storage import default_database_url
+
+        return self.database_url or default_database_url(self.data_dir)
+
+
+def load_settings(**overrides: Any) -> HostSettings:
+    """Read the settings, turning a validation failure into a `SettingsError` naming the setting."""
+    config_file = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if config_file and not Path(config_file).is_file():
+        raise SettingsError(f"{ENV_PREFIX}CONFIG names {config_file}, which is not a file")
+    try:
+        return HostSettings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(describe_validation_error(exc, ENV_PREFIX)) from None
+
+
+def describe_validation_error(exc: ValidationError, prefix: str) -> str:
+    """One line per problem, each naming the environment variable an operator would set."""
+    lines = []
+    for err in exc.errors():
+        path = "__".join(str(part) for part in err["loc"]).upper()
+        lines.append(f"{prefix}{path}: {err['msg']}")
+    return "invalid settings:\n  " + "\n  ".join(lines)

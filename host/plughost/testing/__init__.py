@@ -1,0 +1,255 @@
+"""Test kit for plugin authors: a real host on 127.0.0.1, real tokens, real HTTP.
+
+Installed as a pytest plugin (entry point ``pytest11``), so its fixtures are available to any
+project that has ``plughost`` installed. A plugin's test reads like::
+
+    def test_list_needs_read_scope(plughost_factory):
+        host = plughost_factory(plugins=["todo"])
+        assert host.client(scopes=["todo:read"]).call("todo_list").ok
+        refused = host.client(scopes=[]).call("todo_list")
+        assert refused.status_code == 403 and refused.missing_scopes == ["todo:read"]
+
+Every call goes through the whole stack: token verification against the dev issuer's JWKS
+over HTTP, the scope gate, FastMCP's input validation, the tool, and the database.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+__all__ = ["LiveHost", "McpClient", "ToolCall", "free_port"]
+
+PROTOCOL_VERSION = "2025-11-25"
+DEFAULT_TENANT = "tenant-a"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nobody is listening on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ToolCall:
+    """One ``tools/call`` as the agent saw it: HTTP status, headers and JSON-RPC body."""
+
+    status_code: int
+    headers: httpx.Headers
+    body: Any
+
+    @property
+    def result(self) -> dict[str, Any]:
+        return (self.body or {}).get("result") or {}
+
+    @property
+    def ok(self) -> bool:
+        """HTTP 200 and a result that is not a tool error."""
+        return (
+            self.status_code == 200
+            and "result" in (self.body or {})
+            and not self.result.get("isError")
+        )
+
+    @property
+    def data(self) -> Any:
+        """The tool's structured output (or its error object when the tool failed)."""
+        return self.result.get("structuredContent")
+
+    @property
+    def error(self) -> dict[str, Any] | None:
+        """The structured tool error (``code``, ``message``, ``details``), if the tool failed."""
+        if self.result.get("isError"):
+            structured = self.result.get("structuredContent") or {}
+            return structured.get("error") or {"code": None, "message": self.text}
+        return None
+
+    @property
+    def text(self) -> str:
+        return "\n".join(c.get("text", "") for c in self.result.get("content", []))
+
+    @property
+    def jsonrpc_error(self) -> dict[str, Any] | None:
+        return (self.body or {}).get("error") if isinstance(self.body, dict) else None
+
+    @property
+    def missing_scopes(self) -> list[str]:
+        """The scopes a 403 said were missing."""
+        error = self.jsonrpc_error or {}
+        return list((error.get("data") or {}).get("missing", []))
+
+
+class McpClient:
+    """A minimal MCP client over HTTP that keeps what real clients hide: status and headers."""
+
+    def __init__(self, url: str, token: str | None) -> None:
+        self.url = url
+        self.token = token
+        self._ids = iter(range(1, 1_000_000))
+
+    def request(self, method: str, params: Mapping[str, Any] | None = None) -> ToolCall:
+        headers = {
+            "Accept": "application/json, text/event-stream",
+            "Content-Type": "application/json",
+            "MCP-Protocol-Version": PROTOCOL_VERSION,
+        }
+        if self.token is not None:
+            headers["Authorization"] = f"Bearer {self.token}"
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
+        if params is not None:
+            message["params"] = dict(params)
+        response = httpx.post(self.url, json=message, headers=headers, timeout=30)
+        try:
+            body = response.json() if response.content else None
+        except ValueError:
+            body = response.text
+        return ToolCall(response.status_code, response.headers, body)
+
+    def list_tools(self) -> list[dict[str, Any]]:
+        reply = self.request("tools/list")
+        assert reply.status_code == 200, f"tools/list answered {reply.status_code}: {reply.body}"
+        return list(reply.result["tools"])
+
+    def tool_names(self) -> list[str]:
+        return [tool["name"] for tool in self.list_tools()]
+
+    def call(self, name: str, **arguments: Any) -> ToolCall:
+        return self.request("tools/call", {"name": name, "arguments": arguments})
+
+
+@dataclass
+class LiveHost:
+    """A Plughost server running in this process on 127.0.0.1, with the dev issuer."""
+
+    data_dir: Path
+    plugins: Sequence[str] | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    app: Any = None
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def mcp_url(self) -> str:
+        return f"{self.base_url}/mcp"
+
+    @property
+    def host(self) -> Any:
+        """The running `plughost.server.Host` (load report, engine, FastMCP server)."""
+        return self.app.state.plughost
+
+    def start(self) -> LiveHost:
+        from plughost.app import build
+        from plughost.settings import load_settings
+
+        overrides: dict[str, Any] = {"data_dir": self.data_dir, **self.settings}
+        if self.plugins is not None:
+            overrides["enabled_plugins"] = list(self.plugins)
+        self.app = build(load_settings(**overrides), port=self.port)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + 30
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("plughost test server failed to start; see the log above")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None and self._thread is not None:
+            self._server.should_exit = True
+            self._thread.join(timeout=30)
+        self._server = self._thread = None
+
+    def restart(self) -> LiveHost:
+        """Stop and start again on the same port and data directory."""
+        self.stop()
+        return self.start()
+
+    def token(
+        self,
+        scopes: Sequence[str] = (),
+        *,
+        tenant: str = DEFAULT_TENANT,
+        subject: str = "test-user",
+        ttl: int = 600,
+        **claims: Any,
+    ) -> str:
+        """A token from this host's dev issuer with exactly these scopes and tenant."""
+        issuer = self.app.state.plughost_issuer
+        return str(
+            issuer.dev.mint(
+                issuer=self.base_url,
+                audience=self.mcp_url,
+                scopes=list(scopes),
+                subject=subject,
+                tenant=tenant,
+                ttl=ttl,
+                extra=claims or None,
+            )
+        )
+
+    def client(
+        self,
+        scopes: Sequence[str] | None = None,
+        *,
+        tenant: str = DEFAULT_TENANT,
+        subject: str = "test-user",
+        token: str | None = None,
+    ) -> McpClient:
+        """An MCP client whose token carries ``scopes`` (default: every declared scope)."""
+        if token is None:
+            if scopes is None:
+                scopes = sorted({s for p in self.host.report.loaded for s in p.record.scopes})
+            token = self.token(scopes, tenant=tenant, subject=subject)
+        return McpClient(self.mcp_url, token)
+
+    def anonymous(self) -> McpClient:
+        """A client that sends no token at all."""
+        return McpClient(self.mcp_url, None)
+
+
+@pytest.fixture
+def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Start hosts for a test: ``plughost_factory(plugins=["todo"], settings={...})``.
+
+    Each host gets a fresh data directory (its own SQLite database and dev keys) unless
+    ``data_dir`` is given; all are stopped when the test ends.
+    """
+    started: list[LiveHost] = []
+
+    def factory(
+        plugins: Sequence[str] | None = None,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        data_dir: Path | None = None,
+    ) -> LiveHost:
+        host = LiveHost(
+            data_dir=data_dir or tmp_path_factory.mktemp("plughost"),
+            plugins=plugins,
+            settings=settings or {},
+        )
+        started.append(host.start())
+        return host
+
+    yield factory
+    for host in started:
+        host.stop()

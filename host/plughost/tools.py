@@ -1,0 +1,107 @@
+"""Turn a plugin's `ToolSpec` into a FastMCP tool named ``<namespace>_<tool>``.
+
+The plugin's function takes a `ToolContext` first; agents must never see that parameter. The
+adapter builds a function with the same signature minus the context (type hints resolved in the
+plugin's own module, so ``from __future__ import annotations`` works), which FastMCP turns into
+the input schema and validates against. Plugin errors become structured error results.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import typing
+from collections.abc import Callable
+from typing import Any
+
+import anyio.to_thread
+from fastmcp.tools import Tool
+from fastmcp.tools.base import ToolResult
+from mcp.types import ToolAnnotations
+
+from plughost.context import Caller, ToolContext
+from plughost.errors import ToolError
+
+META_KEY = "plughost"
+
+CallerSource = Callable[[], Caller]
+StorageFactory = Callable[[str], Any]
+
+
+def build_tool(
+    *,
+    namespace: str,
+    version: str,
+    spec: Any,
+    public_name: str,
+    settings: Any,
+    storage_for: StorageFactory,
+    caller: CallerSource,
+) -> Tool:
+    """Adapt one plugin tool. ``caller`` yields the verified caller of the current request."""
+    fn = spec.fn
+    signature = inspect.signature(fn)
+    params = list(signature.parameters.values())
+    if not params or params[0].kind not in (
+        inspect.Parameter.POSITIONAL_ONLY,
+        inspect.Parameter.POSITIONAL_OR_KEYWORD,
+    ):
+        raise TypeError(f"tool {public_name!r} must take a ToolContext as its first parameter")
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        raise TypeError(f"tool {public_name!r} may not take *args or **kwargs; name each argument")
+    hints = typing.get_type_hints(fn, include_extras=True)
+    arguments = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
+    returns = hints.get("return", signature.return_annotation)
+    is_async = inspect.iscoroutinefunction(fn)
+    logger = logging.getLogger(f"plughost.plugins.{namespace}")
+
+    async def call(**kwargs: Any) -> Any:
+        who = caller()
+        ctx = ToolContext(
+            caller=who,
+            settings=settings,
+            storage=storage_for(who.tenant_id),
+            logger=logger,
+            plugin=namespace,
+            plugin_version=version,
+        )
+        try:
+            if is_async:
+                return await fn(ctx, **kwargs)
+            return await anyio.to_thread.run_sync(
+                functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
+            )
+        except ToolError as exc:
+            return ToolResult(
+                content=f"{exc.code}: {exc.message}",
+                structured_content={"error": exc.to_dict()},
+                is_error=True,
+            )
+
+    call.__name__ = spec.name
+    call.__qualname__ = spec.name
+    call.__doc__ = fn.__doc__
+    call.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=arguments, return_annotation=returns
+    )
+    call.__annotations__ = {p.name: p.annotation for p in arguments}
+    if returns is not inspect.Signature.empty:
+        call.__annotations__["return"] = returns
+
+    annotations = ToolAnnotations(
+        title=spec.title,
+        read_only_hint=spec.read_only,
+        destructive_hint=spec.destructive,
+        idempotent_hint=spec.idempotent,
+        open_world_hint=spec.open_world,
+    )
+    return Tool.from_function(
+        call,
+        name=public_name,
+        title=spec.title,
+        description=spec.description,
+        annotations=annotations,
+        timeout=spec.timeout,
+        meta={META_KEY: {"plugin": namespace, "version": version, "scopes": list(spec.scopes)}},
+    )
