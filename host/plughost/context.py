@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -34,13 +35,21 @@ class Caller(BaseModel):
 
 @dataclass(frozen=True)
 class PluginRuntime:
-    """A loaded plugin's share of the host, given to its start-up and shutdown hooks."""
+    """A loaded plugin's share of the host, given to its start-up and shutdown hooks.
+
+    ``data_dir`` is a directory of the plugin's own on this replica (for caches and working
+    copies, never for data that must survive the replica: use the database). ``state`` is a
+    per-process dict the start-up hook can fill (clients, locks) and tools read back through
+    `ToolContext.state`.
+    """
 
     namespace: str
     version: str
     settings: BaseModel | None
     engine: Engine
     logger: logging.Logger
+    data_dir: Path
+    state: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -48,7 +57,8 @@ class ToolContext:
     """Everything a tool needs besides its arguments, passed as its first parameter.
 
     ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
-    validated settings model (None when the plugin has none).
+    validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
+    the ones its `PluginRuntime` has.
     """
 
     caller: Caller
@@ -57,3 +67,5 @@ class ToolContext:
     logger: logging.Logger
     plugin: str
     plugin_version: str
+    data_dir: Path
+    state: dict[str, Any]

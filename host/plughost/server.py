@@ -101,21 +101,21 @@ def build_host(
         plugin_settings = validate_plugin_settings(
             plugin, section, f"{ENV_PREFIX}PLUGINS__{plugin.namespace.upper()}"
         )
-        host.runtimes[plugin.namespace] = PluginRuntime(
+        runtime = PluginRuntime(
             namespace=plugin.namespace,
             version=plugin.version,
             settings=plugin_settings,
             engine=engine,
             logger=logging.getLogger(f"plughost.plugins.{plugin.namespace}"),
+            data_dir=settings.data_dir / "plugins" / plugin.namespace,
         )
+        host.runtimes[plugin.namespace] = runtime
         for spec, info in zip(plugin.tools, plugin.record.tools, strict=True):
             mcp.add_tool(
                 build_tool(
-                    namespace=plugin.namespace,
-                    version=plugin.version,
+                    runtime=runtime,
                     spec=spec,
                     public_name=info.name,
-                    settings=plugin_settings,
                     storage_for=storage_for,
                     caller=caller,
                 )
@@ -130,6 +130,7 @@ async def _start_plugins(host: Host) -> None:
     for plugin in list(host.report.loaded):
         runtime = host.runtimes[plugin.namespace]
         try:
+            runtime.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             for change in ensure_schema(host.engine, plugin.tables):
                 log.info("plugin %s: %s", plugin.namespace, change)
             for result in plugin.manager.hook.plughost_startup(runtime=runtime):

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 import typing
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +19,9 @@ from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
-from plughost.context import Caller, ToolContext
+from plughost.context import Caller, PluginRuntime, ToolContext
 from plughost.errors import ToolError
+from plughost.plugin import ToolSpec
 
 META_KEY = "plughost"
 
@@ -31,11 +31,9 @@ StorageFactory = Callable[[str], Any]
 
 def build_tool(
     *,
-    namespace: str,
-    version: str,
-    spec: Any,
+    runtime: PluginRuntime,
+    spec: ToolSpec,
     public_name: str,
-    settings: Any,
     storage_for: StorageFactory,
     caller: CallerSource,
 ) -> Tool:
@@ -54,17 +52,19 @@ def build_tool(
     arguments = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
     returns = hints.get("return", signature.return_annotation)
     is_async = inspect.iscoroutinefunction(fn)
-    logger = logging.getLogger(f"plughost.plugins.{namespace}")
+    namespace, version = runtime.namespace, runtime.version
 
     async def call(**kwargs: Any) -> Any:
         who = caller()
         ctx = ToolContext(
             caller=who,
-            settings=settings,
+            settings=runtime.settings,
             storage=storage_for(who.tenant_id),
-            logger=logger,
+            logger=runtime.logger,
             plugin=namespace,
             plugin_version=version,
+            data_dir=runtime.data_dir,
+            state=runtime.state,
         )
         try:
             if is_async:
