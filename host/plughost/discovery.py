@@ -196,6 +196,7 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     manager.register(obj, name=namespace)
+    manager.check_pending()  # a misspelled hook name is an error, not a silently ignored function
 
     vocabulary: dict[str, str] = {}
     for part in manager.hook.plughost_scopes():

@@ -1,0 +1,2 @@
+from plughost import Plugin
+plugin = Plugin(scopes={})

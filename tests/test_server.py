@@ -1,0 +1,231 @@
+"""The server end to end: real processes, real HTTP, the official clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import simple_plugin
+from fastmcp import Client
+from fastmcp.client.transports import StreamableHttpTransport
+
+from plughost.testing import McpClient, free_port
+
+
+def test_fastmcp_client_lists_and_calls_with_meta(plughost_factory, make_dist):
+    make_dist("acme-alpha", simple_plugin("alpha"))
+    host = plughost_factory(plugins=["alpha", "todo"])
+    token = host.token(["alpha:read", "todo:read", "todo:write"], tenant="acme", subject="ann")
+    asyncio.run(_list_and_call(host.mcp_url, token))
+
+
+async def _list_and_call(url: str, token: str) -> None:
+    transport = StreamableHttpTransport(url, headers={"Authorization": f"Bearer {token}"})
+    async with Client(transport) as client:
+        tools = {t.name: t for t in await client.list_tools()}
+        assert {"alpha_echo", "todo_create", "todo_list"} <= set(tools)
+        assert tools["alpha_echo"].meta["plughost"] == {
+            "plugin": "alpha",
+            "version": "1.0.0",
+            "scopes": ["alpha:read"],
+        }
+        assert tools["todo_list"].annotations.read_only_hint is True
+        assert tools["todo_delete"].annotations.destructive_hint is True
+        result = await client.call_tool("alpha_echo", {"text": "hi"})
+        assert result.structured_content == {"text": "hi", "tenant": "acme", "subject": "ann"}
+
+
+def test_healthz_is_public_and_reports_plugin_statuses(plughost_factory, make_dist):
+    make_dist("acme-broken", "raise ImportError('secret path /etc/x')\n", namespace="broken")
+    host = plughost_factory(plugins=["todo", "broken"])
+    body = httpx.get(f"{host.base_url}/healthz").json()
+    statuses = {p["namespace"]: p["status"] for p in body["plugins"]}
+    assert statuses["todo"] == "loaded"
+    assert statuses["broken"] == "failed"
+    assert body["status"] == "degraded"
+    assert "secret path" not in httpx.get(f"{host.base_url}/healthz").text
+
+
+def test_a_plugin_whose_startup_fails_is_withdrawn(plughost_factory, make_dist):
+    make_dist(
+        "acme-fragile",
+        """
+        from plughost import Plugin
+
+        plugin = Plugin(scopes={"fragile:use": "Use it"})
+
+        @plugin.tool(scopes=["fragile:use"])
+        def poke(ctx) -> str:
+            "Poke."
+            return "ok"
+
+        @plugin.on_startup
+        async def start(runtime):
+            raise ConnectionError("backend unreachable")
+        """,
+        namespace="fragile",
+    )
+    host = plughost_factory(plugins=["fragile", "todo"])
+    agent = host.client(["fragile:use", "todo:read"])
+    assert "fragile_poke" not in agent.tool_names()
+    assert agent.call("todo_list").ok
+    record = next(r for r in host.host.report.records if r.namespace == "fragile")
+    assert record.status == "failed"
+    assert "backend unreachable" in record.error
+
+
+def test_startup_and_shutdown_hooks_run_once_each(plughost_factory, make_dist, tmp_path):
+    marker = tmp_path / "events.log"
+    make_dist(
+        "acme-life",
+        f"""
+        from plughost import Plugin
+
+        plugin = Plugin(scopes={{"life:use": "Use it"}})
+
+        @plugin.on_startup
+        def start(runtime):
+            runtime.state["started"] = True
+            open({str(marker)!r}, "a").write("start\\n")
+
+        @plugin.on_shutdown
+        def stop(runtime):
+            open({str(marker)!r}, "a").write("stop\\n")
+
+        @plugin.tool(scopes=["life:use"])
+        def started(ctx) -> bool:
+            "Whether start-up ran."
+            return ctx.state.get("started", False)
+        """,
+        namespace="life",
+    )
+    host = plughost_factory(plugins=["life"])
+    for _ in range(3):
+        assert host.client().call("life_started").data == {"result": True}
+    host.stop()
+    assert marker.read_text() == "start\nstop\n"
+
+
+def test_unexpected_tool_exception_is_masked(plughost_factory, make_dist):
+    make_dist(
+        "acme-oops",
+        """
+        from plughost import Plugin
+
+        plugin = Plugin(scopes={"oops:use": "Use it"})
+
+        @plugin.tool(scopes=["oops:use"])
+        def fail(ctx) -> str:
+            "Always fails."
+            raise RuntimeError("password=hunter2 in a stack frame")
+        """,
+        namespace="oops",
+    )
+    host = plughost_factory(plugins=["oops"])
+    call = host.client().call("oops_fail")
+    assert call.status_code == 200
+    assert call.result["isError"] is True
+    assert "hunter2" not in call.text
+    assert "Traceback" not in call.text
+
+
+def _serve(tmp_path: Path, port: int, pythonpath: str | None = None) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
+    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "plughost", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.1)
+    proc.kill()
+    raise AssertionError(proc.stdout.read() if proc.stdout else "server did not start")
+
+
+def _token(tmp_path: Path, scopes: str, pythonpath: str | None = None) -> str:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
+    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    done = subprocess.run(
+        [sys.executable, "-m", "plughost", "token", "--scope", scopes],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+def _stop(proc: subprocess.Popen[str]) -> str:
+    proc.terminate()
+    out, _ = proc.communicate(timeout=30)
+    return out
+
+
+def test_installing_a_second_plugin_and_restarting_adds_its_tools(tmp_path, make_dist):
+    port = free_port()
+    proc = _serve(tmp_path, port)
+    try:
+        token = _token(tmp_path, "todo:read todo:write")
+        client = McpClient(f"http://127.0.0.1:{port}/mcp", token)
+        assert client.call("todo_create", title="before restart").ok
+        assert not any(n.startswith("alpha_") for n in client.tool_names())
+    finally:
+        banner = _stop(proc)
+    assert "plughost token" in banner
+
+    make_dist("acme-alpha", simple_plugin("alpha"))
+    proc = _serve(tmp_path, port, pythonpath=str(make_dist.root))
+    try:
+        token = _token(tmp_path, "todo:read alpha:read", pythonpath=str(make_dist.root))
+        client = McpClient(f"http://127.0.0.1:{port}/mcp", token)
+        assert "alpha_echo" in client.tool_names()
+        assert client.call("alpha_echo", text="new").data["text"] == "new"
+        titles = [i["title"] for i in client.call("todo_list").data["items"]]
+        assert titles == ["before restart"]
+    finally:
+        _stop(proc)
+
+
+@pytest.mark.parametrize("bind", ["0.0.0.0", "192.0.2.10"])
+def test_dev_issuer_refuses_non_loopback_without_the_flag(tmp_path, bind):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
+    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
+    done = subprocess.run(
+        [sys.executable, "-m", "plughost", "serve", "--host", bind, "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "refusing to serve the dev issuer" in done.stderr
+    assert "--allow-remote-dev-issuer" in done.stderr
+
+
+def test_dev_issuer_keys_are_private_and_reused(plughost_factory, tmp_path):
+    data = tmp_path / "data"
+    host = plughost_factory(plugins=["todo"], data_dir=data)
+    key = data / "dev-issuer" / "signing-key.pem"
+    assert oct(key.stat().st_mode & 0o777) == "0o600"
+    assert oct((data / "dev-issuer" / "client.json").stat().st_mode & 0o777) == "0o600"
+    token = host.token(["todo:read"])
+    host.restart()
+    assert McpClient(host.mcp_url, token).call("todo_list").ok
