@@ -31,6 +31,7 @@ ALGORITHM = "RS256"
 TENANT_CLAIM = "oid"
 DEV_TENANT = "dev"
 TOKEN_PATH = "/oauth/token"
+AUTHORIZE_PATH = "/oauth/authorize"
 JWKS_PATH = "/oauth/jwks.json"
 METADATA_PATH = "/.well-known/oauth-authorization-server"
 
@@ -150,6 +151,9 @@ class DevIssuer:
             return JSONResponse(
                 {
                     "issuer": issuer,
+                    # RFC 8414 lets an issuer without browser flows omit this, but common
+                    # clients (the MCP Python SDK) insist on it; it answers with an OAuth error.
+                    "authorization_endpoint": issuer + AUTHORIZE_PATH,
                     "token_endpoint": issuer + TOKEN_PATH,
                     "jwks_uri": issuer + JWKS_PATH,
                     "grant_types_supported": ["client_credentials"],
@@ -203,8 +207,16 @@ class DevIssuer:
                 headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
             )
 
+        async def authorize(_request: Request) -> JSONResponse:
+            return _oauth_error(
+                400,
+                "unsupported_response_type",
+                "the dev issuer supports only the client_credentials grant at " + TOKEN_PATH,
+            )
+
         return [
             Route(METADATA_PATH, metadata, methods=["GET"]),
+            Route(AUTHORIZE_PATH, authorize, methods=["GET", "POST"]),
             Route(JWKS_PATH, keys, methods=["GET"]),
             Route(TOKEN_PATH, token, methods=["POST"]),
         ]

@@ -232,7 +232,8 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Start hosts for a test: ``plughost_factory(plugins=["todo"], settings={...})``.
 
     Each host gets a fresh data directory (its own SQLite database and dev keys) unless
-    ``data_dir`` is given; all are stopped when the test ends.
+    ``data_dir`` is given, and a free port unless ``port`` is (settings such as
+    ``auth.public_url`` may need to know it); all are stopped when the test ends.
     """
     started: list[LiveHost] = []
 
@@ -241,11 +242,13 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         *,
         settings: Mapping[str, Any] | None = None,
         data_dir: Path | None = None,
+        port: int | None = None,
     ) -> LiveHost:
         host = LiveHost(
             data_dir=data_dir or tmp_path_factory.mktemp("plughost"),
             plugins=plugins,
             settings=settings or {},
+            port=port or free_port(),
         )
         started.append(host.start())
         return host

@@ -1,2 +1,0 @@
-from plughost import Plugin
-plugin = Plugin(scopes={})

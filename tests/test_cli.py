@@ -1,0 +1,100 @@
+"""The operator's commands: ``plughost token`` and ``plughost check``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import jwt
+
+
+def run(tmp_path, *args, **env):
+    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGHOST_", "SCALEKIT_"))}
+    environ.update({"PLUGHOST_DATA_DIR": str(tmp_path / "data"), **env})
+    return subprocess.run(
+        [sys.executable, "-m", "plughost", *args],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=120,
+    )
+
+
+def test_token_carries_the_requested_scopes_tenant_and_subject(tmp_path):
+    done = run(
+        tmp_path,
+        "token",
+        "--scope",
+        "todo:read",
+        "--tenant",
+        "acme",
+        "--subject",
+        "ann",
+        "--ttl",
+        "120",
+        "--url",
+        "http://127.0.0.1:9999",
+    )
+    assert done.returncode == 0, done.stderr
+    claims = jwt.decode(done.stdout.strip(), options={"verify_signature": False})
+    assert claims["scope"] == "todo:read"
+    assert (claims["oid"], claims["sub"]) == ("acme", "ann")
+    assert claims["aud"] == "http://127.0.0.1:9999/mcp"
+    assert claims["exp"] - claims["iat"] == 120
+
+
+def test_token_refuses_unknown_scopes(tmp_path):
+    done = run(tmp_path, "token", "--scope", "todo:read admin:everything")
+    assert done.returncode == 2
+    assert "unknown scope(s) admin:everything" in done.stderr
+
+
+def test_token_refuses_outside_dev_mode(tmp_path):
+    done = run(
+        tmp_path,
+        "token",
+        PLUGHOST_AUTH__ISSUER="oidc",
+        PLUGHOST_AUTH__ISSUER_URL="https://idp.example",
+        PLUGHOST_AUTH__PUBLIC_URL="https://mcp",
+    )
+    assert done.returncode == 2
+    assert "oidc issuer" in done.stderr
+
+
+def test_check_passes_in_dev_mode(tmp_path):
+    done = run(tmp_path, "check")
+    assert done.returncode == 0, done.stderr
+    assert "issuer preset:   dev" in done.stdout
+    assert "todo:write" in done.stdout
+    assert done.stdout.rstrip().endswith("ok")
+
+
+def test_check_fetches_the_issuers_keys(tmp_path, stand_in_issuer):
+    env = {
+        "PLUGHOST_AUTH__ISSUER": "oidc",
+        "PLUGHOST_AUTH__ISSUER_URL": stand_in_issuer.url,
+        "PLUGHOST_AUTH__JWKS_URI": f"{stand_in_issuer.url}/keys",
+        "PLUGHOST_AUTH__PUBLIC_URL": "https://mcp.example.com",
+    }
+    done = run(tmp_path, "check", **env)
+    assert done.returncode == 0, done.stderr
+    assert stand_in_issuer.published[-1] in done.stdout
+    assert "audiences (aud): https://mcp.example.com/mcp" in done.stdout
+    stand_in_issuer.up = False
+    down = run(tmp_path, "check", **env)
+    assert down.returncode == 1
+    assert "no usable signing keys" in down.stderr
+
+
+def test_check_fails_on_a_broken_plugin(tmp_path, make_dist):
+    make_dist("acme-broken", "raise ImportError('nope')\n", namespace="broken")
+    done = run(tmp_path, "check", PYTHONPATH=str(make_dist.root))
+    assert done.returncode == 1
+    assert "plugin broken failed" in done.stderr
+
+
+def test_check_reports_bad_settings(tmp_path):
+    done = run(tmp_path, "check", PLUGHOST_AUTH__ISSUER="scalekit")
+    assert done.returncode == 2
+    assert "SCALEKIT_ENVIRONMENT_URL" in done.stderr
