@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 
 from fastmcp.server.dependencies import get_access_token
 from starlette.applications import Starlette
@@ -11,8 +12,11 @@ from plughost.auth.issuers import Issuer, resolve_issuer
 from plughost.auth.provider import CallerToken, PlughostAuth
 from plughost.context import Caller
 from plughost.errors import SettingsError
+from plughost.metrics import Metrics
 from plughost.server import build_host, create_app, load_plugins
-from plughost.settings import HostSettings
+from plughost.settings import HostSettings, load_settings
+
+BIND_ENV = "_PLUGHOST_BIND"
 
 
 def current_caller() -> Caller:
@@ -58,7 +62,13 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     base = public_url(settings, bind_host, port)
     report = load_plugins(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    issuer = resolve_issuer(settings.auth, data_dir=settings.data_dir, public_url=base)
+    metrics = Metrics()
+    issuer = resolve_issuer(
+        settings.auth,
+        data_dir=settings.data_dir,
+        public_url=base,
+        on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
+    )
 
     def scopes_supported() -> list[str]:
         return sorted({scope for p in report.loaded for scope in p.record.scopes})
@@ -69,8 +79,10 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
         scopes_supported=scopes_supported,
         dev_token_ttl=settings.auth.dev_token_ttl_seconds,
     )
-    host = build_host(settings, auth=auth, caller=current_caller, report=report)
-    app = create_app(host, resource_metadata_url=auth.resource_metadata_url)
+    host = build_host(settings, auth=auth, caller=current_caller, report=report, metrics=metrics)
+    app = create_app(
+        host, resource_metadata_url=auth.resource_metadata_url, keys_ready=issuer.keys.ensure
+    )
     app.state.plughost = host
     app.state.plughost_issuer = issuer
     app.state.plughost_banner = _banner(issuer, base, bind_host, report_count=len(report.loaded))
@@ -101,3 +113,10 @@ def _banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> 
             "WARNING: the dev issuer is reachable from the network; anyone there can mint tokens.",
         )
     return lines
+
+
+def app_from_env() -> Starlette:
+    """The app a worker process builds (``plughost serve --workers N``): settings from the
+    environment, the bind address from ``_PLUGHOST_BIND`` set by the parent."""
+    host, _, port = os.environ.get(BIND_ENV, "127.0.0.1:8000").rpartition(":")
+    return build(load_settings(), bind_host=host, port=int(port))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -10,14 +11,16 @@ from typing import Any
 
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 from plughost import __version__
-from plughost.auth.scope_gate import ScopeFilter, ScopeGate
+from plughost.audit import AuditTrail, build_trail
+from plughost.calls import CallObserver, ScopeFilter
 from plughost.context import Caller, PluginRuntime
 from plughost.discovery import (
     LoadedPlugin,
@@ -26,7 +29,12 @@ from plughost.discovery import (
     discover,
     validate_plugin_settings,
 )
+from plughost.gate import RequestGate
+from plughost.logs import RequestLog
+from plughost.metrics import Metrics
+from plughost.network import NetworkAllowList
 from plughost.plugin import _maybe_await
+from plughost.ratelimit import RateLimiter
 from plughost.settings import ENV_PREFIX, HostSettings
 from plughost.storage import TenantStorage, build_engine, ensure_schema
 from plughost.tools import build_tool
@@ -44,9 +52,14 @@ class Host:
     report: LoadReport
     engine: Engine
     mcp: FastMCP
+    audit: AuditTrail
+    metrics: Metrics
+    limiter: RateLimiter
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
     tool_owner: dict[str, str] = field(default_factory=dict)
     required_scopes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    plugin_versions: dict[str, str] = field(default_factory=dict)
+    ready_checks: list[Callable[[], Any]] = field(default_factory=list)
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -65,33 +78,70 @@ def build_host(
     auth: AuthProvider,
     caller: Callable[[], Caller],
     report: LoadReport,
+    metrics: Metrics,
 ) -> Host:
     """Validate plugins' settings and register their tools on one FastMCP server behind ``auth``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = build_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
+    audit = build_trail(
+        settings.audit.sink, settings.audit.file, engine if settings.audit.database else None
+    )
+    required: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    versions = {p.namespace: p.version for p in report.loaded}
+    limiter = RateLimiter(
+        default=settings.rate_limit.default,
+        per_plugin=settings.rate_limit.plugins,
+        per_tool=settings.rate_limit.tools,
+        storage_url=settings.rate_limit.storage_url,
+        key_prefix=settings.rate_limit.key_prefix,
+        tool_owner=owner,
+    )
     host: Host
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
+        audit.start()
         await _start_plugins(host)
         try:
             yield {}
         finally:
             await _stop_plugins(host)
+            audit.close()
             engine.dispose()
 
-    required: dict[str, tuple[str, ...]] = {}
     mcp = FastMCP(
         name="plughost",
         version=__version__,
         instructions="Tools from the plugins installed on this Plughost server.",
         auth=auth,
-        middleware=[ScopeFilter(required, list_all=settings.auth.list_all_tools)],
+        middleware=[
+            CallObserver(
+                required_scopes=required,
+                tool_owner=owner,
+                plugin_versions=versions,
+                audit=audit,
+                metrics=metrics,
+                include_arguments=settings.audit.include_arguments,
+            ),
+            ScopeFilter(required, list_all=settings.auth.list_all_tools),
+        ],
         lifespan=lifespan,
         mask_error_details=True,
         on_duplicate="error",
     )
-    host = Host(settings=settings, report=report, engine=engine, mcp=mcp, required_scopes=required)
+    host = Host(
+        settings=settings,
+        report=report,
+        engine=engine,
+        mcp=mcp,
+        audit=audit,
+        metrics=metrics,
+        limiter=limiter,
+        tool_owner=owner,
+        required_scopes=required,
+        plugin_versions=versions,
+    )
 
     def storage_for(tenant_id: str) -> TenantStorage:
         return TenantStorage(engine, tenant_id)
@@ -120,8 +170,9 @@ def build_host(
                     caller=caller,
                 )
             )
-            host.tool_owner[info.name] = plugin.namespace
-            host.required_scopes[info.name] = tuple(info.scopes)
+            owner[info.name] = plugin.namespace
+            required[info.name] = tuple(info.scopes)
+    _count_plugins(host)
     return host
 
 
@@ -140,14 +191,14 @@ async def _start_plugins(host: Host) -> None:
             if host.settings.strict:
                 raise
             _withdraw(host, plugin, f"start-up failed: {type(exc).__name__}: {exc}")
+    _count_plugins(host)
 
 
 async def _stop_plugins(host: Host) -> None:
     for plugin in reversed(host.report.loaded):
         try:
-            for result in plugin.manager.hook.plughost_shutdown(
-                runtime=host.runtimes[plugin.namespace]
-            ):
+            runtime = host.runtimes[plugin.namespace]
+            for result in plugin.manager.hook.plughost_shutdown(runtime=runtime):
                 await _maybe_await(result)
         except Exception:
             log.exception("plugin %s failed to shut down cleanly", plugin.namespace)
@@ -161,30 +212,104 @@ def _withdraw(host: Host, plugin: LoadedPlugin, error: str) -> None:
     host.report.mark_failed(plugin.namespace, error)
 
 
+def _count_plugins(host: Host) -> None:
+    for status in PluginStatus:
+        count = sum(1 for r in host.report.records if r.status == status)
+        host.metrics.plugins.labels(status=status.value).set(count)
+
+
 def health(host: Host) -> dict[str, Any]:
     """The public health body: statuses only, never error text (that is for operators)."""
     plugins = [
         {"namespace": r.namespace, "version": r.version, "status": r.status.value}
         for r in host.report.records
     ]
-    degraded = any(r["status"] not in (PluginStatus.LOADED, PluginStatus.DISABLED) for r in plugins)
+    ok = (PluginStatus.LOADED, PluginStatus.DISABLED)
+    degraded = any(p["status"] not in ok for p in plugins)
     return {"status": "degraded" if degraded else "ok", "version": __version__, "plugins": plugins}
 
 
-def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
-    """The ASGI app: stateless streamable HTTP at ``/mcp`` plus the public ``/healthz``."""
+async def readiness(host: Host, keys_ready: Callable[[], Any]) -> tuple[bool, dict[str, Any]]:
+    """Whether this replica can serve: plugins loaded, signing keys held, backends reachable."""
+    checks: dict[str, Any] = {}
+    checks["plugins"] = bool(host.report.loaded) or not host.report.records
+    checks["signing_keys"] = bool(await keys_ready())
+    try:
+        with host.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+        checks["database"] = True
+    except Exception as exc:
+        log.warning("readiness: database unreachable: %s", type(exc).__name__)
+        checks["database"] = False
+    if not host.settings.rate_limit.storage_url.startswith("memory"):
+        checks["rate_limit_storage"] = await host.limiter.healthy()
+    return all(checks.values()), checks
+
+
+def create_app(
+    host: Host,
+    *,
+    resource_metadata_url: str,
+    keys_ready: Callable[[], Any],
+) -> Starlette:
+    """The ASGI app: stateless streamable HTTP at ``/mcp``, health, readiness and metrics."""
+    settings = host.settings
 
     async def healthz(_request: Request) -> JSONResponse:
         return JSONResponse(health(host))
 
+    async def readyz(_request: Request) -> JSONResponse:
+        ready, checks = await readiness(host, keys_ready)
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        expected = settings.metrics_token
+        if expected is not None:
+            given = request.headers.get("authorization", "")
+            wanted = f"Bearer {expected.get_secret_value()}"
+            if not hmac.compare_digest(given.encode(), wanted.encode()):
+                return JSONResponse({"error": "unauthorized"}, status_code=401)
+        body, content_type = host.metrics.exposition()
+        return Response(body, media_type=content_type)
+
     host.mcp.custom_route("/healthz", methods=["GET"])(healthz)
+    host.mcp.custom_route("/readyz", methods=["GET"])(readyz)
+    if settings.metrics_enabled:
+        host.mcp.custom_route("/metrics", methods=["GET"])(metrics)
     gate = Middleware(
-        ScopeGate,
+        RequestGate,
         mcp_path=MCP_PATH,
         required_scopes=host.required_scopes,
+        tool_owner=host.tool_owner,
+        plugin_versions=host.plugin_versions,
         resource_metadata_url=resource_metadata_url,
-        max_body_bytes=host.settings.max_request_bytes,
+        max_body_bytes=settings.max_request_bytes,
+        limiter=host.limiter,
+        audit=host.audit,
+        metrics=host.metrics,
     )
-    return host.mcp.http_app(
+    app = host.mcp.http_app(
         path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate]
     )
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "MCP-Protocol-Version",
+                "Mcp-Session-Id",
+                "X-Request-ID",
+            ],
+            expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "X-Request-ID", "Retry-After"],
+        )
+    if settings.allowed_networks:
+        app.add_middleware(
+            NetworkAllowList,
+            allowed=settings.allowed_networks,
+            trusted_proxies=settings.trusted_proxies,
+        )
+    app.add_middleware(RequestLog)
+    return app

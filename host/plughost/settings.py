@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -153,6 +153,55 @@ class AuthSettings(BaseModel):
         return self
 
 
+class AuditSettings(BaseModel):
+    """Where audit records go (``PLUGHOST_AUDIT__<FIELD>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    sink: Literal["stdout", "file", "off"] = Field(
+        "stdout", description="JSON lines to stdout, to `file`, or nowhere."
+    )
+    file: Path | None = Field(None, description="The JSON-lines file when sink is 'file'.")
+    database: bool = Field(
+        False, description="Also keep records in the database (table plughost_audit)."
+    )
+    include_arguments: bool = Field(
+        False, description="Record argument values, not only their names. Mind what tools receive."
+    )
+
+    @model_validator(mode="after")
+    def _file_needs_path(self) -> AuditSettings:
+        if self.sink == "file" and self.file is None:
+            raise ValueError("sink 'file' needs PLUGHOST_AUDIT__FILE")
+        return self
+
+
+class RateLimitSettings(BaseModel):
+    """Per-client limits on tool calls (``PLUGHOST_RATE_LIMIT__<FIELD>``), e.g. ``100/minute``."""
+
+    model_config = {"extra": "forbid"}
+
+    default: str | None = Field("600/minute", description="Every tool without its own limit.")
+    plugins: dict[str, str] = Field(default_factory=dict, description="Limit per plugin namespace.")
+    tools: dict[str, str] = Field(default_factory=dict, description="Limit per tool name.")
+    storage_url: str = Field(
+        "memory://", description="memory:// (this process) or redis://host:6379/0 (all replicas)."
+    )
+    key_prefix: str = Field("plughost", description="Redis key prefix, to share one Redis safely.")
+
+    @field_validator("default", "plugins", "tools")
+    @classmethod
+    def _parse(cls, value: Any) -> Any:
+        import limits
+
+        for item in [value] if isinstance(value, str) else (value or {}).values():
+            try:
+                limits.parse(item)
+            except ValueError:
+                raise ValueError(f"{item!r} is not a rate like '100/minute'") from None
+        return value
+
+
 class HostSettings(BaseSettings):
     """Everything an operator can set. Every field is also ``PLUGHOST_<FIELD>``."""
 
@@ -186,8 +235,44 @@ class HostSettings(BaseSettings):
     )
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
+    metrics_token: SecretStr | None = Field(
+        None, description="If set, /metrics requires 'Authorization: Bearer <this>'."
+    )
+    cors_origins: NameList = Field(
+        default_factory=list, description="Browser origins allowed to call /mcp (comma-separated)."
+    )
+    allowed_networks: NameList = Field(
+        default_factory=list, description="If set, only clients in these CIDRs are served."
+    )
+    trusted_proxies: NameList = Field(
+        default_factory=list,
+        description="Proxies (CIDRs) whose X-Forwarded-For names the real client.",
+    )
+    log_format: Literal["json", "text"] = Field("json", description="Log line format.")
 
-    _split = field_validator("enabled_plugins", "disabled_plugins", mode="before")(_split_names)
+    _split = field_validator(
+        "enabled_plugins",
+        "disabled_plugins",
+        "cors_origins",
+        "allowed_networks",
+        "trusted_proxies",
+        mode="before",
+    )(_split_names)
+
+    @field_validator("allowed_networks", "trusted_proxies")
+    @classmethod
+    def _cidrs(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IP network like 10.0.0.0/8") from None
+        return value
 
     @model_validator(mode="before")
     @classmethod

@@ -21,6 +21,7 @@ from mcp.types import ToolAnnotations
 
 from plughost.context import Caller, PluginRuntime, ToolContext
 from plughost.errors import ToolError
+from plughost.logs import request_id
 from plughost.plugin import ToolSpec
 
 META_KEY = "plughost"
@@ -67,16 +68,32 @@ def build_tool(
             state=runtime.state,
         )
         try:
-            if is_async:
-                return await fn(ctx, **kwargs)
-            return await anyio.to_thread.run_sync(
-                functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
-            )
+            with anyio.fail_after(spec.timeout):
+                if is_async:
+                    return await fn(ctx, **kwargs)
+                return await anyio.to_thread.run_sync(
+                    functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
+                )
         except ToolError as exc:
-            return ToolResult(
-                content=f"{exc.code}: {exc.message}",
-                structured_content={"error": exc.to_dict()},
-                is_error=True,
+            return _error_result(exc.to_dict())
+        except TimeoutError:
+            runtime.logger.warning("tool %s timed out after %ss", public_name, spec.timeout)
+            return _error_result(
+                {
+                    "code": "timeout",
+                    "message": f"{public_name} did not finish within {spec.timeout}s",
+                }
+            )
+        except Exception:
+            rid = request_id.get()
+            runtime.logger.exception("tool %s failed", public_name)
+            return _error_result(
+                {
+                    "code": "internal_error",
+                    "message": "the tool failed unexpectedly; give this request id to the "
+                    f"operator: {rid}",
+                    "details": {"request_id": rid},
+                }
             )
 
     call.__name__ = spec.name
@@ -102,6 +119,13 @@ def build_tool(
         title=spec.title,
         description=spec.description,
         annotations=annotations,
-        timeout=spec.timeout,
         meta={META_KEY: {"plugin": namespace, "version": version, "scopes": list(spec.scopes)}},
+    )
+
+
+def _error_result(error: dict[str, Any]) -> ToolResult:
+    return ToolResult(
+        content=f"{error['code']}: {error['message']}",
+        structured_content={"error": error},
+        is_error=True,
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -32,13 +34,20 @@ class Issuer:
         return self.verifier.keys
 
 
-def resolve_issuer(settings: AuthSettings, *, data_dir: Path, public_url: str) -> Issuer:
+def resolve_issuer(
+    settings: AuthSettings,
+    *,
+    data_dir: Path,
+    public_url: str,
+    on_jwks_fetch: Callable[[bool], None] | None = None,
+) -> Issuer:
     """Build the issuer a preset describes; ``public_url`` is the server's base URL."""
     base = public_url.rstrip("/")
     resource = base + MCP_PATH
-    keys_kwargs = {
+    keys_kwargs: dict[str, Any] = {
         "refresh_seconds": settings.jwks_refresh_seconds,
         "min_refetch_seconds": settings.jwks_min_refetch_seconds,
+        "on_fetch": on_jwks_fetch,
     }
     if settings.issuer == "dev":
         dev = DevIssuer(data_dir)

@@ -32,6 +32,7 @@ class JWKSCache:
         min_refetch_seconds: float = 30,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        on_fetch: Callable[[bool], None] | None = None,
     ) -> None:
         if uri is None and discover is None:
             raise ValueError("a JWKS URI or a way to discover it is needed")
@@ -41,6 +42,7 @@ class JWKSCache:
         self._min_refetch = min_refetch_seconds
         self._timeout = timeout
         self._clock = clock
+        self._on_fetch = on_fetch
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
@@ -61,6 +63,12 @@ class JWKSCache:
         if self._stale() or self._lookup(kid) is None:
             await self._refetch()
         return self._lookup(kid)
+
+    async def ensure(self) -> bool:
+        """Whether keys are held, trying a (throttled) fetch when none are."""
+        if not self._keys:
+            await self._refetch()
+        return bool(self._keys)
 
     async def refresh(self) -> None:
         """Fetch now, regardless of throttling (start-up and ``plughost check``)."""
@@ -104,6 +112,8 @@ class JWKSCache:
         self._keys = keys
         self._fetched_at = self._clock()
         self.last_error = None
+        if self._on_fetch:
+            self._on_fetch(True)
         log.info("JWKS fetched from %s: key ids %s", self.uri, sorted(keys))
 
 
