@@ -14,7 +14,9 @@ import nox
 ROOT = Path(__file__).parent
 PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject.toml").exists())
 
-nox.options.sessions = ["host", *(f"plugin-{name}" for name in PLUGINS), "lint"]
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+nox.options.sessions = ["host", *(f"plugin-{name}" for name in PLUGINS), "postgres", "lint"]
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
@@ -41,6 +43,21 @@ for _name in PLUGINS:
 
 
 @nox.session(python="3.11")
+def postgres(session: nox.Session) -> None:
+    """Every plugin's tests again, on PostgreSQL (a fresh database per test host)."""
+    import socket
+
+    try:
+        socket.create_connection(("127.0.0.1", 5432), timeout=2).close()
+    except OSError:
+        session.skip("PostgreSQL is not reachable on 127.0.0.1:5432; the SQLite runs still count")
+    session.install(".[postgres]", *(f"./plugins/{name}[test]" for name in PLUGINS))
+    env = {"PLUGHOST_TEST_DATABASE_URL": session.posargs[0] if session.posargs else POSTGRES_URL}
+    for name in PLUGINS:
+        session.run("pytest", f"plugins/{name}/tests", "-p", "no:cacheprovider", env=env)
+
+
+@nox.session(python="3.11")
 def lint(session: nox.Session) -> None:
     """ruff over everything."""
     session.install("ruff>=0.6")
@@ -53,3 +70,16 @@ def serve(session: nox.Session) -> None:
     """Run the host with the bundled plugins on 127.0.0.1:8000 (the quickstart)."""
     session.install(".", *(f"./plugins/{name}" for name in PLUGINS))
     session.run("plughost", "serve", *session.posargs)
+
+
+@nox.session(python="3.11")
+def e2e(session: nox.Session) -> None:
+    """Real clients against a real ``plughost serve``: the MCP Python SDK, Inspector, mcp-remote.
+
+    Not in the default run (CI calls it on its own). The Node clients (and Node 22 where the
+    system's is older) are npm-installed into nox's cache directory, so later runs reuse them;
+    their tests skip only where Node and npm are missing.
+    """
+    session.install(".[test]", "mcp", *(f"./plugins/{name}" for name in PLUGINS))
+    env = {"PLUGHOST_E2E": "1", "PLUGHOST_E2E_NODE_DIR": str(session.cache_dir / "e2e-node")}
+    session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs, env=env)

@@ -177,7 +177,7 @@ def _no_plughost_env(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 
     for name in list(os.environ):
-        if name.startswith(("PLUGHOST_", "SCALEKIT_")):
+        if name.startswith(("PLUGHOST_", "SCALEKIT_")) and not name.startswith("PLUGHOST_TEST_"):
             monkeypatch.delenv(name)
 
 

@@ -35,7 +35,7 @@ from sqlalchemy import (
     select,
 )
 
-from plughost.storage import UTCDateTime
+from plughost.storage import UTCDateTime, ensure_schema
 
 log = logging.getLogger("plughost.audit")
 
@@ -117,7 +117,7 @@ class AuditTrail:
         if not self.enabled or self._thread is not None:
             return
         if self._engine is not None:
-            _metadata.create_all(self._engine)
+            ensure_schema(self._engine, [audit_table])
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="plughost-audit", daemon=True)

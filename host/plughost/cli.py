@@ -44,24 +44,82 @@ def main() -> None:
     is_flag=True,
     help="Let the dev issuer serve on a non-loopback address. Anyone who reaches it gets tokens.",
 )
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Worker processes sharing the port.",
+)
+@click.option(
+    "--ssl-certfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="Serve HTTPS with this certificate (PEM), for deployments without an ingress.",
+)
+@click.option(
+    "--ssl-keyfile",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="The certificate's private key (PEM).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
-    host: str, port: int, strict: bool, allow_remote_dev_issuer: bool, log_level: str
+    host: str,
+    port: int,
+    strict: bool,
+    allow_remote_dev_issuer: bool,
+    workers: int,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+    log_level: str,
 ) -> None:
-    """Run the server: streamable HTTP at /mcp, health at /healthz."""
+    """Run the server: streamable HTTP at /mcp, /healthz, /readyz and /metrics."""
+    import os
+    import tempfile
+
     import uvicorn
 
-    from plughost.app import build
+    from plughost.app import BIND_ENV, build
+    from plughost.logs import configure_logging
 
-    logging.basicConfig(level=log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    if bool(ssl_certfile) != bool(ssl_keyfile):
+        click.echo("error: --ssl-certfile and --ssl-keyfile go together", err=True)
+        sys.exit(2)
     try:
         settings = _settings(strict=strict, allow_remote_dev_issuer=allow_remote_dev_issuer)
+        configure_logging(log_level, settings.log_format)
         app = build(settings, bind_host=host, port=port)
     except PlughostError as exc:
         _fail(exc)
     for line in app.state.plughost_banner:
         click.echo(line, err=line.startswith("WARNING"))
-    uvicorn.run(app, host=host, port=port, log_level=log_level, lifespan="on")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": log_level,
+        "log_config": None,
+        "access_log": False,
+        # X-Forwarded-For is honoured only from PLUGHOST_TRUSTED_PROXIES, by the host itself;
+        # uvicorn's default would trust any loopback peer.
+        "proxy_headers": False,
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 30,
+        "ssl_certfile": ssl_certfile,
+        "ssl_keyfile": ssl_keyfile,
+    }
+    if workers == 1:
+        uvicorn.run(app, **options)
+        return
+    # Workers build their own app from the same settings; the parent's build above has
+    # validated them and created the dev issuer's keys once, so workers share one key.
+    os.environ[BIND_ENV] = f"{host}:{port}"
+    if strict:
+        os.environ["PLUGHOST_STRICT"] = "true"
+    if allow_remote_dev_issuer:
+        os.environ["PLUGHOST_AUTH__ALLOW_REMOTE_DEV_ISSUER"] = "true"
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="plughost-metrics-"))
+    uvicorn.run("plughost.app:app_from_env", factory=True, workers=workers, **options)
 
 
 @main.command()
@@ -190,3 +248,138 @@ def check(url: str | None) -> None:
             click.echo(f"problem: {line}", err=True)
         sys.exit(1)
     click.echo("ok")
+
+
+@main.command()
+@click.option("--subject", default=None, help="Only this subject.")
+@click.option("--tool", default=None, help="Only this tool.")
+@click.option(
+    "--outcome",
+    default=None,
+    type=click.Choice(
+        [
+            "ok",
+            "tool_error",
+            "invalid_input",
+            "denied",
+            "rate_limited",
+            "unauthenticated",
+            "internal_error",
+        ]
+    ),
+)
+@click.option("--since", default=None, help="From: ISO time or an age like 30m, 6h, 7d.")
+@click.option("--until", default=None, help="Until: ISO time or an age.")
+@click.option(
+    "--limit", default=100, show_default=True, type=int, help="At most this many records."
+)
+@click.option("--summary", is_flag=True, help="Calls, failures and latency per tool and client.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def audit(
+    subject: str | None,
+    tool: str | None,
+    outcome: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    summary: bool,
+    as_json: bool,
+) -> None:
+    """Read the audit trail (from the database if kept there, else the audit file)."""
+    from plughost import audit as trail
+    from plughost.storage import build_engine
+
+    try:
+        settings = _settings()
+        start, end = _when(since), _when(until)
+    except (PlughostError, ValueError) as exc:
+        _fail(PlughostError(str(exc)))
+    if settings.audit.database:
+        records = trail.read_database(build_engine(settings.resolved_database_url), since=start)
+    elif settings.audit.file is not None and settings.audit.file.exists():
+        records = trail.read_file(settings.audit.file)
+    else:
+        click.echo(
+            "error: no audit trail to read; set PLUGHOST_AUDIT__DATABASE=true or "
+            "PLUGHOST_AUDIT__SINK=file with PLUGHOST_AUDIT__FILE",
+            err=True,
+        )
+        sys.exit(2)
+    selected = trail.matching(
+        records, subject=subject, tool=tool, outcome=outcome, since=start, until=end
+    )
+    if summary:
+        usage = trail.summarize(selected)
+        if as_json:
+            click.echo(
+                json.dumps({k: [r.model_dump() for r in v] for k, v in usage.items()}, indent=2)
+            )
+            return
+        for kind, rows in usage.items():
+            click.echo(
+                f"{'per ' + kind:<32} {'calls':>7} {'failed':>7} {'p50 ms':>9} {'p95 ms':>9}"
+            )
+            for row in rows:
+                click.echo(
+                    f"{row.key:<32} {row.calls:>7} {row.failures:>7} "
+                    f"{_ms(row.p50_ms):>9} {_ms(row.p95_ms):>9}"
+                )
+            click.echo()
+        return
+    shown = list(selected)[-limit:]
+    for entry in shown:
+        if as_json:
+            click.echo(entry.model_dump_json())
+        else:
+            click.echo(
+                f"{entry.time.isoformat(timespec='seconds')} {entry.outcome.value:<15} "
+                f"{entry.tool or '-':<28} {entry.client_id or entry.subject or '-':<20} "
+                f"{entry.latency_ms if entry.latency_ms is not None else '-'}"
+            )
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def _when(value: str | None) -> Any:
+    """An ISO timestamp, or an age such as 45s, 30m, 6h, 7d counted back from now."""
+    import re
+    from datetime import UTC, datetime, timedelta
+
+    if value is None:
+        return None
+    match = re.fullmatch(r"(\d+)([smhd])", value)
+    if match:
+        unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match[2]]
+        return datetime.now(UTC) - timedelta(**{unit: int(match[1])})
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@main.command("new-plugin")
+@click.argument("name")
+@click.option(
+    "--dir",
+    "target",
+    type=click.Path(),
+    default=None,
+    help="Directory to create; default: ./plughost-NAME. Must not exist.",
+)
+def new_plugin(name: str, target: str | None) -> None:
+    """Write a ready plugin package NAME: entry point, one example tool, tests, docs."""
+    from pathlib import Path
+
+    from plughost.scaffold import ScaffoldError, host_requirement
+    from plughost.scaffold import new_plugin as scaffold
+
+    try:
+        written = scaffold(name, Path(target) if target else None)
+    except ScaffoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    click.echo(f"wrote plughost-{name} ({host_requirement()}) in {written}")
+    click.echo("next:")
+    click.echo(f"  cd {written}")
+    click.echo("  python3 -m venv .venv && .venv/bin/pip install -e '.[test]'")
+    click.echo("  .venv/bin/pytest")

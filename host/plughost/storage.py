@@ -7,6 +7,7 @@ cannot see another tenant's rows, and an insert cannot write into another tenant
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -34,6 +35,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.schema import CreateColumn
 from sqlalchemy.types import TypeDecorator
 
@@ -126,12 +128,27 @@ def ensure_schema(engine: Engine, tables: list[Table]) -> list[str]:
     """Create missing tables and add missing nullable (or defaulted) columns.
 
     This is the upgrade path for a plugin release that adds a column: existing rows are kept and
-    the new column starts NULL (or at its server default). Returns a line per change made.
+    the new column starts NULL (or at its server default). Replicas starting together may race
+    here: on PostgreSQL an advisory lock serialises them; elsewhere a losing replica retries
+    after the winner's change and finds nothing left to do. Returns a line per change made.
     """
-    changes: list[str] = []
     if not tables:
-        return changes
+        return []
+    for attempt in range(3):
+        try:
+            return _ensure_schema(engine, tables)
+        except DBAPIError:
+            if attempt == 2:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    return []
+
+
+def _ensure_schema(engine: Engine, tables: list[Table]) -> list[str]:
+    changes: list[str] = []
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('plughost_schema'))"))
         inspector = inspect(conn)
         existing = set(inspector.get_table_names())
         for table in tables:

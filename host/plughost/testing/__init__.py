@@ -15,19 +15,21 @@ over HTTP, the scope gate, FastMCP's input validation, the tool, and the databas
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
 import uvicorn
 
-__all__ = ["LiveHost", "McpClient", "ToolCall", "free_port"]
+__all__ = ["HostFactory", "LiveHost", "McpClient", "ToolCall", "free_port"]
 
 PROTOCOL_VERSION = "2025-11-25"
 DEFAULT_TENANT = "tenant-a"
@@ -123,8 +125,9 @@ class McpClient:
     def tool_names(self) -> list[str]:
         return [tool["name"] for tool in self.list_tools()]
 
-    def call(self, name: str, **arguments: Any) -> ToolCall:
-        return self.request("tools/call", {"name": name, "arguments": arguments})
+    def call(self, tool: str, /, **arguments: Any) -> ToolCall:
+        """Call ``tool`` with keyword ``arguments`` (any name, ``name`` and ``tool`` included)."""
+        return self.request("tools/call", {"name": tool, "arguments": arguments})
 
 
 @dataclass
@@ -156,12 +159,19 @@ class LiveHost:
         from plughost.app import build
         from plughost.settings import load_settings
 
-        overrides: dict[str, Any] = {"data_dir": self.data_dir, **self.settings}
+        # Audit records would flood captured test output; tests about auditing configure a sink.
+        overrides: dict[str, Any] = {"data_dir": self.data_dir, "audit": {"sink": "off"}}
+        overrides.update(self.settings)
         if self.plugins is not None:
             overrides["enabled_plugins"] = list(self.plugins)
         self.app = build(load_settings(**overrides), port=self.port)
         config = uvicorn.Config(
-            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            self.app,
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            proxy_headers=False,  # as `plughost serve`: only trusted_proxies may name the client
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
@@ -227,15 +237,34 @@ class LiveHost:
         return McpClient(self.mcp_url, None)
 
 
+class HostFactory(Protocol):
+    """What the `plughost_factory` fixture gives a test; annotate the fixture with it for types."""
+
+    def __call__(
+        self,
+        plugins: Sequence[str] | None = None,
+        *,
+        settings: Mapping[str, Any] | None = None,
+        data_dir: Path | None = None,
+        port: int | None = None,
+    ) -> LiveHost: ...
+
+
 @pytest.fixture
-def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostFactory]:
     """Start hosts for a test: ``plughost_factory(plugins=["todo"], settings={...})``.
 
     Each host gets a fresh data directory (its own SQLite database and dev keys) unless
     ``data_dir`` is given, and a free port unless ``port`` is (settings such as
     ``auth.public_url`` may need to know it); all are stopped when the test ends.
+
+    With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
+    (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
+    database on that server instead of SQLite, dropped after the test: the same tests then
+    prove the plugin works on PostgreSQL.
     """
     started: list[LiveHost] = []
+    databases = _TestDatabases(os.environ.get(TEST_DATABASE_ENV))
 
     def factory(
         plugins: Sequence[str] | None = None,
@@ -244,15 +273,67 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         data_dir: Path | None = None,
         port: int | None = None,
     ) -> LiveHost:
+        data_dir = data_dir or tmp_path_factory.mktemp("plughost")
+        settings = dict(settings or {})
+        if databases.server_url and "database_url" not in settings:
+            settings["database_url"] = databases.for_dir(data_dir)
         host = LiveHost(
-            data_dir=data_dir or tmp_path_factory.mktemp("plughost"),
+            data_dir=data_dir,
             plugins=plugins,
-            settings=settings or {},
+            settings=settings,
             port=port or free_port(),
         )
-        started.append(host.start())
+        started.append(host)
+        host.start()
         return host
 
     yield factory
     for host in started:
         host.stop()
+    databases.drop_all()
+
+
+TEST_DATABASE_ENV = "PLUGHOST_TEST_DATABASE_URL"
+
+
+class _TestDatabases:
+    """One throwaway PostgreSQL database per test data directory."""
+
+    def __init__(self, server_url: str | None) -> None:
+        self.server_url = server_url
+        self._made: dict[Path, str] = {}
+
+    def _admin(self) -> Any:
+        from sqlalchemy import create_engine
+
+        return create_engine(str(self.server_url), isolation_level="AUTOCOMMIT")
+
+    def for_dir(self, data_dir: Path) -> str:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        if data_dir not in self._made:
+            name = f"plughost_test_{uuid.uuid4().hex[:12]}"
+            engine = self._admin()
+            with engine.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+            engine.dispose()
+            self._made[data_dir] = (
+                make_url(str(self.server_url))
+                .set(database=name)
+                .render_as_string(hide_password=False)
+            )
+        return self._made[data_dir]
+
+    def drop_all(self) -> None:
+        from sqlalchemy import text
+        from sqlalchemy.engine import make_url
+
+        if not self._made:
+            return
+        engine = self._admin()
+        with engine.connect() as conn:
+            for url in self._made.values():
+                name = make_url(url).database
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()

@@ -1,0 +1,108 @@
+"""``plughost new-plugin``: write a ready plugin package from the templates shipped with the host.
+
+The templates live in ``plughost/templates/plugin``. Their paths may hold ``{name}`` (the
+namespace) and end in ``.tmpl``; their text is a `string.Template` with ``$name``, ``$dist``,
+``$package`` and ``$requirement``. A missing placeholder is an error, never a silent blank.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib.resources import files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from string import Template
+
+from packaging.version import Version
+
+from plughost import __version__
+from plughost.scopes import NAMESPACE_RE
+
+TEMPLATE_SUFFIX = ".tmpl"
+# Leaves room for `<name>_<tool>` under the 64-character limit LLM APIs put on function names.
+MAX_NAME = 32
+
+
+class ScaffoldError(Exception):
+    """The plugin cannot be written; the message says why and what to do instead."""
+
+
+@dataclass(frozen=True)
+class PluginNames:
+    """The names one namespace gives a plugin package."""
+
+    name: str
+
+    @property
+    def dist(self) -> str:
+        return f"plughost-{self.name}"
+
+    @property
+    def package(self) -> str:
+        return f"plughost_{self.name}"
+
+
+def host_requirement(host_version: str = __version__) -> str:
+    """The ``plughost`` range a new plugin declares: this host's minor release line.
+
+    A plugin is written and tested against one minor line of the SDK (``0.1.0`` gives
+    ``plughost>=0.1,<0.2``); its author widens the range after testing against a newer host.
+    """
+    release = Version(host_version).release
+    major, minor = release[0], release[1] if len(release) > 1 else 0
+    return f"plughost>={major}.{minor},<{major}.{minor + 1}"
+
+
+def check_name(name: str) -> PluginNames:
+    """Refuse a namespace the host would refuse, before anything is written."""
+    if not NAMESPACE_RE.fullmatch(name):
+        raise ScaffoldError(
+            f"{name!r} is not a valid plugin name: use lowercase letters and digits, starting "
+            "with a letter (e.g. 'billing'); it becomes the namespace of the plugin's tools "
+            "and scopes"
+        )
+    if len(name) > MAX_NAME:
+        raise ScaffoldError(
+            f"{name!r} is {len(name)} characters; use at most {MAX_NAME} so that tool names "
+            "'<name>_<tool>' stay within 64 characters"
+        )
+    return PluginNames(name)
+
+
+def new_plugin(name: str, target: Path | None = None) -> Path:
+    """Write plugin package ``plughost-<name>`` into ``target`` (default ``./plughost-<name>``).
+
+    Returns the directory written. ``target`` must not exist yet, so nothing is overwritten.
+    """
+    names = check_name(name)
+    target = target if target is not None else Path(names.dist)
+    if target.exists():
+        raise ScaffoldError(f"{target} already exists; choose another --dir or remove it first")
+    values = {
+        "name": names.name,
+        "dist": names.dist,
+        "package": names.package,
+        "requirement": host_requirement(),
+    }
+    rendered = {
+        relative: Template(source.read_text(encoding="utf-8")).substitute(values)
+        for relative, source in _templates(files("plughost") / "templates" / "plugin", ())
+    }
+    for relative, text in sorted(rendered.items()):
+        path = target.joinpath(*(part.format(name=names.name) for part in relative))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return target
+
+
+def _templates(
+    folder: Traversable, prefix: tuple[str, ...]
+) -> list[tuple[tuple[str, ...], Traversable]]:
+    """Every template file under ``folder``, as (output path parts, source)."""
+    found: list[tuple[tuple[str, ...], Traversable]] = []
+    for entry in folder.iterdir():
+        if entry.is_dir():
+            found += _templates(entry, (*prefix, entry.name))
+        elif entry.name.endswith(TEMPLATE_SUFFIX):
+            found.append(((*prefix, entry.name.removesuffix(TEMPLATE_SUFFIX)), entry))
+    return found

@@ -1,0 +1,117 @@
+"""``plughost new-plugin``: the package it writes installs beside the host, loads and passes."""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from plughost import __version__
+from plughost.cli import main
+from plughost.scaffold import host_requirement
+
+
+def run(*args: str | Path, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run a command in ``cwd`` with the host's data (keys, database) kept under ``cwd`` too."""
+    env = {**os.environ, "PLUGHOST_DATA_DIR": str(cwd / ".plughost")}
+    return subprocess.run(
+        [str(a) for a in args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def venv_beside_this_host(path: Path) -> Path:
+    """A new virtualenv that sees this interpreter's packages, so only the plugin gets installed.
+
+    ``--system-site-packages`` would show the base interpreter's packages, not the (nox or
+    developer) virtualenv the host is installed in; a ``.pth`` line chains that one in instead,
+    the editable installs' own ``.pth`` files included. pip then finds ``plughost`` already there.
+    """
+    venv.create(path, with_pip=True)
+    python = path / "bin" / "python"
+    purelib = run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))", cwd=path)
+    chain = "".join(f"import site; site.addsitedir({d!r})\n" for d in site.getsitepackages())
+    (Path(purelib.stdout.strip()) / "zz_plughost_host.pth").write_text(chain)
+    return python
+
+
+def test_new_plugin_installs_passes_its_tests_and_loads(tmp_path: Path) -> None:
+    target = tmp_path / "plughost-demo"
+    made = run(
+        sys.executable, "-m", "plughost", "new-plugin", "demo", "--dir", target, cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    pyproject = (target / "pyproject.toml").read_text()
+    assert 'name = "plughost-demo"' in pyproject
+    assert 'demo = "plughost_demo:plugin"' in pyproject
+    assert f'"{host_requirement()}"' in pyproject
+    assert (target / "README.md").is_file() and (target / "CHANGELOG.md").is_file()
+
+    python = venv_beside_this_host(tmp_path / "venv")
+    installed = run(
+        python, "-m", "pip", "install", "--disable-pip-version-check", target, cwd=tmp_path
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    # Only the plugin: pip found the host (and the plugin's other needs) already installed.
+    assert "Successfully installed plughost-demo-0.1.0\n" in installed.stdout, installed.stdout
+
+    tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=target)
+    assert tests.returncode == 0, tests.stdout + tests.stderr
+    assert "3 passed" in tests.stdout
+
+    report = run(python, "-m", "plughost", "plugins", "--json", cwd=tmp_path, timeout=120)
+    assert report.returncode == 0, report.stderr
+    demo = next(r for r in json.loads(report.stdout) if r["namespace"] == "demo")
+    assert demo["status"] == "loaded", demo
+    assert demo["distribution"] == "plughost-demo"
+    assert [(t["name"], t["scopes"]) for t in demo["tools"]] == [("demo_hello", ["demo:read"])]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("Demo", "not a valid plugin name"),
+        ("my-tools", "not a valid plugin name"),
+        ("9lives", "not a valid plugin name"),
+        ("a" * 33, "at most 32"),
+    ],
+)
+def test_new_plugin_refuses_a_bad_name(tmp_path: Path, name: str, message: str) -> None:
+    result = CliRunner().invoke(main, ["new-plugin", name, "--dir", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_new_plugin_never_overwrites(tmp_path: Path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("precious")
+    result = CliRunner().invoke(main, ["new-plugin", "demo", "--dir", str(tmp_path / "mine")])
+    assert result.exit_code == 2
+    assert "already exists" in result.output
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["keep.txt"]
+
+
+@pytest.mark.parametrize(
+    ("host", "expected"),
+    [
+        ("0.1.0", "plughost>=0.1,<0.2"),
+        ("0.9.3", "plughost>=0.9,<0.10"),
+        ("1.4", "plughost>=1.4,<1.5"),
+    ],
+)
+def test_the_range_is_the_host_minor_line(host: str, expected: str) -> None:
+    assert host_requirement(host) == expected
+    assert host_requirement() == host_requirement(__version__)
