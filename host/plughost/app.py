@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
+from pathlib import Path
 
 from fastmcp.server.dependencies import get_access_token
 from starlette.applications import Starlette
@@ -99,13 +101,14 @@ def _banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> 
             f"metadata at {base}/.well-known/oauth-protected-resource"
         )
         return lines
+    command = _own_command()
     lines += [
         "Auth: embedded dev issuer (development only).",
-        '  Get a token:     plughost token --scope "todo:read todo:write"',
-        f"  Client id:       {issuer.dev.client_id} (secret in <data dir>/dev-issuer/client.json)",
+        f"  Get a token:     {command} token            (all scopes; --scope to narrow)",
+        f"  Client id:       {issuer.dev.client_id} (secret in {issuer.dev.dir}/client.json)",
         "  MCP Inspector:   npx @modelcontextprotocol/inspector --cli "
         f"{issuer.resource} --transport http --method tools/list "
-        '--header "Authorization: Bearer $(plughost token)"',
+        f'--header "Authorization: Bearer $({command} token)"',
     ]
     if not is_loopback(bind_host):
         lines.insert(
@@ -113,6 +116,14 @@ def _banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> 
             "WARNING: the dev issuer is reachable from the network; anyone there can mint tokens.",
         )
     return lines
+
+
+def _own_command() -> str:
+    """How the user can run this same plughost again (it may live in a virtualenv off PATH)."""
+    script = Path(sys.argv[0])
+    if script.name == "plughost" and script.exists():
+        return str(script.resolve())
+    return f"{sys.executable} -m plughost"
 
 
 def app_from_env() -> Starlette:
