@@ -552,3 +552,33 @@ def test_sdk_client_credentials_flow_discovers_the_dev_issuer(dev):
     assert storage.tokens is not None and storage.tokens.access_token
     assert created.structured_content["title"] == "via the SDK"
     assert [i["title"] for i in listed.structured_content["items"]] == ["via the SDK"]
+
+
+def test_a_tool_can_require_argument_dependent_scopes_with_a_403(plughost_factory, make_dist):
+    make_dist(
+        "acme-vault",
+        """
+        from plughost import Plugin, ToolContext
+
+        plugin = Plugin(scopes={"vault:read": "Read entries", "vault:admin": "Read sealed ones"})
+
+        @plugin.tool(scopes=["vault:read"])
+        def read(ctx: ToolContext, sealed: bool = False) -> str:
+            "Read an entry; sealed entries need vault:admin too."
+            if sealed:
+                ctx.require_scopes("vault:admin", reason="sealed entries need vault:admin")
+            return "secret" if sealed else "public"
+        """,
+        namespace="vault",
+    )
+    host = plughost_factory(plugins=["vault"])
+    reader = host.client(["vault:read"])
+    assert reader.call("vault_read").data == {"result": "public"}
+    refused = reader.call("vault_read", sealed=True)
+    assert refused.status_code == 403
+    challenge = refused.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="vault:read vault:admin"' in challenge
+    assert refused.missing_scopes == ["vault:admin"]
+    assert "secret" not in json.dumps(refused.body)
+    assert host.client(["vault:read", "vault:admin"]).call("vault_read", sealed=True).ok

@@ -14,6 +14,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 from plughost.context import Caller, PluginRuntime, ToolContext
 from plughost.errors import (
     Conflict,
+    InsufficientScope,
     InvalidInput,
     NotFound,
     PlughostError,
@@ -29,6 +30,7 @@ from plughost.storage import TenantStorage, UTCDateTime, tenant_table
 __all__ = [
     "Caller",
     "Conflict",
+    "InsufficientScope",
     "InvalidInput",
     "NotFound",
     "PlughostError",

@@ -117,6 +117,9 @@ def _classify(result: Any) -> tuple[Outcome, str | None]:
     code = error.get("code")
     if code == "invalid_input":
         return Outcome.INVALID_INPUT, code
+    if code == "insufficient_scope":
+        missing = (error.get("details") or {}).get("missing_scopes") or []
+        return Outcome.DENIED, f"missing {' '.join(missing)}"
     if code == "internal_error":
         return Outcome.INTERNAL_ERROR, code
     return Outcome.TOOL_ERROR, code

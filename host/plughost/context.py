@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
+from plughost.errors import InsufficientScope
 from plughost.storage import TenantStorage
 
 
@@ -69,3 +70,12 @@ class ToolContext:
     plugin_version: str
     data_dir: Path
     state: dict[str, Any]
+
+    def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
+        """Refuse the call with HTTP 403 unless the caller holds every scope named.
+
+        For scopes that depend on the arguments; ``reason`` tells the agent why they are needed.
+        """
+        missing = [scope for scope in scopes if scope not in self.caller.scopes]
+        if missing:
+            raise InsufficientScope(missing, reason)

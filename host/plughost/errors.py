@@ -8,6 +8,7 @@ was never declared). Messages say what is wrong and what to do about it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -52,6 +53,25 @@ class Conflict(ToolError):
     """The change clashes with the current state (stale version, duplicate key, ...)."""
 
     code = "conflict"
+
+
+class InsufficientScope(ToolError):
+    """The call needs a scope the caller lacks, depending on its arguments.
+
+    Scopes a tool always needs belong in ``@plugin.tool(scopes=...)``, where the host checks
+    them before the tool runs. This is for the rest (a protected environment, an admin-only
+    field): raise it, or call `ToolContext.require_scopes`, and the host answers HTTP 403 with
+    the same ``insufficient_scope`` challenge, naming the missing scopes.
+    """
+
+    code = "insufficient_scope"
+
+    def __init__(self, missing: Sequence[str], message: str | None = None) -> None:
+        missing = list(missing)
+        super().__init__(
+            message or f"this call also needs scope(s) {' '.join(missing)}",
+            missing_scopes=missing,
+        )
 
 
 class PlughostError(Exception):

@@ -92,9 +92,12 @@ class RequestGate:
             )
             return
         token = getattr(user, "access_token", None)
-        for message in _tool_calls(body):
+        calls = _tool_calls(body)
+        for message in calls:
             if not await self._admit(message, token, send):
                 return
+        if calls:
+            send = self._scope_refusals_as_403(calls[0], send)
         await self.app(scope, _replay(body, receive), send)
 
     async def _admit(self, message: dict[str, Any], token: Any, send: Send) -> bool:
@@ -138,6 +141,55 @@ class RequestGate:
             extra_headers=[(b"retry-after", str(int(retry_after)).encode())],
         )
         return False
+
+    def _scope_refusals_as_403(self, message: dict[str, Any], send: Send) -> Send:
+        """Turn a tool's own `InsufficientScope` into the same 403 challenge the gate gives.
+
+        Responses are single JSON documents (stateless, JSON mode), so holding one back until
+        it is complete costs nothing a client could notice.
+        """
+        start: Message | None = None
+        chunks: list[bytes] = []
+
+        async def buffered(event: Message) -> None:
+            nonlocal start
+            if event["type"] == "http.response.start":
+                start = event
+                return
+            if event["type"] != "http.response.body" or start is None:
+                await send(event)
+                return
+            chunks.append(event.get("body", b""))
+            if event.get("more_body", False):
+                return
+            body = b"".join(chunks)
+            missing = _missing_from_result(body)
+            if missing is None:
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+                return
+            name = message["params"]["name"]
+            needed = list(dict.fromkeys([*self.required.get(name, ()), *missing]))
+            await _respond(
+                send,
+                403,
+                _jsonrpc_error(
+                    message,
+                    INSUFFICIENT_SCOPE,
+                    f"insufficient scope for {name}: missing {' '.join(missing)}",
+                    {"tool": name, "required": needed, "missing": missing},
+                ),
+                self._challenge(needed, missing),
+            )
+
+        return buffered
+
+    def _challenge(self, needed: list[str], missing: list[str]) -> str:
+        return (
+            f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
+            f'resource_metadata="{self.metadata_url}", '
+            f'error_description="the token lacks scope(s) {" ".join(missing)}"'
+        )
 
     def _watch_for_401(self, send: Send) -> Send:
         async def watching(message: Message) -> None:
@@ -186,6 +238,21 @@ def _tool_calls(body: bytes) -> list[dict[str, Any]]:
             if isinstance(params, dict) and isinstance(params.get("name"), str):
                 calls.append(message)
     return calls
+
+
+def _missing_from_result(body: bytes) -> list[str] | None:
+    """The scopes a tool said were missing, if its result is an `InsufficientScope` error."""
+    if b'"insufficient_scope"' not in body:
+        return None
+    try:
+        result = json.loads(body).get("result") or {}
+    except (ValueError, AttributeError):
+        return None
+    error = (result.get("structuredContent") or {}).get("error") or {}
+    if not result.get("isError") or error.get("code") != "insufficient_scope":
+        return None
+    missing = (error.get("details") or {}).get("missing_scopes")
+    return [s for s in missing if isinstance(s, str)] if isinstance(missing, list) else None
 
 
 def _jsonrpc_error(

@@ -214,10 +214,11 @@ def test_protected_environment_needs_the_protected_scope(host, remote):
         call = host.client(ALL).call(
             tool, environment="production", app="api", reason="ship it", **args
         )
-        assert call.status_code == 200
-        assert call.error["code"] == "forbidden", call.body
-        assert "gitops:deploy:protected" in call.error["message"]
-        assert call.error["details"] == {"missing_scopes": ["gitops:deploy:protected"]}
+        assert call.status_code == 403, call.body
+        challenge = call.headers["www-authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        assert "gitops:deploy:protected" in challenge.split('scope="')[1].split('"')[0]
+        assert call.missing_scopes == ["gitops:deploy:protected"]
     assert remote.head() == before
     assert_clean(host, remote)
 
@@ -246,7 +247,8 @@ def test_protected_environments_are_configurable(plughost_factory, remote):
     call = host.client(ALL).call(
         "gitops_deploy", environment="staging", app="api", version="1.2.0", reason="r"
     )
-    assert call.error["code"] == "forbidden"
+    assert call.status_code == 403
+    assert call.missing_scopes == ["gitops:deploy:protected"]
 
 
 def test_scopes_are_enforced_by_the_host(host, remote):

@@ -105,7 +105,7 @@ plugin = Plugin(
 
 
 class Forbidden(ToolError):
-    """The caller's token lacks a permission that depends on the arguments, not the tool."""
+    """The caller's organisation may not use this server's repository (``allowed_tenants``)."""
 
     code = "forbidden"
 
@@ -206,13 +206,11 @@ def _open(ctx: ToolContext) -> tuple[Repository, GitOpsSettings]:
 
 
 def _require_protected(ctx: ToolContext, settings: GitOpsSettings, environment: str) -> None:
-    if environment in settings.protected_environments and not ctx.caller.has_scopes(
-        PROTECTED_SCOPE
-    ):
-        raise Forbidden(
-            f"{environment} is a protected environment: changing it also needs the "
+    if environment in settings.protected_environments:
+        ctx.require_scopes(
+            PROTECTED_SCOPE,
+            reason=f"{environment} is a protected environment: changing it also needs the "
             f"{PROTECTED_SCOPE} scope, which your token does not have",
-            missing_scopes=[PROTECTED_SCOPE],
         )
 
 
