@@ -266,3 +266,38 @@ def test_plugin_settings_are_validated_by_its_model(make_dist, plughost_factory)
     )
     with pytest.raises(SettingsError, match="PLUGHOST_PLUGINS__CONF__LIMIT"):
         plughost_factory(plugins=["conf"], settings={"plugins": {"conf": {"limit": "lots"}}})
+
+
+def test_plugin_settings_from_environment_strings(make_dist, plughost_factory, monkeypatch):
+    make_dist(
+        "acme-conf",
+        """
+        from pydantic import BaseModel
+        from plughost import Plugin, ToolContext
+
+        class Settings(BaseModel):
+            limit: int = 5
+            regions: list[str] = []
+            labels: dict[str, str] = {}
+            motto: str | None = None
+
+        plugin = Plugin(scopes={"conf:read": "Read"}, settings=Settings)
+
+        @plugin.tool(scopes=["conf:read"])
+        def show(ctx: ToolContext) -> dict:
+            "The settings the plugin got."
+            return ctx.settings.model_dump()
+        """,
+        namespace="conf",
+    )
+    monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__LIMIT", "7")
+    monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__REGIONS", "eu, us")
+    monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__LABELS", '{"team": "ops"}')
+    monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__MOTTO", "[not a list]")
+    host = plughost_factory(plugins=["conf"])
+    assert host.client().call("conf_show").data == {
+        "limit": 7,
+        "regions": ["eu", "us"],
+        "labels": {"team": "ops"},
+        "motto": "[not a list]",
+    }

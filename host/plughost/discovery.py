@@ -22,9 +22,10 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Table
 
 from plughost import hookspecs
-from plughost.errors import PluginLoadError, ScopeError
+from plughost.errors import PluginLoadError, ScopeError, SettingsError
 from plughost.plugin import ToolSpec
 from plughost.scopes import check_namespace, check_tool, check_vocabulary
+from plughost.settings import decode_plugin_section, describe_validation_error
 from plughost.storage import TENANT_COLUMN
 
 ENTRY_POINT_GROUP = "mcp_tools"
@@ -248,9 +249,6 @@ def validate_plugin_settings(
     plugin: LoadedPlugin, section: dict[str, Any], prefix: str
 ) -> BaseModel | None:
     """Validate a plugin's settings section; errors name the environment variable to fix."""
-    from plughost.errors import SettingsError
-    from plughost.settings import describe_validation_error
-
     if plugin.settings_model is None:
         if section:
             raise SettingsError(
@@ -258,8 +256,12 @@ def validate_plugin_settings(
             )
         return None
     try:
-        return plugin.settings_model.model_validate(section)
-    except ValidationError as exc:
+        return plugin.settings_model.model_validate(
+            decode_plugin_section(plugin.settings_model, section)
+        )
+    except (ValidationError, ValueError) as exc:
+        if not isinstance(exc, ValidationError):
+            raise SettingsError(f"{prefix}: {exc}") from None
         raise SettingsError(describe_validation_error(exc, f"{prefix}__")) from None
 
 

@@ -1,0 +1,162 @@
+"""Company tools: search, create, update, archive and delete."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from sqlalchemy import Row
+from sqlalchemy.exc import IntegrityError
+
+from plughost import InvalidInput, ToolContext
+from plughost_crm.core import plugin
+from plughost_crm.models import Company, CompanyPage, Deleted, Domain, Id, Name
+from plughost_crm.schema import companies, contacts, deals
+from plughost_crm.store import (
+    concurrently_referenced,
+    detach,
+    fetch,
+    new_id,
+    not_found,
+    now,
+    paginate,
+    update_versioned,
+)
+
+LABEL = "company"
+
+
+def to_company(row: Row) -> Company:
+    return Company.model_validate(row, from_attributes=True)
+
+
+@plugin.tool(scopes=["crm:read"], title="Search companies", read_only=True)
+def search_companies(
+    ctx: ToolContext,
+    query: str | None = None,
+    include_archived: bool = False,
+    cursor: str | None = None,
+) -> CompanyPage:
+    """Find companies whose name or domain contains `query`, sorted by name, a page at a time.
+
+    Args:
+        query: Text to look for, case-insensitive; all companies when omitted.
+        include_archived: Also return archived companies.
+        cursor: The `next_cursor` of the previous page.
+    """
+    stmt = ctx.storage.select(companies)
+    if query:
+        stmt = stmt.where(
+            companies.c.name.icontains(query, autoescape=True)
+            | companies.c.domain.icontains(query, autoescape=True)
+        )
+    if not include_archived:
+        stmt = stmt.where(companies.c.archived_at.is_(None))
+    with ctx.storage.transaction() as conn:
+        rows, next_cursor = paginate(
+            conn,
+            stmt,
+            kind="companies",
+            sort=companies.c.name,
+            cursor=cursor,
+            size=ctx.settings.page_size,
+        )
+    return CompanyPage(companies=[to_company(r) for r in rows], next_cursor=next_cursor)
+
+
+@plugin.tool(scopes=["crm:write"], title="Create a company", idempotent=False)
+def create_company(ctx: ToolContext, name: Name, domain: Domain | None = None) -> Company:
+    """Add a company to the caller's organisation's CRM.
+
+    Args:
+        name: The company's name (1 to 200 characters).
+        domain: Its web domain, e.g. example.com.
+    """
+    company_id, created = new_id(), now()
+    with ctx.storage.transaction() as conn:
+        conn.execute(
+            ctx.storage.insert(companies).values(
+                id=company_id,
+                name=name,
+                domain=domain,
+                version=1,
+                created_at=created,
+                updated_at=created,
+            )
+        )
+        return to_company(fetch(ctx, conn, companies, LABEL, company_id))
+
+
+@plugin.tool(scopes=["crm:write"], title="Update a company", idempotent=False)
+def update_company(
+    ctx: ToolContext,
+    id: Id,
+    version: int,
+    name: Name | None = None,
+    domain: Domain | None = None,
+    clear: list[Literal["domain"]] | None = None,
+) -> Company:
+    """Change a company's name or domain, if nobody changed it since `version`.
+
+    Omitted fields stay as they are. A stale `version` is refused with a conflict error that
+    carries the current version.
+
+    Args:
+        id: The company's id.
+        version: The version you last read.
+        name: New name.
+        domain: New domain.
+        clear: Fields to empty, e.g. ["domain"].
+    """
+    changes: dict[str, object] = {}
+    if name is not None:
+        changes["name"] = name
+    if domain is not None:
+        changes["domain"] = domain
+    for field in clear or []:
+        if field in changes:
+            raise InvalidInput(f"{field} is both set and cleared; do one or the other")
+        changes[field] = None
+    if not changes:
+        raise InvalidInput("nothing to change: give name, domain or clear")
+    with ctx.storage.transaction() as conn:
+        return to_company(update_versioned(ctx, conn, companies, LABEL, id, version, changes))
+
+
+@plugin.tool(scopes=["crm:write"], title="Archive or restore a company", idempotent=False)
+def archive_company(ctx: ToolContext, id: Id, version: int, archived: bool = True) -> Company:
+    """Archive a company (hidden from search, kept with its contacts), or restore it.
+
+    Args:
+        id: The company's id.
+        version: The version you last read.
+        archived: False restores an archived company.
+    """
+    with ctx.storage.transaction() as conn:
+        row = update_versioned(
+            ctx, conn, companies, LABEL, id, version, {"archived_at": now() if archived else None}
+        )
+        return to_company(row)
+
+
+@plugin.tool(
+    scopes=["crm:delete"], title="Delete a company for good", destructive=True, idempotent=False
+)
+def delete_company(ctx: ToolContext, id: Id) -> Deleted:
+    """Delete a company for good. Its contacts and deals stay, no longer linked to it.
+
+    Archive instead to keep the company's history. Everything happens in one transaction.
+
+    Args:
+        id: The company's id.
+    """
+    try:
+        with ctx.storage.transaction() as conn:
+            detached = sum(
+                detach(ctx, conn, table, "company_id", id) for table in (contacts, deals)
+            )
+            deleted = conn.execute(ctx.storage.delete(companies).where(companies.c.id == id))
+            if deleted.rowcount == 0:
+                raise not_found(LABEL, id)
+    except IntegrityError:
+        raise concurrently_referenced(LABEL, id) from None
+    return Deleted(id=id, activities_removed=0, records_detached=detached)

@@ -1,0 +1,172 @@
+"""What the crm tools accept and return.
+
+Input types carry their limits, so an over-long or malformed argument is refused by the host's
+validation before a tool runs and nothing is written. Money is `Decimal` end to end: agents send
+amounts as strings (``"1234.50"``) or integers, never JSON floats, and get strings back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    EmailStr,
+    Field,
+    StringConstraints,
+    WithJsonSchema,
+)
+
+from plughost_crm.schema import (
+    ID_LENGTH,
+    MAX_BODY,
+    MAX_DOMAIN,
+    MAX_NAME,
+    MAX_OWNER,
+    MAX_PHONE,
+)
+
+MAX_DIGITS = 15
+AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+
+Id = Annotated[
+    str,
+    StringConstraints(pattern=rf"^[0-9a-f]{{{ID_LENGTH}}}$"),
+    Field(description="A record id, as returned by the tool that created it."),
+]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+# Lower-cased so that uniqueness per tenant ignores case, as mail systems do in practice.
+Email = Annotated[EmailStr, AfterValidator(str.lower)]
+Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHONE)]
+Domain = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        to_lower=True,
+        max_length=MAX_DOMAIN,
+        pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
+    ),
+]
+Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_OWNER)]
+Body = Annotated[str, StringConstraints(max_length=MAX_BODY)]
+Currency = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+    Field(description="ISO 4217 code in capitals, e.g. EUR."),
+]
+ActivityKind = Literal["note", "call", "email", "meeting"]
+
+
+def _refuse_float(value: Any) -> Any:
+    if isinstance(value, float):
+        raise ValueError('send the amount as a string such as "1234.50" or as an integer')
+    return value
+
+
+Amount = Annotated[
+    Decimal,
+    BeforeValidator(_refuse_float),
+    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=2),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": AMOUNT_PATTERN},
+                {"type": "integer", "minimum": 0},
+            ],
+            "description": 'Non-negative, at most 2 decimal places: "1234.50" or 1234.',
+        }
+    ),
+]
+
+
+class Record(BaseModel):
+    """Fields every versioned record has. Send `version` back when changing the record."""
+
+    id: str
+    version: int = Field(description="Increases with every change; updates must name it.")
+    created_at: datetime
+    updated_at: datetime
+
+
+class Company(Record):
+    name: str
+    domain: str | None
+    archived_at: datetime | None
+
+
+class Contact(Record):
+    name: str
+    email: str | None
+    phone: str | None
+    title: str | None
+    company_id: str | None
+    archived_at: datetime | None
+
+
+class Deal(Record):
+    title: str
+    amount: Decimal
+    currency: str
+    stage: str
+    owner: str
+    contact_id: str | None
+    company_id: str | None
+    closed_at: datetime | None
+
+
+class Activity(BaseModel):
+    id: str
+    kind: ActivityKind
+    summary: str
+    body: str | None
+    contact_id: str | None
+    deal_id: str | None
+    author: str = Field(description="The subject of the token that logged it.")
+    occurred_at: datetime
+    created_at: datetime
+
+
+class ContactDetails(BaseModel):
+    contact: Contact
+    company: Company | None
+    open_deals: list[Deal]
+    latest_activities: list[Activity] = Field(description="Most recent first.")
+
+
+class ContactPage(BaseModel):
+    contacts: list[Contact]
+    next_cursor: str | None = Field(None, description="Pass back as `cursor` for the next page.")
+
+
+class CompanyPage(BaseModel):
+    companies: list[Company]
+    next_cursor: str | None = Field(None, description="Pass back as `cursor` for the next page.")
+
+
+class DealPage(BaseModel):
+    deals: list[Deal]
+    next_cursor: str | None = Field(None, description="Pass back as `cursor` for the next page.")
+
+
+class StageSummary(BaseModel):
+    stage: str
+    open: bool
+    count: int
+    totals: dict[str, Decimal] = Field(description="Total amount per currency.")
+
+
+class PipelineSummary(BaseModel):
+    stages: list[StageSummary] = Field(
+        description="Configured stages in pipeline order, then any stage no longer configured."
+    )
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool = True
+    activities_removed: int = Field(description="Activities deleted along with the record.")
+    records_detached: int = Field(description="Contacts and deals that no longer point at it.")

@@ -1,0 +1,165 @@
+"""Storage patterns every crm tool shares: ids, lookups, versioned updates and cursors.
+
+All statements are built with ``ctx.storage``, so each one carries the caller's tenant. A row of
+another tenant and a row that never existed are indistinguishable: both raise the same
+`NotFound`, with the same message.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, Connection, Row, Select, Table, and_, or_
+
+from plughost import Conflict, InvalidInput, NotFound, ToolContext, UTCDateTime
+
+
+def new_id() -> str:
+    """A random id: unlike a counter, it tells nobody how many rows anyone else has."""
+    return uuid.uuid4().hex
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def not_found(label: str, record_id: str) -> NotFound:
+    return NotFound(f"{label} {record_id} does not exist", id=record_id)
+
+
+def fetch(ctx: ToolContext, conn: Connection, table: Table, label: str, record_id: str) -> Row:
+    """The caller's row with this id, or `NotFound`."""
+    row = conn.execute(ctx.storage.select(table).where(table.c.id == record_id)).first()
+    if row is None:
+        raise not_found(label, record_id)
+    return row
+
+
+def update_versioned(
+    ctx: ToolContext,
+    conn: Connection,
+    table: Table,
+    label: str,
+    record_id: str,
+    expected: int,
+    values: dict[str, Any],
+) -> Row:
+    """Apply ``values`` only if the row is still at version ``expected``; return the new row.
+
+    The version check and the write are one ``UPDATE ... WHERE version = :expected``, so of two
+    callers holding the same version exactly one succeeds, and the other gets a `Conflict`
+    carrying the current version instead of silently overwriting the first one's change.
+    """
+    result = conn.execute(
+        ctx.storage.update(table)
+        .where(table.c.id == record_id, table.c.version == expected)
+        .values(**values, version=table.c.version + 1, updated_at=now())
+    )
+    if result.rowcount == 0:
+        current = conn.execute(
+            ctx.storage.select(table, table.c.version).where(table.c.id == record_id)
+        ).scalar_one_or_none()
+        if current is None:
+            raise not_found(label, record_id)
+        raise Conflict(
+            f"{label} {record_id} is at version {current}, not {expected}: someone else changed "
+            "it. Get it again, then reapply your change to the current version.",
+            id=record_id,
+            current_version=current,
+            expected_version=expected,
+        )
+    return fetch(ctx, conn, table, label, record_id)
+
+
+def detach(ctx: ToolContext, conn: Connection, table: Table, column: str, record_id: str) -> int:
+    """Unlink ``table``'s rows from a record about to be deleted; returns how many.
+
+    The rows changed, so their versions move on: an agent holding an old version must re-read.
+    """
+    return conn.execute(
+        ctx.storage.update(table)
+        .where(table.c[column] == record_id)
+        .values({column: None, "version": table.c.version + 1, "updated_at": now()})
+    ).rowcount
+
+
+def concurrently_referenced(label: str, record_id: str) -> Conflict:
+    """A delete that lost a race with a call linking something new to the record."""
+    return Conflict(
+        f"{label} {record_id} was linked to a new record while being deleted; nothing was "
+        "deleted. Try again.",
+        id=record_id,
+    )
+
+
+def paginate(
+    conn: Connection,
+    stmt: Select[Any],
+    *,
+    kind: str,
+    sort: Column[Any],
+    cursor: str | None,
+    size: int,
+) -> tuple[Sequence[Row[Any]], str | None]:
+    """One page of ``stmt`` ordered by ``(sort, id)``, and the cursor of the next page.
+
+    Keyset pagination: the cursor holds the last row's sort key, so rows inserted or removed
+    between pages never make another row repeat or go missing. ``id`` breaks ties in ``sort``.
+    """
+    table = sort.table
+    if cursor:
+        raw_sort, last_id = _decode_cursor(kind, cursor)
+        last_sort = _parse_key(sort, raw_sort, kind)
+        stmt = stmt.where(or_(sort > last_sort, and_(sort == last_sort, table.c.id > last_id)))
+    rows = conn.execute(stmt.order_by(sort, table.c.id).limit(size + 1)).all()
+    if len(rows) <= size:
+        return rows, None
+    last = rows[size - 1]._mapping
+    return rows[:size], _encode_cursor(kind, _format_key(last[sort]), last[table.c.id])
+
+
+def _format_key(value: Any) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _parse_key(column: Column[Any], raw: str, kind: str) -> Any:
+    if not isinstance(column.type, UTCDateTime):
+        return raw
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        raise _bad_cursor(kind) from None
+    if value.tzinfo is None:
+        raise _bad_cursor(kind)
+    return value
+
+
+def _encode_cursor(kind: str, *keys: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([kind, *keys]).encode()).decode()
+
+
+def _decode_cursor(kind: str, cursor: str) -> list[str]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, UnicodeError, ValueError):
+        value = None
+    if (
+        not isinstance(value, list)
+        or len(value) != 3
+        or value[0] != kind
+        or not all(isinstance(part, str) for part in value[1:])
+    ):
+        raise _bad_cursor(kind)
+    return value[1:]
+
+
+def _bad_cursor(kind: str) -> InvalidInput:
+    return InvalidInput(
+        f"cursor is not one this tool returned for {kind}; omit it to start from the first page"
+    )
