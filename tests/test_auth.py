@@ -582,3 +582,25 @@ def test_a_tool_can_require_argument_dependent_scopes_with_a_403(plughost_factor
     assert refused.missing_scopes == ["vault:admin"]
     assert "secret" not in json.dumps(refused.body)
     assert host.client(["vault:read", "vault:admin"]).call("vault_read", sealed=True).ok
+
+
+def test_tools_list_is_marked_private_for_caching(dev):
+    """The list depends on the token's scopes: a client may cache it, never share it."""
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    }
+    response = httpx.post(
+        dev.mcp_url,
+        headers={
+            "Authorization": f"Bearer {dev.token(['todo:read'])}",
+            "Accept": "application/json, text/event-stream",
+            "MCP-Protocol-Version": "2026-07-28",
+            "Mcp-Method": "tools/list",
+        },
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}},
+    )
+    assert response.status_code == 200, response.text
+    result = response.json()["result"]
+    assert result["cacheScope"] == "private"
+    assert [t["name"] for t in result["tools"]] == ["todo_list", "todo_get"]

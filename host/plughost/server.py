@@ -129,6 +129,9 @@ def build_host(
         lifespan=lifespan,
         mask_error_details=True,
         on_duplicate="error",
+        # tools/list depends on the caller's scopes: clients may cache it, but only per token.
+        cache_ttl=60,
+        cache_scope="private",
     )
     host = Host(
         settings=settings,

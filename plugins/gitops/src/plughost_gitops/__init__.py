@@ -33,13 +33,6 @@ PUSH_ATTEMPTS = 5
 _PATH = r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*"
 
 
-def _split(value: Any) -> Any:
-    """Lists from an environment variable arrive as ``production,staging``."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
 class GitOpsSettings(BaseModel):
     """``PLUGHOST_PLUGINS__GITOPS__<FIELD>``."""
 
@@ -72,8 +65,6 @@ class GitOpsSettings(BaseModel):
     )
     history_limit: int = Field(10, ge=1, le=100, description="Commits shown by gitops_get_app.")
     git_timeout_seconds: float = Field(60, gt=0, le=600, description="Limit on one git command.")
-
-    _lists = field_validator("protected_environments", "allowed_tenants", mode="before")(_split)
 
     @field_validator("repo_url")
     @classmethod
