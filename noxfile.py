@@ -16,7 +16,13 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "pyproject
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-nox.options.sessions = ["host", *(f"plugin-{name}" for name in PLUGINS), "postgres", "lint"]
+nox.options.sessions = [
+    "host",
+    *(f"plugin-{name}" for name in PLUGINS),
+    "postgres",
+    "e2e",
+    "lint",
+]
 nox.options.reuse_existing_virtualenvs = False
 nox.options.error_on_missing_interpreters = True
 
@@ -76,9 +82,9 @@ def serve(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Real clients against a real ``plughost serve``: the MCP Python SDK, Inspector, mcp-remote.
 
-    Not in the default run (CI calls it on its own). The Node clients (and Node 22 where the
-    system's is older) are npm-installed into nox's cache directory, so later runs reuse them;
-    their tests skip only where Node and npm are missing.
+    The Node clients (and Node 22 where the system's is older) are npm-installed into nox's
+    cache directory, so later runs reuse them; their tests skip only where Node and npm are
+    missing.
     """
     session.install(".[test]", "mcp", *(f"./plugins/{name}" for name in PLUGINS))
     env = {"PLUGHOST_E2E": "1", "PLUGHOST_E2E_NODE_DIR": str(session.cache_dir / "e2e-node")}

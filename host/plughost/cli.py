@@ -368,6 +368,7 @@ def _when(value: str | None) -> Any:
 )
 def new_plugin(name: str, target: str | None) -> None:
     """Write a ready plugin package NAME: entry point, one example tool, tests, docs."""
+    import shlex
     from pathlib import Path
 
     from plughost.scaffold import ScaffoldError, host_requirement
@@ -378,8 +379,10 @@ def new_plugin(name: str, target: str | None) -> None:
     except ScaffoldError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
+    # Install into the environment this plughost runs from: it already satisfies the range.
+    python = shlex.quote(sys.executable)
     click.echo(f"wrote plughost-{name} ({host_requirement()}) in {written}")
     click.echo("next:")
-    click.echo(f"  cd {written}")
-    click.echo("  python3 -m venv .venv && .venv/bin/pip install -e '.[test]'")
-    click.echo("  .venv/bin/pytest")
+    click.echo(f"  cd {shlex.quote(str(written))}")
+    click.echo(f"  {python} -m pip install -e '.[test]'")
+    click.echo(f"  {python} -m pytest")

@@ -1,0 +1,89 @@
+"""``mcp-remote``, the bridge for clients that only speak stdio, driven by the SDK's client."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import ClientSession, StdioServerParameters
+from mcp.client.stdio import stdio_client
+from mcp.shared.exceptions import MCPError
+
+from .conftest import NodeTools, Server
+
+RUN_TIMEOUT = 120
+
+
+def through_bridge(
+    node_tools: NodeTools,
+    server: Server,
+    token: str,
+    home: Path,
+    body: Callable[[ClientSession], Awaitable[Any]],
+) -> Any:
+    """Spawn ``mcp-remote <url> --header Authorization:...`` and run ``body`` over its stdio.
+
+    ``http-only`` pins the streamable HTTP transport (no SSE fallback to mask a failure). The
+    bridge's own log goes to ``home/mcp-remote.log`` for when a test fails.
+    """
+    header = f"Authorization:Bearer {token}"
+    bridge = StdioServerParameters(
+        command=str(node_tools.bin("mcp-remote")),
+        args=[server.mcp_url, "--header", header, "--transport", "http-only"],
+        env=node_tools.env(home),
+    )
+
+    async def main() -> Any:
+        with (
+            anyio.fail_after(RUN_TIMEOUT),
+            (home / "mcp-remote.log").open("a") as log,
+        ):
+            async with (
+                stdio_client(bridge, errlog=log) as (read, write),
+                ClientSession(read, write) as session,
+            ):
+                await session.initialize()
+                return await body(session)
+
+    return anyio.run(main)
+
+
+def test_the_bridge_passes_scopes_through(
+    node_tools: NodeTools, server: Server, tmp_path: Path
+) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+
+    async def read(session: ClientSession) -> Any:
+        listed = (await session.list_tools()).tools
+        listing = await session.call_tool("todo_list", {})
+        # Not offered, but a stdio client may call it anyway: the host answers 403, which the
+        # bridge takes as a cue to step up; the dev issuer has no client registration for it,
+        # so the call fails as an authorization error and nothing is written.
+        with pytest.raises(MCPError, match="auth"):
+            await session.call_tool("todo_create", {"title": "through the bridge"})
+        return listed, listing
+
+    listed, listing = through_bridge(
+        node_tools, server, server.token("todo:read", tenant=tenant), tmp_path, read
+    )
+    assert {t.name for t in listed if t.name.startswith("todo_")} == {"todo_get", "todo_list"}
+    for tool in listed:
+        assert set(tool.meta["plughost"]["scopes"]) <= {"todo:read"}, tool.name
+    assert listing.structured_content == {"items": [], "next_cursor": None}
+
+    async def write(session: ClientSession) -> Any:
+        names = {t.name for t in (await session.list_tools()).tools}
+        created = await session.call_tool("todo_create", {"title": "bridged"})
+        listing = await session.call_tool("todo_list", {})
+        return names, created, listing
+
+    writer = server.token("todo:read todo:write", tenant=tenant)
+    names, created, listing = through_bridge(node_tools, server, writer, tmp_path, write)
+    assert {"todo_create", "todo_update", "todo_delete"} <= names
+    assert created.structured_content["title"] == "bridged"
+    # The refused call above wrote nothing.
+    assert [i["title"] for i in listing.structured_content["items"]] == ["bridged"]

@@ -1,0 +1,219 @@
+"""The official MCP Python SDK (``mcp``) against a running ``plughost serve``."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import httpx2
+import pytest
+from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.shared.exceptions import MCPError
+
+from .conftest import Server
+
+READ_TOOLS = {"todo_get", "todo_list"}
+WRITE_TOOLS = {"todo_create", "todo_delete", "todo_update"}
+CALL_TIMEOUT = 60
+
+Exchange = tuple[str, str, int]
+
+
+class MemoryStorage:
+    """The SDK's token storage, kept in memory; a test may seed it with a token."""
+
+    def __init__(self, tokens: OAuthToken | None = None) -> None:
+        self.tokens = tokens
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+
+
+class Wire:
+    """Every HTTP exchange an SDK session made, and every challenge it was given.
+
+    The SDK hides statuses and ``WWW-Authenticate`` challenges behind its own errors and
+    retries; a response hook records them so the tests can assert what went over the wire.
+    """
+
+    def __init__(self) -> None:
+        self.exchanges: list[Exchange] = []
+        self.challenges: list[str] = []
+
+    async def record(self, response: httpx2.Response) -> None:
+        request = response.request
+        self.exchanges.append((request.method, request.url.path, response.status_code))
+        if "www-authenticate" in response.headers:
+            self.challenges.append(response.headers["www-authenticate"])
+
+
+def run_session(
+    server: Server,
+    body: Callable[[ClientSession], Awaitable[Any]],
+    wire: Wire | None = None,
+    **http: Any,
+) -> Any:
+    """Run ``body`` in an initialised SDK session over streamable HTTP; return its result."""
+    hooks = {"response": [wire.record]} if wire else {}
+
+    async def main() -> Any:
+        with anyio.fail_after(CALL_TIMEOUT):
+            async with (
+                httpx2.AsyncClient(event_hooks=hooks, **http) as client,
+                streamable_http_client(server.mcp_url, http_client=client) as streams,
+                ClientSession(streams[0], streams[1]) as session,
+            ):
+                await session.initialize()
+                return await body(session)
+
+    return anyio.run(main)
+
+
+def leaves(exc: BaseException) -> list[BaseException]:
+    """The exceptions inside (nested) exception groups, which the SDK's task groups raise."""
+    if isinstance(exc, BaseExceptionGroup):
+        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
+    return [exc]
+
+
+def bearer(token: str) -> dict[str, Any]:
+    return {"headers": {"Authorization": f"Bearer {token}"}}
+
+
+async def tool_names(session: ClientSession) -> set[str]:
+    return {tool.name for tool in (await session.list_tools()).tools}
+
+
+def test_a_read_token_sees_and_calls_only_read_tools(server: Server) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    token = server.token("todo:read", tenant=tenant)
+
+    async def body(session: ClientSession) -> Any:
+        listed = (await session.list_tools()).tools
+        listing = await session.call_tool("todo_list", {})
+        with pytest.raises(MCPError) as refused:
+            await session.call_tool("todo_create", {"title": "not allowed"})
+        return listed, listing, refused.value
+
+    wire = Wire()
+    listed, listing, refused = run_session(server, body, wire, **bearer(token))
+
+    assert {t.name for t in listed if t.name.startswith("todo_")} == READ_TOOLS
+    for tool in listed:  # other bundled plugins' tools only where their scopes are held
+        assert set(tool.meta["plughost"]["scopes"]) <= {"todo:read"}, tool.name
+    assert listing.structured_content == {"items": [], "next_cursor": None}
+    assert refused.error.data["missing"] == ["todo:write"]
+    assert ("POST", "/mcp", 403) in wire.exchanges
+    assert any(
+        'error="insufficient_scope"' in c and 'scope="todo:write"' in c for c in wire.challenges
+    )
+
+
+def test_a_write_token_creates_what_a_read_token_then_lists(server: Server) -> None:
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    title = f"written through the SDK {tenant}"
+
+    async def write(session: ClientSession) -> Any:
+        assert await tool_names(session) >= READ_TOOLS | WRITE_TOOLS
+        return await session.call_tool("todo_create", {"title": title})
+
+    async def read(session: ClientSession) -> Any:
+        return await session.call_tool("todo_list", {})
+
+    writer = bearer(server.token("todo:read todo:write", tenant=tenant))
+    created = run_session(server, write, **writer)
+    listed = run_session(server, read, **bearer(server.token("todo:read", tenant=tenant)))
+    others = run_session(server, read, **bearer(server.token("todo:read", tenant="other")))
+
+    assert created.structured_content["title"] == title
+    assert [i["title"] for i in listed.structured_content["items"]] == [title]
+    assert title not in [i["title"] for i in others.structured_content["items"]]
+
+
+def test_no_token_is_a_401_pointing_at_the_metadata(server: Server) -> None:
+    wire = Wire()
+    with pytest.raises(BaseException) as failed:
+        run_session(server, tool_names, wire)
+    assert any(isinstance(e, MCPError) for e in leaves(failed.value)), failed.value
+    assert wire.exchanges == [("POST", "/mcp", 401)]
+    metadata = f"{server.base_url}/.well-known/oauth-protected-resource/mcp"
+    assert wire.challenges == [f'Bearer resource_metadata="{metadata}"']
+
+
+def credentials_provider(server: Server, storage: MemoryStorage) -> ClientCredentialsOAuthProvider:
+    client = server.dev_client()
+    return ClientCredentialsOAuthProvider(
+        server_url=server.mcp_url,
+        storage=storage,
+        client_id=client["client_id"],
+        client_secret=client["client_secret"],
+        issuer=server.base_url,
+    )
+
+
+def test_client_credentials_discover_the_dev_issuer_from_the_401(server: Server) -> None:
+    storage = MemoryStorage()
+    title = f"via client credentials {uuid.uuid4().hex[:8]}"
+
+    async def body(session: ClientSession) -> Any:
+        names = await tool_names(session)
+        created = await session.call_tool("todo_create", {"title": title})
+        return names, created
+
+    wire = Wire()
+    names, created = run_session(server, body, wire, auth=credentials_provider(server, storage))
+
+    assert wire.exchanges[:4] == [
+        ("POST", "/mcp", 401),
+        ("GET", "/.well-known/oauth-protected-resource/mcp", 200),
+        ("GET", "/.well-known/oauth-authorization-server", 200),
+        ("POST", "/oauth/token", 200),
+    ]
+    # With no scope in the 401 challenge the SDK asks for everything the resource advertises.
+    assert storage.tokens is not None
+    assert {"todo:read", "todo:write"} <= set((storage.tokens.scope or "").split())
+    assert names >= READ_TOOLS | WRITE_TOOLS
+    assert created.structured_content["title"] == title
+
+
+def test_client_credentials_step_up_on_a_403(server: Server) -> None:
+    """A read-only token hits a write tool: the SDK reads the 403 challenge and asks for more."""
+    read_only = OAuthToken(
+        access_token=server.token("todo:read"), token_type="Bearer", scope="todo:read"
+    )
+    storage = MemoryStorage(read_only)
+
+    async def body(session: ClientSession) -> Any:
+        before = await tool_names(session)
+        created = await session.call_tool("todo_create", {"title": "after step-up"})
+        after = await tool_names(session)
+        return before, created, after
+
+    wire = Wire()
+    before, created, after = run_session(
+        server, body, wire, auth=credentials_provider(server, storage)
+    )
+
+    assert {n for n in before if n.startswith("todo_")} == READ_TOOLS
+    assert any('scope="todo:write"' in c for c in wire.challenges)
+    refused = wire.exchanges.index(("POST", "/mcp", 403))
+    assert ("POST", "/oauth/token", 200) in wire.exchanges[refused:]
+    assert created.structured_content["title"] == "after step-up"
+    assert after >= READ_TOOLS | WRITE_TOOLS
+    assert storage.tokens is not None and storage.tokens.scope is not None
+    assert {"todo:read", "todo:write"} <= set(storage.tokens.scope.split())
