@@ -108,19 +108,7 @@ class RequestGate:
         missing = missing_scopes(needed, token.scopes if token else ())
         if missing:
             self._record(caller, name, needed, Outcome.DENIED, f"missing {' '.join(missing)}")
-            await _respond(
-                send,
-                403,
-                _jsonrpc_error(
-                    message,
-                    INSUFFICIENT_SCOPE,
-                    f"insufficient scope for {name}: missing {' '.join(missing)}",
-                    {"tool": name, "required": needed, "missing": missing},
-                ),
-                f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
-                f'resource_metadata="{self.metadata_url}", '
-                f'error_description="the token lacks scope(s) {" ".join(missing)}"',
-            )
+            await self._refuse_scope(send, message, needed, missing)
             return False
         if name not in self.required or caller is None:
             return True  # unknown tools are FastMCP's to refuse
@@ -168,27 +156,30 @@ class RequestGate:
                 await send(start)
                 await send({"type": "http.response.body", "body": body})
                 return
-            name = message["params"]["name"]
-            needed = list(dict.fromkeys([*self.required.get(name, ()), *missing]))
-            await _respond(
-                send,
-                403,
-                _jsonrpc_error(
-                    message,
-                    INSUFFICIENT_SCOPE,
-                    f"insufficient scope for {name}: missing {' '.join(missing)}",
-                    {"tool": name, "required": needed, "missing": missing},
-                ),
-                self._challenge(needed, missing),
+            needed = [*self.required.get(message["params"]["name"], ())]
+            await self._refuse_scope(
+                send, message, list(dict.fromkeys([*needed, *missing])), missing
             )
 
         return buffered
 
-    def _challenge(self, needed: list[str], missing: list[str]) -> str:
-        return (
+    async def _refuse_scope(
+        self, send: Send, message: dict[str, Any], needed: list[str], missing: list[str]
+    ) -> None:
+        """HTTP 403 with the ``insufficient_scope`` challenge and a JSON-RPC error naming both."""
+        name = message["params"]["name"]
+        await _respond(
+            send,
+            403,
+            _jsonrpc_error(
+                message,
+                INSUFFICIENT_SCOPE,
+                f"insufficient scope for {name}: missing {' '.join(missing)}",
+                {"tool": name, "required": needed, "missing": missing},
+            ),
             f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
             f'resource_metadata="{self.metadata_url}", '
-            f'error_description="the token lacks scope(s) {" ".join(missing)}"'
+            f'error_description="the token lacks scope(s) {" ".join(missing)}"',
         )
 
     def _watch_for_401(self, send: Send) -> Send:
