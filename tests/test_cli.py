@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import jwt
+from processes import cli_env, run_cli
 
 
 def run(tmp_path, *args, **env):
-    environ = {k: v for k, v in os.environ.items() if not k.startswith(("PLUGHOST_", "SCALEKIT_"))}
-    environ.update({"PLUGHOST_DATA_DIR": str(tmp_path / "data"), **env})
-    return subprocess.run(
-        [sys.executable, "-m", "plughost", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    return run_cli(cli_env(tmp_path / "data", **env), *args)
 
 
 def test_token_carries_the_requested_scopes_tenant_and_subject(tmp_path):

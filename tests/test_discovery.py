@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 from conftest import simple_plugin
+from processes import cli_env, run_cli
 
 from plughost import PluginLoadError, SettingsError, __version__
 from plughost.discovery import PluginStatus, discover
@@ -205,19 +203,7 @@ def test_misspelled_hook_is_refused_by_pluggy(make_dist):
 
 
 def _cli(args, tmp_path, site, **env):
-    environ = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")},
-        "PYTHONPATH": str(site),
-        "PLUGHOST_DATA_DIR": str(tmp_path / "data"),
-        **env,
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "plughost", *args],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=120,
-    )
+    return run_cli(cli_env(tmp_path / "data", PYTHONPATH=str(site), **env), *args)
 
 
 def test_plugins_cli_json(make_dist, tmp_path):

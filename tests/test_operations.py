@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import socket
 import ssl
-import subprocess
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -17,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import simple_plugin
+from processes import cli_env, reachable, run_cli, serve
 
 from plughost.testing import McpClient, free_port
 
@@ -132,8 +129,6 @@ def test_audit_cli_filters_and_summarises(audited):
     host.client(["todo:read"], subject="bob").call("todo_create", title="no")
     host.stop()
     audit_lines(audit_file)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    base = [sys.executable, "-m", "plughost", "audit"]
     for source in (
         {"PLUGHOST_AUDIT__SINK": "file", "PLUGHOST_AUDIT__FILE": str(audit_file)},
         {
@@ -142,33 +137,19 @@ def test_audit_cli_filters_and_summarises(audited):
             "PLUGHOST_AUDIT__SINK": "off",
         },
     ):
-        run_env = {**env, "PLUGHOST_DATA_DIR": str(host.data_dir), **source}
-        done = subprocess.run(
-            [*base, "--json", "--subject", "bob"],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        run_env = cli_env(host.data_dir, **source)
+        done = run_cli(run_env, "audit", "--json", "--subject", "bob")
         assert done.returncode == 0, done.stderr
         bob = [json.loads(line) for line in done.stdout.splitlines()]
         assert [(r["tool"], r["outcome"]) for r in bob] == [("todo_create", "denied")]
-        done = subprocess.run(
-            [*base, "--summary", "--json", "--since", "1h"],
-            env=run_env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        done = run_cli(run_env, "audit", "--summary", "--json", "--since", "1h")
         assert done.returncode == 0, done.stderr
         usage = json.loads(done.stdout)
         tools = {row["key"]: row for row in usage["tool"]}
         assert tools["todo_create"]["calls"] == 4
         assert tools["todo_create"]["failures"] == 1
         assert tools["todo_get"]["outcomes"] == {"tool_error": 1}
-        text_out = subprocess.run(
-            [*base, "--summary"], env=run_env, capture_output=True, text=True, timeout=60
-        ).stdout
+        text_out = run_cli(run_env, "audit", "--summary").stdout
         assert "per tool" in text_out and "per client" in text_out
 
 
@@ -205,15 +186,7 @@ def test_per_tool_and_per_plugin_limits_override_the_default(plughost_factory, m
     assert all(agent.call("todo_list").ok for _ in range(10))
 
 
-def _redis_available() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
-@pytest.mark.skipif(not _redis_available(), reason="Redis is not running on 127.0.0.1:6379")
+@pytest.mark.skipif(not reachable(6379), reason="Redis is not running on 127.0.0.1:6379")
 def test_replicas_share_one_budget_through_redis(plughost_factory, tmp_path):
     import uuid
 
@@ -341,59 +314,26 @@ def test_network_allow_list_with_trusted_proxies(plughost_factory):
 # --- a real `plughost serve` process ----------------------------------------------------
 
 
-def _serve(tmp_path: Path, *args: str, env: dict | None = None, scheme: str = "http", **kw):
-    port = free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    environ.update({"PLUGHOST_DATA_DIR": str(tmp_path / "data"), **(env or {})})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plughost", "serve", "--port", str(port), *args],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    url = f"{scheme}://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/healthz", **kw).status_code == 200:
-                return proc, url, environ
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.communicate()[1])
-
-
-def _token(environ: dict, url: str, scopes: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-m", "plughost", "token", "--scope", scopes, "--url", url],
-        env=environ,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 def test_no_token_or_secret_reaches_any_log_or_audit_line(tmp_path, make_dist):
     make_dist("acme-slow", SLOW_PLUGIN, namespace="slow")
     audit_file = tmp_path / "audit.jsonl"
-    proc, url, environ = _serve(
-        tmp_path,
-        env={
-            "PYTHONPATH": str(make_dist.root),
-            "PLUGHOST_AUDIT__SINK": "file",
-            "PLUGHOST_AUDIT__FILE": str(audit_file),
-            "PLUGHOST_LOG_FORMAT": "json",
-        },
+    host = serve(
+        cli_env(
+            tmp_path / "data",
+            PYTHONPATH=str(make_dist.root),
+            PLUGHOST_AUDIT__SINK="file",
+            PLUGHOST_AUDIT__FILE=str(audit_file),
+            PLUGHOST_LOG_FORMAT="json",
+        )
     )
+    url = host.url
     try:
-        token = _token(environ, url, "todo:read todo:write slow:use")
+        token = host.token("todo:read todo:write slow:use")
         agent = McpClient(f"{url}/mcp", token)
         assert agent.call("todo_create", title="t").ok
         agent.call("slow_crash")
         httpx.post(f"{url}/mcp", params={"access_token": token}, json={})
-        reader = McpClient(f"{url}/mcp", _token(environ, url, "todo:read"))
-        reader.call("todo_delete", id=1)
+        host.client("todo:read").call("todo_delete", id=1)
         secret = json.loads((tmp_path / "data" / "dev-issuer" / "client.json").read_text())
         httpx.post(
             f"{url}/oauth/token",
@@ -401,8 +341,7 @@ def test_no_token_or_secret_reaches_any_log_or_audit_line(tmp_path, make_dist):
             auth=(secret["client_id"], "wrong-" + secret["client_secret"]),
         )
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
+        out, err = host.stop()
     logs = out + err
     log_lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(entry.get("traceback") for entry in log_lines), "the operator gets the traceback"
@@ -416,20 +355,20 @@ def test_no_token_or_secret_reaches_any_log_or_audit_line(tmp_path, make_dist):
 def test_graceful_shutdown_finishes_in_flight_calls_and_runs_hooks(tmp_path, make_dist):
     make_dist("acme-slow", SLOW_PLUGIN, namespace="slow")
     marker = tmp_path / "shutdown.log"
-    proc, url, environ = _serve(
-        tmp_path, env={"PYTHONPATH": str(make_dist.root), "SLOW_SHUTDOWN_MARKER": str(marker)}
+    host = serve(
+        cli_env(tmp_path / "data", PYTHONPATH=str(make_dist.root), SLOW_SHUTDOWN_MARKER=str(marker))
     )
-    agent = McpClient(f"{url}/mcp", _token(environ, url, "slow:use"))
+    agent = host.client("slow:use")
     result: dict = {}
     caller = threading.Thread(target=lambda: result.update(call=agent.call("slow_nap", seconds=2)))
     caller.start()
     time.sleep(0.5)
-    proc.send_signal(signal.SIGTERM)
+    host.proc.send_signal(signal.SIGTERM)
     caller.join(timeout=30)
-    proc.communicate(timeout=60)
+    host.stop()
     assert result["call"].ok and result["call"].data == {"result": "rested"}
     assert marker.read_text() == "shutdown\n"
-    assert proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once done
+    assert host.proc.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once done
 
 
 def test_serve_with_tls(tmp_path):
@@ -468,36 +407,32 @@ def test_serve_with_tls(tmp_path):
         )
     )
     trust = ssl.create_default_context(cafile=str(cert_file))
-    port_env = {"PLUGHOST_AUTH__PUBLIC_URL": "https://127.0.0.1"}
-    proc, url, _ = _serve(
-        tmp_path,
+    host = serve(
+        cli_env(tmp_path / "data", PLUGHOST_AUTH__PUBLIC_URL="https://127.0.0.1"),
         "--ssl-certfile",
         str(cert_file),
         "--ssl-keyfile",
         str(key_file),
-        env=port_env,
         scheme="https",
         verify=trust,
     )
     try:
-        assert httpx.get(f"{url}/healthz", verify=trust).json()["status"] == "ok"
+        assert httpx.get(f"{host.url}/healthz", verify=trust).json()["status"] == "ok"
         with pytest.raises(httpx.ConnectError):
-            httpx.get(f"{url}/healthz")  # not trusted without the certificate
+            httpx.get(f"{host.url}/healthz")  # not trusted without the certificate
     finally:
-        proc.terminate()
-        proc.communicate(timeout=30)
+        host.stop()
 
 
 def test_serve_with_several_workers(tmp_path):
-    proc, url, environ = _serve(tmp_path, "--workers", "2")
+    host = serve(cli_env(tmp_path / "data"), "--workers", "2")
     try:
-        agent = McpClient(f"{url}/mcp", _token(environ, url, "todo:read todo:write"))
+        agent = host.client("todo:read todo:write")
         with ThreadPoolExecutor(8) as pool:
             created = list(pool.map(lambda n: agent.call("todo_create", title=f"w{n}"), range(20)))
         assert all(c.ok for c in created)
         assert len({c.data["id"] for c in created}) == 20
-        metrics = httpx.get(f"{url}/metrics").text
+        metrics = httpx.get(f"{host.url}/metrics").text
         assert 'plughost_tool_calls_total{outcome="ok",tool="todo_create"} 20.0' in metrics
     finally:
-        proc.terminate()
-        proc.communicate(timeout=60)
+        host.stop()

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
-import httpx
 import pytest
+from processes import cli_env, reachable, run_cli, serve
 from sqlalchemy import create_engine, text
 
 from plughost.testing import McpClient, free_port
@@ -24,17 +20,9 @@ PG_SERVER = os.environ.get(
 )
 
 
-def _reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 pytestmark = [
-    pytest.mark.skipif(not _reachable(5432), reason="PostgreSQL is not running on 127.0.0.1:5432"),
-    pytest.mark.skipif(not _reachable(6379), reason="Redis is not running on 127.0.0.1:6379"),
+    pytest.mark.skipif(not reachable(5432), reason="PostgreSQL is not running on 127.0.0.1:5432"),
+    pytest.mark.skipif(not reachable(6379), reason="Redis is not running on 127.0.0.1:6379"),
 ]
 
 
@@ -50,74 +38,25 @@ def database():
     admin.dispose()
 
 
-def _replica(env: dict, port: int) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "plughost", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def _wait(url: str, proc: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        if proc.poll() is not None:
-            raise AssertionError(proc.stderr.read())
-        time.sleep(0.2)
-    raise AssertionError(f"{url} never became ready")
-
-
 def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
     first, second = free_port(), free_port()
     public = f"http://127.0.0.1:{first}"  # what a load balancer would be; tokens name it
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    env.update(
-        {
-            "PLUGHOST_DATA_DIR": str(tmp_path / "shared-keys"),
-            "PLUGHOST_DATABASE_URL": database,
-            "PLUGHOST_AUTH__PUBLIC_URL": public,
-            "PLUGHOST_RATE_LIMIT__STORAGE_URL": "redis://127.0.0.1:6379/0",
-            "PLUGHOST_RATE_LIMIT__KEY_PREFIX": f"scale-{uuid.uuid4().hex}",
-            "PLUGHOST_RATE_LIMIT__TOOLS": '{"todo_get": "10/minute"}',
-            "PLUGHOST_AUDIT__SINK": "off",
-            "PLUGHOST_AUDIT__DATABASE": "true",
-        }
+    env = cli_env(
+        tmp_path / "shared-keys",
+        PLUGHOST_DATABASE_URL=database,
+        PLUGHOST_AUTH__PUBLIC_URL=public,
+        PLUGHOST_RATE_LIMIT__STORAGE_URL="redis://127.0.0.1:6379/0",
+        PLUGHOST_RATE_LIMIT__KEY_PREFIX=f"scale-{uuid.uuid4().hex}",
+        PLUGHOST_RATE_LIMIT__TOOLS='{"todo_get": "10/minute"}',
+        PLUGHOST_AUDIT__SINK="off",
+        PLUGHOST_AUDIT__DATABASE="true",
     )
-    subprocess.run(
-        [sys.executable, "-m", "plughost", "check", "--url", public],
-        env=env,
-        check=True,
-        capture_output=True,
-    )  # creates the dev keys once, for both
-    procs = [_replica(env, first), _replica(env, second)]
+    assert run_cli(env, "check", "--url", public).returncode == 0  # dev keys made once, for both
+    replicas = []
     try:
-        urls = [f"http://127.0.0.1:{first}", f"http://127.0.0.1:{second}"]
-        for url, proc in zip(urls, procs, strict=True):
-            _wait(url, proc)
-        token = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "plughost",
-                "token",
-                "--scope",
-                "todo:read todo:write",
-                "--url",
-                public,
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        clients = [McpClient(f"{url}/mcp", token) for url in urls]
+        replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]
+        token = replicas[0].token("todo:read todo:write")
+        clients = [McpClient(f"{replica.url}/mcp", token) for replica in replicas]
 
         def create(n: int) -> int:
             return clients[n % 2].call("todo_create", title=f"item {n}").data["id"]
@@ -138,10 +77,10 @@ def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
         engine.dispose()
         assert rows == 40
     finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            proc.communicate(timeout=60)
+        for replica in replicas:
+            replica.proc.terminate()
+        for replica in replicas:
+            replica.stop()
     engine = create_engine(database)
     with engine.connect() as conn:
         audited = conn.execute(text(AUDITED_CREATES)).scalar_one()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import httpx
 import pytest
 from conftest import simple_plugin
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
+from processes import cli_env, run_cli, serve
 
 from plughost.testing import McpClient, free_port
 
@@ -135,86 +131,33 @@ def test_unexpected_tool_exception_is_masked(plughost_factory, make_dist):
     assert "Traceback" not in call.text
 
 
-def _serve(tmp_path: Path, port: int, pythonpath: str | None = None) -> subprocess.Popen[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "plughost", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.1)
-    proc.kill()
-    raise AssertionError(proc.stdout.read() if proc.stdout else "server did not start")
-
-
-def _token(tmp_path: Path, scopes: str, pythonpath: str | None = None) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
-    if pythonpath:
-        env["PYTHONPATH"] = pythonpath
-    done = subprocess.run(
-        [sys.executable, "-m", "plughost", "token", "--scope", scopes],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return done.stdout.strip()
-
-
-def _stop(proc: subprocess.Popen[str]) -> str:
-    proc.terminate()
-    out, _ = proc.communicate(timeout=30)
-    return out
-
-
 def test_installing_a_second_plugin_and_restarting_adds_its_tools(tmp_path, make_dist):
+    env = cli_env(tmp_path / "data")
     port = free_port()
-    proc = _serve(tmp_path, port)
+    first = serve(env, port=port)
     try:
-        token = _token(tmp_path, "todo:read todo:write")
-        client = McpClient(f"http://127.0.0.1:{port}/mcp", token)
+        client = first.client("todo:read todo:write")
         assert client.call("todo_create", title="before restart").ok
         assert not any(n.startswith("alpha_") for n in client.tool_names())
     finally:
-        banner = _stop(proc)
+        banner, _ = first.stop()
     assert "plughost token" in banner
 
     make_dist("acme-alpha", simple_plugin("alpha"))
-    proc = _serve(tmp_path, port, pythonpath=str(make_dist.root))
+    second = serve({**env, "PYTHONPATH": str(make_dist.root)}, port=port)
     try:
-        token = _token(tmp_path, "todo:read alpha:read", pythonpath=str(make_dist.root))
-        client = McpClient(f"http://127.0.0.1:{port}/mcp", token)
+        client = second.client("todo:read alpha:read")
         assert "alpha_echo" in client.tool_names()
         assert client.call("alpha_echo", text="new").data["text"] == "new"
         titles = [i["title"] for i in client.call("todo_list").data["items"]]
         assert titles == ["before restart"]
     finally:
-        _stop(proc)
+        second.stop()
 
 
 @pytest.mark.parametrize("bind", ["0.0.0.0", "192.0.2.10"])
 def test_dev_issuer_refuses_non_loopback_without_the_flag(tmp_path, bind):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PLUGHOST_")}
-    env["PLUGHOST_DATA_DIR"] = str(tmp_path / "data")
-    done = subprocess.run(
-        [sys.executable, "-m", "plughost", "serve", "--host", bind, "--port", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_cli(cli_env(tmp_path / "data"), "serve", "--host", bind, "--port", "1")
     assert done.returncode == 2
     assert "refusing to serve the dev issuer" in done.stderr
     assert "--allow-remote-dev-issuer" in done.stderr
