@@ -7,6 +7,7 @@ and skipped so the others keep serving; `strict` turns any such failure into `Pl
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -268,8 +269,6 @@ def validate_plugin_settings(
 def _first_paragraph(doc: str | None) -> str | None:
     if not doc:
         return None
-    import inspect
-
     return inspect.cleandoc(doc).split("\n\n", 1)[0].strip() or None
 
 

@@ -141,14 +141,15 @@ class Plugin:
     @hookimpl
     async def plughost_startup(self, runtime: PluginRuntime) -> None:
         for fn in self._startup:
-            await _maybe_await(fn(runtime))
+            await maybe_await(fn(runtime))
 
     @hookimpl
     async def plughost_shutdown(self, runtime: PluginRuntime) -> None:
         for fn in reversed(self._shutdown):
-            await _maybe_await(fn(runtime))
+            await maybe_await(fn(runtime))
 
 
-async def _maybe_await(value: Awaitable[None] | None) -> None:
+async def maybe_await(value: Awaitable[None] | None) -> None:
+    """Lifecycle hooks may be sync or async; await the result only when there is one."""
     if inspect.isawaitable(value):
         await value

@@ -33,7 +33,7 @@ from plughost.gate import RequestGate
 from plughost.logs import RequestLog
 from plughost.metrics import Metrics
 from plughost.network import NetworkAllowList
-from plughost.plugin import _maybe_await
+from plughost.plugin import maybe_await
 from plughost.ratelimit import RateLimiter
 from plughost.settings import ENV_PREFIX, HostSettings
 from plughost.storage import TenantStorage, build_engine, ensure_schema
@@ -188,7 +188,7 @@ async def _start_plugins(host: Host) -> None:
             for change in ensure_schema(host.engine, plugin.tables):
                 log.info("plugin %s: %s", plugin.namespace, change)
             for result in plugin.manager.hook.plughost_startup(runtime=runtime):
-                await _maybe_await(result)
+                await maybe_await(result)
         except Exception as exc:
             log.exception("plugin %s failed to start", plugin.namespace)
             if host.settings.strict:
@@ -202,7 +202,7 @@ async def _stop_plugins(host: Host) -> None:
         try:
             runtime = host.runtimes[plugin.namespace]
             for result in plugin.manager.hook.plughost_shutdown(runtime=runtime):
-                await _maybe_await(result)
+                await maybe_await(result)
         except Exception:
             log.exception("plugin %s failed to shut down cleanly", plugin.namespace)
 
