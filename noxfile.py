@@ -89,3 +89,15 @@ def e2e(session: nox.Session) -> None:
     session.install(".[test]", "mcp", *(f"./plugins/{name}" for name in PLUGINS))
     env = {"PLUGHOST_E2E": "1", "PLUGHOST_E2E_NODE_DIR": str(session.cache_dir / "e2e-node")}
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Benchmarks against a bare FastMCP server started in the same run: bench/RESULTS.md.
+
+    Not a test and not in the default run; takes about a quarter of an hour. The load comes
+    from wrk (installed with apt-get when run as root; otherwise a Python load generator
+    stands in, with a warning). Options after ``--``, e.g. ``nox -s bench -- --quick``.
+    """
+    session.install(".", "psutil")
+    session.run("python", "-m", "bench", *session.posargs)

@@ -80,7 +80,7 @@ def serve(
 
     import uvicorn
 
-    from plughost.app import BIND_ENV, build
+    from plughost.app import BIND_ENV, build, tune_gc_for_serving
     from plughost.logs import configure_logging
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
@@ -109,6 +109,7 @@ def serve(
         "ssl_keyfile": ssl_keyfile,
     }
     if workers == 1:
+        tune_gc_for_serving()
         uvicorn.run(app, **options)
         return
     # Workers build their own app from the same settings; the parent's build above has

@@ -30,6 +30,7 @@ from plughost.discovery import (
     validate_plugin_settings,
 )
 from plughost.gate import RequestGate
+from plughost.listcache import ToolListCache
 from plughost.logs import RequestLog
 from plughost.metrics import Metrics
 from plughost.network import NetworkAllowList
@@ -291,8 +292,9 @@ def create_app(
         audit=host.audit,
         metrics=host.metrics,
     )
+    list_cache = Middleware(ToolListCache, mcp_path=MCP_PATH, tools=host.required_scopes)
     app = host.mcp.http_app(
-        path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate]
+        path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate, list_cache]
     )
     if settings.cors_origins:
         app.add_middleware(
