@@ -32,8 +32,8 @@ SUITES: dict[str, Callable[[Options], dict[str, Any]]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--only", default=",".join(SUITES), help="comma-separated suites")
-    parser.add_argument("--seconds", type=float, default=6.0, help="seconds per load point")
-    parser.add_argument("--reps", type=int, default=3, help="repetitions of every point")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per load point")
+    parser.add_argument("--reps", type=int, default=5, help="repetitions of every point")
     parser.add_argument("--quick", action="store_true", help="2 s points, one repetition")
     parser.add_argument("--python-load", action="store_true", help="skip wrk, use httpx")
     parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
@@ -68,9 +68,11 @@ def main() -> None:
         for name in chosen:
             print(f"== {name}", flush=True)
             results[name] = SUITES[name](options)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
+    except BaseException:
+        print(f"\nfailed; servers' logs and data are kept in {workdir}", flush=True)
+        raise
+    if not args.keep:
+        shutil.rmtree(workdir, ignore_errors=True)
     results["meta"]["minutes"] = round((time.monotonic() - started) / 60, 1)
 
     (args.results.parent / "results.json").write_text(json.dumps(results, indent=1) + "\n")

@@ -53,12 +53,29 @@ class Generator:
         self.wrk = ensure_wrk() if prefer_wrk else None
         self.name = "wrk 4 + Lua" if self.wrk else "python asyncio + httpx (fallback)"
 
-    def run(self, url: str, body: str, token: str | None, clients: int, seconds: float) -> Load:
+    def run(
+        self,
+        url: str,
+        body: str,
+        token: str | None,
+        clients: int,
+        seconds: float,
+        cpus: frozenset[int] | None = None,
+    ) -> Load:
+        """One load point; wrk is kept to ``cpus`` when given (the fallback runs in process)."""
         if self.wrk:
-            return self._wrk(url, body, token, clients, seconds)
+            return self._wrk(url, body, token, clients, seconds, cpus)
         return asyncio.run(_python_load(url, body, token, clients, seconds))
 
-    def _wrk(self, url: str, body: str, token: str | None, clients: int, seconds: float) -> Load:
+    def _wrk(
+        self,
+        url: str,
+        body: str,
+        token: str | None,
+        clients: int,
+        seconds: float,
+        cpus: frozenset[int] | None,
+    ) -> Load:
         argv = [
             str(self.wrk),
             "-t1",
@@ -72,7 +89,13 @@ class Generator:
         ]
         env = {**os.environ, "BENCH_BODY": body, "BENCH_TOKEN": token or ""}
         done = subprocess.run(
-            argv, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False
+            argv,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
         )
         line = next((x for x in done.stdout.splitlines() if x.startswith("BENCH ")), None)
         if done.returncode != 0 or line is None:

@@ -12,8 +12,8 @@ from bench.load import Generator
 class Options:
     workdir: Path
     generator: Generator
-    seconds: float = 6.0
-    reps: int = 3
+    seconds: float = 5.0
+    reps: int = 5
     clients: tuple[int, ...] = (1, 16, 64)
 
     def dir(self, name: str) -> Path:

@@ -29,6 +29,15 @@ HEADERS = {
 }
 
 
+def core_split() -> tuple[frozenset[int], frozenset[int]] | None:
+    """One core for the server under test and the others for the load generator, so the two
+    never take turns on a core; None with fewer than two cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return None
+    return frozenset(cores[-1:]), frozenset(cores[:-1])
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -71,6 +80,7 @@ class Server:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     log: Path | None = None
+    cpus: frozenset[int] | None = None
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
@@ -89,6 +99,8 @@ class Server:
         self.proc = subprocess.Popen(
             self.argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
         )
+        if self.cpus:  # before the interpreter starts threads or workers, which inherit it
+            os.sched_setaffinity(self.proc.pid, self.cpus)
         return self
 
     def wait_ready(self, body: str, token: str | None, timeout: float = 120) -> float:
@@ -109,6 +121,16 @@ class Server:
                     f"{self.name} answered {response.status_code}: {response.text[:300]}"
                 )
         raise RuntimeError(f"{self.name} did not answer within {timeout}s; see {self.log}")
+
+    def describe(self) -> str:
+        """Whether the process still runs, and the end of its log: for a failed measurement."""
+        state = "running" if self.proc and self.proc.poll() is None else "exited"
+        if self.proc and self.proc.poll() is not None:
+            state += f" with code {self.proc.returncode}"
+        tail = (
+            self.log.read_text(errors="replace")[-2000:] if self.log and self.log.exists() else ""
+        )
+        return f"{self.name} ({state}); log {self.log}:\n{tail}"
 
     def rss_bytes(self) -> int:
         """Resident memory of the server and its worker processes."""

@@ -245,6 +245,7 @@ def machine_section(meta: dict[str, Any]) -> list[str]:
         f"{meta['seconds']:g} s per point, {meta['reps']} repetitions; figures are medians with "
         "(lowest-highest) run. Every call was checked: a run with one non-2xx or error answer "
         "would have been refused.",
+        f"- **Duration:** {meta.get('minutes', '?')} min for the whole run.",
     ]
 
 

@@ -20,9 +20,16 @@ import psutil
 from cryptography.hazmat.primitives import serialization
 
 from bench import plugins
-from bench.load import Load
+from bench.load import Load, LoadError
 from bench.options import Options
-from bench.procs import PlughostSetup, Server, call_body, free_port, python_module
+from bench.procs import (
+    PlughostSetup,
+    Server,
+    call_body,
+    core_split,
+    free_port,
+    python_module,
+)
 from bench.servers import TOOL
 
 #: (a) bare FastMCP, (a') the same with Plughost's GC settings, (b) the peer, (c) Plughost.
@@ -33,18 +40,28 @@ ARGUMENTS = {"text": "hello"}
 class Target:
     """One server under load: how to call it and what a call costs it."""
 
-    def __init__(self, server: Server, body: str, token: str | None) -> None:
+    def __init__(
+        self,
+        server: Server,
+        body: str,
+        token: str | None,
+        load_cpus: frozenset[int] | None = None,
+    ) -> None:
         self.server = server
         self.body = body
         self.token = token
+        self.load_cpus = load_cpus
 
     def measure(self, options: Options, clients: int, seconds: float) -> dict[str, float]:
         assert self.server.proc is not None
         process = psutil.Process(self.server.proc.pid)
         before = _cpu_seconds(process)
-        load: Load = options.generator.run(
-            self.server.mcp_url, self.body, self.token, clients, seconds
-        )
+        try:
+            load: Load = options.generator.run(
+                self.server.mcp_url, self.body, self.token, clients, seconds, self.load_cpus
+            )
+        except LoadError as exc:
+            raise LoadError(f"{self.server.name}: {exc}\n{self.server.describe()}") from None
         cpu = _cpu_seconds(process) - before
         return {
             "rps": load.rps,
@@ -111,6 +128,10 @@ def targets(workdir: Path) -> dict[str, Target]:
     found["plughost"] = Target(
         setup.server("plughost", ports["plughost"]), call_body(plugins.ECHO_TOOL, ARGUMENTS), token
     )
+    split = core_split()
+    if split:
+        for target in found.values():
+            target.server.cpus, target.load_cpus = split
     return found
 
 
