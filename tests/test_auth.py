@@ -408,8 +408,8 @@ def test_scalekit_settings_read_scalekit_variable_names(monkeypatch):
 
 
 def test_symmetric_algorithms_cannot_be_configured():
-    from plughost import SettingsError
     from plughost.settings import load_settings
+    from plughost.testing import SettingsError
 
     with pytest.raises(SettingsError, match="PLUGHOST_AUTH__ALGORITHMS"):
         load_settings(auth={"algorithms": ["HS256"]})

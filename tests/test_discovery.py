@@ -8,8 +8,9 @@ import pytest
 from conftest import simple_plugin
 from processes import cli_env, run_cli
 
-from plughost import PluginLoadError, SettingsError, __version__
-from plughost.discovery import PluginStatus, discover
+from plughost import __version__
+from plughost.core.discovery import PluginStatus, discover
+from plughost.testing import PluginLoadError, SettingsError
 
 
 def records(**kwargs):

@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel
 
 import plughost
-import plughost.hookspecs
+import plughost.sdk.hookspecs
 import plughost.testing
 from plughost.scaffold import host_requirement
 from plughost.settings import ENV_PREFIX, HostSettings
@@ -107,9 +107,9 @@ def api() -> dict[str, str | None]:
 
 
 def hookspecs() -> dict[str, Any]:
-    """The functions pluggy's hookspec marker marked in `plughost.hookspecs`."""
-    marker = f"{plughost.hookspecs.PROJECT}_spec"
-    return {name: fn for name, fn in vars(plughost.hookspecs).items() if hasattr(fn, marker)}
+    """The functions pluggy's hookspec marker marked in `plughost.sdk.hookspecs`."""
+    marker = f"{plughost.sdk.hookspecs.PROJECT}_spec"
+    return {name: fn for name, fn in vars(plughost.sdk.hookspecs).items() if hasattr(fn, marker)}
 
 
 def documented() -> dict[str, str | None]:

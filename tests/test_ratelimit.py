@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from plughost.ratelimit import LocalWindows
+from plughost.ops.ratelimit import LocalWindows
 
 
 class Clock:

@@ -80,8 +80,8 @@ def serve(
 
     import uvicorn
 
-    from plughost.app import BIND_ENV, build, tune_gc_for_serving
-    from plughost.logs import configure_logging
+    from plughost.edge.app import BIND_ENV, build, tune_gc_for_serving
+    from plughost.ops.logs import configure_logging
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         click.echo("error: --ssl-certfile and --ssl-keyfile go together", err=True)
@@ -120,14 +120,14 @@ def serve(
     if allow_remote_dev_issuer:
         os.environ["PLUGHOST_AUTH__ALLOW_REMOTE_DEV_ISSUER"] = "true"
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="plughost-metrics-"))
-    uvicorn.run("plughost.app:app_from_env", factory=True, workers=workers, **options)
+    uvicorn.run("plughost.edge.app:app_from_env", factory=True, workers=workers, **options)
 
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
 def plugins(as_json: bool) -> None:
     """Show every installed plugin and whether it loaded."""
-    from plughost.server import load_plugins
+    from plughost.core.host import load_plugins
 
     logging.basicConfig(level="ERROR")
     try:
@@ -161,7 +161,7 @@ def plugins(as_json: bool) -> None:
 def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: str | None) -> None:
     """Print a dev-issuer token the running host accepts (dev mode only)."""
     from plughost.auth.dev_issuer import DevIssuer
-    from plughost.server import load_plugins
+    from plughost.core.host import load_plugins
 
     logging.basicConfig(level="ERROR")
     try:
@@ -210,9 +210,9 @@ def check(url: str | None) -> None:
     """Validate settings, load plugins strictly, fetch issuer keys; non-zero exit on any problem."""
     import asyncio
 
-    from plughost.app import public_url
     from plughost.auth.issuers import resolve_issuer
-    from plughost.server import load_plugins
+    from plughost.core.host import load_plugins
+    from plughost.edge.app import public_url
 
     logging.basicConfig(level="ERROR")
     problems: list[str] = []
@@ -287,8 +287,8 @@ def audit(
     as_json: bool,
 ) -> None:
     """Read the audit trail (from the database if kept there, else the audit file)."""
-    from plughost import audit as trail
-    from plughost.storage import build_engine
+    from plughost.core.database import build_engine
+    from plughost.ops import audit as trail
 
     try:
         settings = _settings()

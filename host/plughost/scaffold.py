@@ -16,7 +16,7 @@ from string import Template
 from packaging.version import Version
 
 from plughost import __version__
-from plughost.scopes import NAMESPACE_RE
+from plughost.core.naming import NAMESPACE_RE
 
 TEMPLATE_SUFFIX = ".tmpl"
 # Leaves room for `<name>_<tool>` under the 64-character limit LLM APIs put on function names.

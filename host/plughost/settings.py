@@ -335,7 +335,7 @@ class HostSettings(BaseSettings):
 
     @property
     def resolved_database_url(self) -> str:
-        from plughost.storage import default_database_url
+        from plughost.core.database import default_database_url
 
         return self.database_url or default_database_url(self.data_dir)
 

@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from plughost.auth.issuers import Issuer
 from plughost.auth.verifier import InvalidToken
-from plughost.context import Caller
+from plughost.sdk.context import Caller
 
 log = logging.getLogger("plughost.auth")
 

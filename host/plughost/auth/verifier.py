@@ -22,7 +22,7 @@ from typing import Any
 import jwt
 
 from plughost.auth.jwks import JWKSCache
-from plughost.context import Caller
+from plughost.sdk.context import Caller
 
 log = logging.getLogger("plughost.auth")
 

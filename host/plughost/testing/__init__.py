@@ -29,7 +29,17 @@ import httpx
 import pytest
 import uvicorn
 
-__all__ = ["HostFactory", "LiveHost", "McpClient", "ToolCall", "free_port"]
+from plughost.errors import PluginLoadError, SettingsError
+
+__all__ = [
+    "HostFactory",
+    "LiveHost",
+    "McpClient",
+    "PluginLoadError",
+    "SettingsError",
+    "ToolCall",
+    "free_port",
+]
 
 PROTOCOL_VERSION = "2025-11-25"
 DEFAULT_TENANT = "tenant-a"
@@ -156,7 +166,7 @@ class LiveHost:
         return self.app.state.plughost
 
     def start(self) -> LiveHost:
-        from plughost.app import build
+        from plughost.edge.app import build
         from plughost.settings import load_settings
 
         # Audit records would flood captured test output; tests about auditing configure a sink.

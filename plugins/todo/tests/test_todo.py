@@ -113,7 +113,7 @@ def test_items_survive_a_restart(host):
 
 
 def test_bad_page_size_stops_startup(plughost_factory):
-    from plughost import SettingsError
+    from plughost.testing import SettingsError
 
     with pytest.raises(SettingsError, match="PLUGHOST_PLUGINS__TODO__PAGE_SIZE"):
         plughost_factory(plugins=["todo"], settings={"plugins": {"todo": {"page_size": 0}}})

@@ -17,12 +17,12 @@ from urllib.parse import parse_qsl
 from starlette.authentication import UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plughost.audit import AuditRecord, AuditTrail, Outcome
 from plughost.auth.provider import CallerToken, refusal_reason
-from plughost.logs import request_id
-from plughost.metrics import Metrics
-from plughost.ratelimit import RateLimiter
-from plughost.scopes import missing_scopes
+from plughost.core.naming import missing_scopes
+from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
+from plughost.ops.logs import request_id
+from plughost.ops.metrics import Metrics
+from plughost.ops.ratelimit import RateLimiter
 
 INSUFFICIENT_SCOPE = -32003  # JSON-RPC server-defined error range
 RATE_LIMITED = -32029

@@ -16,11 +16,11 @@ from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from pydantic import ValidationError as PydanticValidationError
 
-from plughost.audit import AuditRecord, AuditTrail, Outcome
 from plughost.auth.provider import CallerToken
-from plughost.logs import request_id
-from plughost.metrics import Metrics
-from plughost.scopes import missing_scopes
+from plughost.core.naming import missing_scopes
+from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
+from plughost.ops.logs import request_id
+from plughost.ops.metrics import Metrics
 
 
 class ScopeFilter(Middleware):

@@ -10,9 +10,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import MetaData, Table
 
-from plughost.context import PluginRuntime
-from plughost.hookspecs import hookimpl
-from plughost.storage import tenant_table
+from plughost.sdk.context import PluginRuntime
+from plughost.sdk.hookspecs import hookimpl
+from plughost.sdk.tables import tenant_table
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[[PluginRuntime], Awaitable[None] | None]

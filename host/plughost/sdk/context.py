@@ -10,8 +10,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from plughost.errors import InsufficientScope
-from plughost.storage import TenantStorage
+from plughost.sdk.errors import InsufficientScope
+from plughost.sdk.tables import TenantStorage
 
 
 class Caller(BaseModel):

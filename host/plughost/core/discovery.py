@@ -22,17 +22,17 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import Table
 
-from plughost import hookspecs
+from plughost.core.naming import check_namespace, check_tool, check_vocabulary
 from plughost.errors import PluginLoadError, ScopeError, SettingsError
-from plughost.plugin import ToolSpec
-from plughost.scopes import check_namespace, check_tool, check_vocabulary
+from plughost.sdk import hookspecs
+from plughost.sdk.plugin import ToolSpec
+from plughost.sdk.tables import TENANT_COLUMN
 from plughost.settings import decode_plugin_section, describe_validation_error
-from plughost.storage import TENANT_COLUMN
 
 ENTRY_POINT_GROUP = "mcp_tools"
 HOST_DISTRIBUTION = "plughost"
 
-log = logging.getLogger("plughost.discovery")
+log = logging.getLogger("plughost.core.discovery")
 
 
 class PluginStatus(StrEnum):

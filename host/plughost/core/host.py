@@ -19,28 +19,30 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from plughost import __version__
-from plughost.audit import AuditTrail, build_trail
-from plughost.calls import CallObserver, ScopeFilter
-from plughost.context import Caller, PluginRuntime
-from plughost.discovery import (
+from plughost.core.adapter import build_tool
+from plughost.core.database import build_engine
+from plughost.core.discovery import (
     LoadedPlugin,
     LoadReport,
     PluginStatus,
     discover,
     validate_plugin_settings,
 )
-from plughost.gate import RequestGate
-from plughost.listcache import ToolListCache
-from plughost.logs import RequestLog
-from plughost.metrics import Metrics
-from plughost.network import NetworkAllowList
-from plughost.plugin import maybe_await
-from plughost.ratelimit import RateLimiter
+from plughost.core.schema import ensure_schema
+from plughost.edge.allowlist import NetworkAllowList
+from plughost.edge.gate import RequestGate
+from plughost.edge.listcache import ToolListCache
+from plughost.edge.mcp_middleware import CallObserver, ScopeFilter
+from plughost.ops.audit import AuditTrail, build_trail
+from plughost.ops.logs import RequestLog
+from plughost.ops.metrics import Metrics
+from plughost.ops.ratelimit import RateLimiter
+from plughost.sdk.context import Caller, PluginRuntime
+from plughost.sdk.plugin import maybe_await
+from plughost.sdk.tables import TenantStorage
 from plughost.settings import ENV_PREFIX, HostSettings
-from plughost.storage import TenantStorage, build_engine, ensure_schema
-from plughost.tools import build_tool
 
-log = logging.getLogger("plughost.server")
+log = logging.getLogger("plughost.core.host")
 
 MCP_PATH = "/mcp"
 

@@ -19,10 +19,10 @@ from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
-from plughost.context import Caller, PluginRuntime, ToolContext
-from plughost.errors import ToolError
-from plughost.logs import request_id
-from plughost.plugin import ToolSpec
+from plughost.ops.logs import request_id
+from plughost.sdk.context import Caller, PluginRuntime, ToolContext
+from plughost.sdk.errors import ToolError
+from plughost.sdk.plugin import ToolSpec
 
 META_KEY = "plughost"
 

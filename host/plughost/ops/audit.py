@@ -36,9 +36,10 @@ from sqlalchemy import (
     select,
 )
 
-from plughost.storage import UTCDateTime, ensure_schema
+from plughost.core.schema import ensure_schema
+from plughost.sdk.tables import UTCDateTime
 
-log = logging.getLogger("plughost.audit")
+log = logging.getLogger("plughost.ops.audit")
 
 
 class Outcome(StrEnum):

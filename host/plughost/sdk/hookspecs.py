@@ -17,8 +17,8 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlalchemy import Table
 
-    from plughost.context import PluginRuntime
-    from plughost.plugin import ToolSpec
+    from plughost.sdk.context import PluginRuntime
+    from plughost.sdk.plugin import ToolSpec
 
 PROJECT = "plughost"
 

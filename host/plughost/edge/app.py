@@ -13,10 +13,10 @@ from starlette.applications import Starlette
 
 from plughost.auth.issuers import Issuer, resolve_issuer
 from plughost.auth.provider import CallerToken, PlughostAuth
-from plughost.context import Caller
+from plughost.core.host import build_host, create_app, load_plugins
 from plughost.errors import SettingsError
-from plughost.metrics import Metrics
-from plughost.server import build_host, create_app, load_plugins
+from plughost.ops.metrics import Metrics
+from plughost.sdk.context import Caller
 from plughost.settings import HostSettings, load_settings
 
 BIND_ENV = "_PLUGHOST_BIND"

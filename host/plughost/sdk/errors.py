@@ -1,0 +1,71 @@
+"""The errors a tool raises on purpose: each becomes a clean, structured error for the agent.
+
+Messages say what is wrong with the request and what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class ToolError(Exception):
+    """A failure a tool reports to its caller on purpose.
+
+    The message is shown to the agent as is, so write it for the agent: say what was wrong with
+    the request and how to fix it. `code` is a stable, machine-readable label; `details` carries
+    structured facts (ids, current versions) an agent can act on. Never put secrets in either.
+    """
+
+    code: str = "tool_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        """The structured form sent to the agent alongside the text."""
+        body: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+class InvalidInput(ToolError):
+    """The arguments were well-typed but not acceptable (empty title, bad cursor, ...)."""
+
+    code = "invalid_input"
+
+
+class NotFound(ToolError):
+    """The thing the caller named does not exist (for this caller's tenant)."""
+
+    code = "not_found"
+
+
+class Conflict(ToolError):
+    """The change clashes with the current state (stale version, duplicate key, ...)."""
+
+    code = "conflict"
+
+
+class InsufficientScope(ToolError):
+    """The call needs a scope the caller lacks, depending on its arguments.
+
+    Scopes a tool always needs belong in ``@plugin.tool(scopes=...)``, where the host checks
+    them before the tool runs. This is for the rest (a protected environment, an admin-only
+    field): raise it, or call `ToolContext.require_scopes`, and the host answers HTTP 403 with
+    the same ``insufficient_scope`` challenge, naming the missing scopes.
+    """
+
+    code = "insufficient_scope"
+
+    def __init__(self, missing: Sequence[str], message: str | None = None) -> None:
+        missing = list(missing)
+        super().__init__(
+            message or f"this call also needs scope(s) {' '.join(missing)}",
+            missing_scopes=missing,
+        )
