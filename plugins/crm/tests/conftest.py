@@ -85,6 +85,16 @@ def count_rows(host: LiveHost) -> Callable[[str], int]:
     return count
 
 
+def deleted(record_id: str, *, activities_removed: int, records_detached: int) -> dict[str, Any]:
+    """What a delete tool returns, so each test states only the counts that are its point."""
+    return {
+        "id": record_id,
+        "deleted": True,
+        "activities_removed": activities_removed,
+        "records_detached": records_detached,
+    }
+
+
 def all_pages(agent: Agent, tool: str, key: str, **arguments: Any) -> list[dict[str, Any]]:
     """Every row a paginated tool returns, following `next_cursor` to the end."""
     rows: list[dict[str, Any]] = []

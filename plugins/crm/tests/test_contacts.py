@@ -7,7 +7,7 @@ import json
 import uuid
 
 import pytest
-from conftest import WRITE, all_pages
+from conftest import WRITE, all_pages, deleted
 
 UNKNOWN = uuid.uuid4().hex
 
@@ -189,13 +189,9 @@ def test_delete_removes_activities_and_unlinks_deals_in_one_go(agent, connect, c
     assert refused.status_code == 403 and refused.missing_scopes == ["crm:delete"]
     assert count_rows("crm_contacts") == 1
 
-    deleted = agent.ok("delete_contact", id=contact["id"])
-    assert deleted == {
-        "id": contact["id"],
-        "deleted": True,
-        "activities_removed": 3,
-        "records_detached": 1,
-    }
+    assert agent.ok("delete_contact", id=contact["id"]) == deleted(
+        contact["id"], activities_removed=3, records_detached=1
+    )
     assert agent.error("get_contact", id=contact["id"])["code"] == "not_found"
     assert count_rows("crm_contacts") == 0
     assert count_rows("crm_activities") == 1

@@ -5,20 +5,19 @@ from __future__ import annotations
 from typing import Literal
 
 from sqlalchemy import Row
-from sqlalchemy.exc import IntegrityError
 
-from plughost import InvalidInput, ToolContext
+from plughost import ToolContext
 from plughost_crm.core import plugin
 from plughost_crm.models import Company, CompanyPage, Deleted, Domain, Id, Name
 from plughost_crm.schema import companies, contacts, deals
 from plughost_crm.store import (
-    concurrently_referenced,
-    detach,
+    delete_for_good,
     fetch,
     new_id,
-    not_found,
     now,
     paginate,
+    set_archived,
+    update_values,
     update_versioned,
 )
 
@@ -107,17 +106,11 @@ def update_company(
         domain: New domain.
         clear: Fields to empty, e.g. ["domain"].
     """
-    changes: dict[str, object] = {}
-    if name is not None:
-        changes["name"] = name
-    if domain is not None:
-        changes["domain"] = domain
-    for field in clear or []:
-        if field in changes:
-            raise InvalidInput(f"{field} is both set and cleared; do one or the other")
-        changes[field] = None
-    if not changes:
-        raise InvalidInput("nothing to change: give name, domain or clear")
+    changes = update_values(
+        {"name": name, "domain": domain},
+        clear,
+        nothing="nothing to change: give name, domain or clear",
+    )
     with ctx.storage.transaction() as conn:
         return to_company(update_versioned(ctx, conn, companies, LABEL, id, version, changes))
 
@@ -131,11 +124,7 @@ def archive_company(ctx: ToolContext, id: Id, version: int, archived: bool = Tru
         version: The version you last read.
         archived: False restores an archived company.
     """
-    with ctx.storage.transaction() as conn:
-        row = update_versioned(
-            ctx, conn, companies, LABEL, id, version, {"archived_at": now() if archived else None}
-        )
-        return to_company(row)
+    return to_company(set_archived(ctx, companies, LABEL, id, version, archived))
 
 
 @plugin.tool(
@@ -149,14 +138,6 @@ def delete_company(ctx: ToolContext, id: Id) -> Deleted:
     Args:
         id: The company's id.
     """
-    try:
-        with ctx.storage.transaction() as conn:
-            detached = sum(
-                detach(ctx, conn, table, "company_id", id) for table in (contacts, deals)
-            )
-            deleted = conn.execute(ctx.storage.delete(companies).where(companies.c.id == id))
-            if deleted.rowcount == 0:
-                raise not_found(LABEL, id)
-    except IntegrityError:
-        raise concurrently_referenced(LABEL, id) from None
-    return Deleted(id=id, activities_removed=0, records_detached=detached)
+    return delete_for_good(
+        ctx, companies, LABEL, id, reference="company_id", detached=(contacts, deals)
+    )

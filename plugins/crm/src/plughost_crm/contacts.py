@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import Connection, Row, or_
 from sqlalchemy.exc import IntegrityError
 
-from plughost import Conflict, InvalidInput, ToolContext
+from plughost import Conflict, ToolContext
 from plughost_crm.activities import to_activity
 from plughost_crm.companies import to_company
 from plughost_crm.core import plugin
@@ -25,13 +25,13 @@ from plughost_crm.models import (
 )
 from plughost_crm.schema import activities, companies, contacts, deals
 from plughost_crm.store import (
-    concurrently_referenced,
-    detach,
+    delete_for_good,
     fetch,
     new_id,
-    not_found,
     now,
     paginate,
+    set_archived,
+    update_values,
     update_versioned,
 )
 
@@ -233,13 +233,9 @@ def update_contact(
         clear: Fields to empty, e.g. ["phone", "company_id"].
     """
     given = {"name": name, "email": email, "phone": phone, "title": title, "company_id": company_id}
-    changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
-    for field in clear or []:
-        if field in changes:
-            raise InvalidInput(f"{field} is both set and cleared; do one or the other")
-        changes[field] = None
-    if not changes:
-        raise InvalidInput("nothing to change: give a field to set, or clear")
+    changes = update_values(
+        given, clear, nothing="nothing to change: give a field to set, or clear"
+    )
 
     def write(conn: Connection) -> Row:
         return update_versioned(ctx, conn, contacts, LABEL, id, version, changes)
@@ -256,11 +252,7 @@ def archive_contact(ctx: ToolContext, id: Id, version: int, archived: bool = Tru
         version: The version you last read.
         archived: False restores an archived contact.
     """
-    with ctx.storage.transaction() as conn:
-        row = update_versioned(
-            ctx, conn, contacts, LABEL, id, version, {"archived_at": now() if archived else None}
-        )
-        return to_contact(row)
+    return to_contact(set_archived(ctx, contacts, LABEL, id, version, archived))
 
 
 @plugin.tool(
@@ -274,15 +266,6 @@ def delete_contact(ctx: ToolContext, id: Id) -> Deleted:
     Args:
         id: The contact's id.
     """
-    try:
-        with ctx.storage.transaction() as conn:
-            removed = conn.execute(
-                ctx.storage.delete(activities).where(activities.c.contact_id == id)
-            ).rowcount
-            detached = detach(ctx, conn, deals, "contact_id", id)
-            deleted = conn.execute(ctx.storage.delete(contacts).where(contacts.c.id == id))
-            if deleted.rowcount == 0:
-                raise not_found(LABEL, id)
-    except IntegrityError:
-        raise concurrently_referenced(LABEL, id) from None
-    return Deleted(id=id, activities_removed=removed, records_detached=detached)
+    return delete_for_good(
+        ctx, contacts, LABEL, id, reference="contact_id", removed=(activities,), detached=(deals,)
+    )

@@ -9,6 +9,8 @@ server default, so the host can add them to an existing database without losing 
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -40,14 +42,24 @@ def _ref(column: str, table: str) -> ForeignKeyConstraint:
     )
 
 
+def _versioning() -> tuple[Column[int], Column[datetime], Column[datetime]]:
+    """The columns of `models.Record`, which `store.update_versioned` relies on in every table.
+
+    New objects on each call, as a SQLAlchemy column belongs to exactly one table.
+    """
+    return (
+        Column("version", Integer, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+    )
+
+
 companies = plugin.table(
     "crm_companies",
     Column("id", String(ID_LENGTH), nullable=False),
     Column("name", String(MAX_NAME), nullable=False),
     Column("domain", String(MAX_DOMAIN)),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
+    *_versioning(),
     Column("archived_at", UTCDateTime()),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_crm_companies"),
     Index("ix_crm_companies_name", "tenant_id", "name", "id"),
@@ -61,9 +73,7 @@ contacts = plugin.table(
     Column("phone", String(MAX_PHONE)),
     Column("title", String(MAX_NAME)),
     Column("company_id", String(ID_LENGTH)),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
+    *_versioning(),
     Column("archived_at", UTCDateTime()),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_crm_contacts"),
     UniqueConstraint("tenant_id", "email", name="uq_crm_contacts_email"),
@@ -84,9 +94,7 @@ deals = plugin.table(
     Column("owner", String(MAX_OWNER), nullable=False),
     Column("contact_id", String(ID_LENGTH)),
     Column("company_id", String(ID_LENGTH)),
-    Column("version", Integer, nullable=False),
-    Column("created_at", UTCDateTime(), nullable=False),
-    Column("updated_at", UTCDateTime(), nullable=False),
+    *_versioning(),
     Column("closed_at", UTCDateTime()),
     PrimaryKeyConstraint("tenant_id", "id", name="pk_crm_deals"),
     _ref("contact_id", "crm_contacts"),

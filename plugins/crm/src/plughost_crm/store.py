@@ -1,4 +1,4 @@
-"""Storage patterns every crm tool shares: ids, lookups, versioned updates and cursors.
+"""Storage patterns every crm tool shares: ids, lookups, updates, deletes and cursors.
 
 All statements are built with ``ctx.storage``, so each one carries the caller's tenant. A row of
 another tenant and a row that never existed are indistinguishable: both raise the same
@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Column, Connection, Row, Select, Table, and_, or_
+from sqlalchemy.exc import IntegrityError
 
 from plughost import Conflict, InvalidInput, NotFound, ToolContext, UTCDateTime
+from plughost_crm.models import Deleted
 
 
 def new_id() -> str:
@@ -39,6 +41,24 @@ def fetch(ctx: ToolContext, conn: Connection, table: Table, label: str, record_i
     if row is None:
         raise not_found(label, record_id)
     return row
+
+
+def update_values(
+    given: dict[str, object], clear: Sequence[str] | None, *, nothing: str
+) -> dict[str, object]:
+    """The values an update writes: the fields given a value, and ``clear``'s set to None.
+
+    A field both given and cleared is refused rather than guessing which was meant, and so is
+    an update that changes nothing (with the message ``nothing``).
+    """
+    values = {field: value for field, value in given.items() if value is not None}
+    for field in clear or []:
+        if field in values:
+            raise InvalidInput(f"{field} is both set and cleared; do one or the other")
+        values[field] = None
+    if not values:
+        raise InvalidInput(nothing)
+    return values
 
 
 def update_versioned(
@@ -75,6 +95,45 @@ def update_versioned(
             expected_version=expected,
         )
     return fetch(ctx, conn, table, label, record_id)
+
+
+def set_archived(
+    ctx: ToolContext, table: Table, label: str, record_id: str, expected: int, archived: bool
+) -> Row:
+    """Archive or restore a record as a versioned change, so it conflicts like any other edit."""
+    with ctx.storage.transaction() as conn:
+        values = {"archived_at": now() if archived else None}
+        return update_versioned(ctx, conn, table, label, record_id, expected, values)
+
+
+def delete_for_good(
+    ctx: ToolContext,
+    table: Table,
+    label: str,
+    record_id: str,
+    *,
+    reference: str,
+    detached: Sequence[Table],
+    removed: Sequence[Table] = (),
+) -> Deleted:
+    """Delete a record and the ``removed`` rows pointing at it; unlink the ``detached`` ones.
+
+    ``reference`` is the column through which those tables point at the record. It is all one
+    transaction, so a delete that fails leaves nothing half done.
+    """
+    try:
+        with ctx.storage.transaction() as conn:
+            removed_rows = sum(
+                conn.execute(ctx.storage.delete(t).where(t.c[reference] == record_id)).rowcount
+                for t in removed
+            )
+            detached_rows = sum(detach(ctx, conn, t, reference, record_id) for t in detached)
+            deleted = conn.execute(ctx.storage.delete(table).where(table.c.id == record_id))
+            if deleted.rowcount == 0:
+                raise not_found(label, record_id)
+    except IntegrityError:
+        raise concurrently_referenced(label, record_id) from None
+    return Deleted(id=record_id, activities_removed=removed_rows, records_detached=detached_rows)
 
 
 def detach(ctx: ToolContext, conn: Connection, table: Table, column: str, record_id: str) -> int:

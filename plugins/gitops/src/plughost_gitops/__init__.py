@@ -297,6 +297,22 @@ def _push(repo: Repository, seen: Manifest, version: str, image: str, message: s
     )
 
 
+def _unchanged(
+    environment: str, app: str, version: str, restored_from: str | None = None
+) -> Change:
+    """The answer when the app already runs the wanted release: no commit is made for nothing."""
+    return Change(
+        environment=environment,
+        app=app,
+        version=version,
+        previous_version=version,
+        changed=False,
+        commit=None,
+        restored_from=restored_from,
+        message=f"{app} already runs {version} in {environment}; nothing was changed",
+    )
+
+
 @plugin.tool(scopes=["gitops:read"], title="List environments", read_only=True)
 def list_environments(ctx: ToolContext) -> Environments:
     """List every environment with its apps and the version each runs, as the repository says."""
@@ -420,15 +436,7 @@ def deploy(ctx: ToolContext, environment: str, app: str, version: str, reason: s
     with repo.session():
         current = _load(repo, settings, environment, app)
         if current.version == version:
-            return Change(
-                environment=environment,
-                app=app,
-                version=version,
-                previous_version=version,
-                changed=False,
-                commit=None,
-                message=f"{app} already runs {version} in {environment}; nothing was changed",
-            )
+            return _unchanged(environment, app, version)
         message = f"deploy {app} {version} to {environment}\n\n{_trailers(ctx, reason)}"
         commit = _push(repo, current, version, current.image, message)
     return Change(
@@ -494,17 +502,7 @@ def rollback(
                 )
             source, target = resolved, found
         if (target.version, target.image) == (current.version, current.image):
-            return Change(
-                environment=environment,
-                app=app,
-                version=current.version,
-                previous_version=current.version,
-                changed=False,
-                commit=None,
-                restored_from=source,
-                message=f"{app} already runs {current.version} in {environment}; "
-                "nothing was changed",
-            )
+            return _unchanged(environment, app, current.version, restored_from=source)
         message = (
             f"rollback {app} to {target.version} in {environment}\n\n"
             f"Restores: {source}\n{_trailers(ctx, reason)}"
