@@ -162,6 +162,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
     """Print a dev-issuer token the running host accepts (dev mode only)."""
     from plughost.auth.dev_issuer import DevIssuer
     from plughost.core.host import load_plugins
+    from plughost.edge.asgi import MCP_PATH
 
     logging.basicConfig(level="ERROR")
     try:
@@ -195,7 +196,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
     click.echo(
         dev.mint(
             issuer=base,
-            audience=base + "/mcp",
+            audience=base + MCP_PATH,
             scopes=scopes,
             subject=subject,
             tenant=tenant,
@@ -212,7 +213,7 @@ def check(url: str | None) -> None:
 
     from plughost.auth.issuers import resolve_issuer
     from plughost.core.host import load_plugins
-    from plughost.edge.app import public_url
+    from plughost.edge.binding import public_url
 
     logging.basicConfig(level="ERROR")
     problems: list[str] = []

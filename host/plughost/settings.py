@@ -212,6 +212,23 @@ class RateLimitSettings(BaseModel):
         "memory://", description="memory:// (this process) or redis://host:6379/0 (all replicas)."
     )
     key_prefix: str = Field("plughost", description="Redis key prefix, to share one Redis safely.")
+    key: Literal["client_and_subject", "client"] = Field(
+        "client_and_subject",
+        description="Whose budget a call counts against: each user of each client, "
+        "or each client as a whole (client id, else subject).",
+    )
+    storage_timeout_seconds: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        description="Longest wait on the rate-limit storage (connect and reply) per call.",
+    )
+    on_storage_error: Literal["open", "closed"] = Field(
+        "open",
+        description="When the storage fails or times out: 'open' lets the call proceed "
+        "(logged, counted and marked on the audit record); 'closed' answers HTTP 503 "
+        "with Retry-After.",
+    )
 
     @field_validator("default", "plugins", "tools")
     @classmethod
@@ -244,6 +261,19 @@ class HostSettings(BaseSettings):
         None, description="SQLAlchemy URL for plugin data; default: SQLite in data_dir."
     )
     database_pool_size: int = Field(5, ge=1, le=200, description="Connections per replica.")
+    database_connect_timeout_seconds: int = Field(
+        5,
+        ge=2,
+        description="Give up connecting to the database after this long (whole seconds, min 2).",
+    )
+    database_statement_timeout_seconds: float = Field(
+        30,
+        gt=0,
+        description="The server cancels any statement running longer (SQLite: longest lock wait).",
+    )
+    database_pool_timeout_seconds: float = Field(
+        5, gt=0, description="Longest wait for a free pooled connection before failing."
+    )
     strict: bool = Field(False, description="Refuse to start if any plugin fails to load or start.")
     enabled_plugins: NameList | None = Field(
         None, description="If set, only these plugin namespaces are loaded (comma-separated)."
@@ -253,6 +283,12 @@ class HostSettings(BaseSettings):
     )
     max_request_bytes: int = Field(
         1_048_576, ge=1024, description="Larger MCP request bodies are refused with 413."
+    )
+    max_json_depth: int = Field(
+        64, ge=8, le=512, description="MCP messages nested deeper are refused (JSON-RPC -32600)."
+    )
+    readiness_timeout_seconds: float = Field(
+        2.0, gt=0, le=30, description="Each /readyz check (database, Redis, keys) gives up after."
     )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin settings sections, keyed by namespace."

@@ -12,10 +12,9 @@ import httpx
 from plughost.auth.dev_issuer import JWKS_PATH, TENANT_CLAIM, DevIssuer
 from plughost.auth.jwks import JWKSCache
 from plughost.auth.verifier import TokenVerifier, VerifierConfig
+from plughost.edge.asgi import MCP_PATH
 from plughost.errors import SettingsError
 from plughost.settings import AuthSettings
-
-MCP_PATH = "/mcp"
 
 
 @dataclass

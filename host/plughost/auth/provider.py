@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from contextvars import ContextVar
 
 from fastmcp.server.auth import AccessToken, AuthProvider
 from starlette.requests import Request
@@ -19,14 +18,13 @@ from starlette.routing import Route
 
 from plughost.auth.issuers import Issuer
 from plughost.auth.verifier import InvalidToken
+from plughost.edge.asgi import MCP_PATH
+from plughost.ops.callrecord import current_call
 from plughost.sdk.context import Caller
 
 log = logging.getLogger("plughost.auth")
 
 METADATA_PATH = "/.well-known/oauth-protected-resource"
-
-#: Why the current request's token was refused, for the audit trail and metrics.
-refusal_reason: ContextVar[str | None] = ContextVar("plughost_refusal_reason", default=None)
 
 
 class CallerToken(AccessToken):
@@ -56,13 +54,15 @@ class PlughostAuth(AuthProvider):
 
     @property
     def resource_metadata_url(self) -> str:
-        return self._base_url + METADATA_PATH + "/mcp"
+        return self._base_url + METADATA_PATH + MCP_PATH
 
     async def verify_token(self, token: str) -> AccessToken | None:
         try:
             verified = await self.issuer.verifier.verify(token)
         except InvalidToken as exc:
-            refusal_reason.set(exc.reason)
+            record = current_call.get()
+            if record is not None:  # the audit trail and metrics say why
+                record.auth_refusal = exc.reason
             log.info("bearer token refused: %s", exc.reason)
             return None
         caller = verified.caller
@@ -92,7 +92,7 @@ class PlughostAuth(AuthProvider):
 
         routes = [
             Route(METADATA_PATH, metadata, methods=["GET"]),
-            Route(METADATA_PATH + (mcp_path or "/mcp"), metadata, methods=["GET"]),
+            Route(METADATA_PATH + (mcp_path or MCP_PATH), metadata, methods=["GET"]),
         ]
         if self.issuer.dev is not None:
             routes += self.issuer.dev.routes(

@@ -3,7 +3,10 @@
 The plugin's function takes a `ToolContext` first; agents must never see that parameter. The
 adapter builds a function with the same signature minus the context (type hints resolved in the
 plugin's own module, so ``from __future__ import annotations`` works), which FastMCP turns into
-the input schema and validates against. Plugin errors become structured error results.
+the input schema and validates against. What the plugin's function did (returned, raised one of
+the SDK's errors, timed out, crashed) is noted on the request's call record and becomes a
+structured error result; a scope the function asked for and the caller lacks is noted there too,
+and the gate answers it with HTTP 403.
 """
 
 from __future__ import annotations
@@ -19,28 +22,60 @@ from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
-from plughost.ops.logs import request_id
-from plughost.sdk.context import Caller, PluginRuntime, ToolContext
-from plughost.sdk.errors import ToolError
+from plughost.core.registry import RegisteredTool
+from plughost.ops.audit import Outcome
+from plughost.ops.callrecord import CallRecord, current_call
+from plughost.sdk.context import PluginRuntime, ToolContext
+from plughost.sdk.errors import InsufficientScope, ToolError
 from plughost.sdk.plugin import ToolSpec
+from plughost.sdk.tables import TenantStorage
 
 META_KEY = "plughost"
 
-CallerSource = Callable[[], Caller]
-StorageFactory = Callable[[str], Any]
+StorageFactory = Callable[[str], TenantStorage]
 
 
 def build_tool(
-    *,
-    runtime: PluginRuntime,
-    spec: ToolSpec,
-    public_name: str,
-    storage_for: StorageFactory,
-    caller: CallerSource,
+    *, runtime: PluginRuntime, spec: ToolSpec, entry: RegisteredTool, storage_for: StorageFactory
 ) -> Tool:
-    """Adapt one plugin tool. ``caller`` yields the verified caller of the current request."""
-    fn = spec.fn
-    signature = inspect.signature(fn)
+    """Adapt one plugin tool, registered as ``entry``."""
+    parameters, returns = _agent_signature(spec, entry.name)
+    invoke = _invoker(runtime, spec, entry.name, storage_for)
+
+    async def call(**kwargs: Any) -> Any:
+        return await invoke(kwargs)
+
+    call.__name__ = call.__qualname__ = spec.name
+    call.__doc__ = spec.fn.__doc__
+    call.__signature__ = inspect.Signature(parameters, return_annotation=returns)  # type: ignore[attr-defined]
+    call.__annotations__ = {p.name: p.annotation for p in parameters}
+    if returns is not inspect.Signature.empty:
+        call.__annotations__["return"] = returns
+    return Tool.from_function(
+        call,
+        name=entry.name,
+        title=spec.title,
+        description=spec.description,
+        annotations=ToolAnnotations(
+            title=spec.title,
+            read_only_hint=spec.read_only,
+            destructive_hint=spec.destructive,
+            idempotent_hint=spec.idempotent,
+            open_world_hint=spec.open_world,
+        ),
+        meta={
+            META_KEY: {
+                "plugin": entry.plugin,
+                "version": entry.plugin_version,
+                "scopes": list(entry.scopes),
+            }
+        },
+    )
+
+
+def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Parameter], Any]:
+    """The parameters agents see (the function's, minus the context) and the return type."""
+    signature = inspect.signature(spec.fn)
     params = list(signature.parameters.values())
     if not params or params[0].kind not in (
         inspect.Parameter.POSITIONAL_ONLY,
@@ -49,83 +84,79 @@ def build_tool(
         raise TypeError(f"tool {public_name!r} must take a ToolContext as its first parameter")
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
         raise TypeError(f"tool {public_name!r} may not take *args or **kwargs; name each argument")
-    hints = typing.get_type_hints(fn, include_extras=True)
+    hints = typing.get_type_hints(spec.fn, include_extras=True)
     arguments = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
-    returns = hints.get("return", signature.return_annotation)
-    is_async = inspect.iscoroutinefunction(fn)
-    namespace, version = runtime.namespace, runtime.version
+    return arguments, hints.get("return", signature.return_annotation)
 
-    async def call(**kwargs: Any) -> Any:
-        who = caller()
+
+def _invoker(
+    runtime: PluginRuntime, spec: ToolSpec, public_name: str, storage_for: StorageFactory
+) -> Callable[[dict[str, Any]], typing.Awaitable[Any]]:
+    """Run the plugin's function for the current caller and settle the call's outcome."""
+    fn, timeout = spec.fn, spec.timeout
+    is_async = inspect.iscoroutinefunction(fn)
+
+    async def invoke(kwargs: dict[str, Any]) -> Any:
+        record = current_call.get()
+        if record is None or record.caller is None:
+            raise PermissionError("no verified caller for this request")
         ctx = ToolContext(
-            caller=who,
+            caller=record.caller,
             settings=runtime.settings,
-            storage=storage_for(who.tenant_id),
+            storage=storage_for(record.caller.tenant_id),
             logger=runtime.logger,
-            plugin=namespace,
-            plugin_version=version,
+            plugin=runtime.namespace,
+            plugin_version=runtime.version,
             data_dir=runtime.data_dir,
             state=runtime.state,
         )
         try:
-            with anyio.fail_after(spec.timeout):
+            with anyio.fail_after(timeout):
                 if is_async:
-                    return await fn(ctx, **kwargs)
-                return await anyio.to_thread.run_sync(
-                    functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
-                )
+                    result = await fn(ctx, **kwargs)
+                else:
+                    result = await anyio.to_thread.run_sync(
+                        functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
+                    )
         except ToolError as exc:
-            return _error_result(exc.to_dict())
+            return _refused(record, exc)
         except TimeoutError:
-            runtime.logger.warning("tool %s timed out after %ss", public_name, spec.timeout)
-            return _error_result(
-                {
-                    "code": "timeout",
-                    "message": f"{public_name} did not finish within {spec.timeout}s",
-                }
-            )
+            runtime.logger.warning("tool %s timed out after %ss", public_name, timeout)
+            message = f"{public_name} did not finish within {timeout}s"
+            return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
         except Exception:
-            rid = request_id.get()
             runtime.logger.exception("tool %s failed", public_name)
+            rid = record.request_id
+            message = f"the tool failed unexpectedly; give this request id to the operator: {rid}"
             return _error_result(
-                {
-                    "code": "internal_error",
-                    "message": "the tool failed unexpectedly; give this request id to the "
-                    f"operator: {rid}",
-                    "details": {"request_id": rid},
-                }
+                record, Outcome.INTERNAL_ERROR, "internal_error", message, {"request_id": rid}
             )
+        record.end(Outcome.OK)
+        return result
 
-    call.__name__ = spec.name
-    call.__qualname__ = spec.name
-    call.__doc__ = fn.__doc__
-    call.__signature__ = signature.replace(  # type: ignore[attr-defined]
-        parameters=arguments, return_annotation=returns
-    )
-    call.__annotations__ = {p.name: p.annotation for p in arguments}
-    if returns is not inspect.Signature.empty:
-        call.__annotations__["return"] = returns
-
-    annotations = ToolAnnotations(
-        title=spec.title,
-        read_only_hint=spec.read_only,
-        destructive_hint=spec.destructive,
-        idempotent_hint=spec.idempotent,
-        open_world_hint=spec.open_world,
-    )
-    return Tool.from_function(
-        call,
-        name=public_name,
-        title=spec.title,
-        description=spec.description,
-        annotations=annotations,
-        meta={META_KEY: {"plugin": namespace, "version": version, "scopes": list(spec.scopes)}},
-    )
+    return invoke
 
 
-def _error_result(error: dict[str, Any]) -> ToolResult:
+def _refused(record: CallRecord, exc: ToolError) -> ToolResult:
+    """A plugin's own error: a scope it asked for, bad input, or a failure it reports."""
+    if isinstance(exc, InsufficientScope):
+        record.deny(exc.details["missing_scopes"])
+    outcome = Outcome.INVALID_INPUT if exc.code == "invalid_input" else Outcome.TOOL_ERROR
+    error = exc.to_dict()
+    return _error_result(record, outcome, exc.code, error["message"], error.get("details"))
+
+
+def _error_result(
+    record: CallRecord,
+    outcome: Outcome,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+) -> ToolResult:
+    record.end(outcome, code)
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = details
     return ToolResult(
-        content=f"{error['code']}: {error['message']}",
-        structured_content={"error": error},
-        is_error=True,
+        content=f"{code}: {message}", structured_content={"error": error}, is_error=True
     )

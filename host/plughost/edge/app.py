@@ -1,62 +1,35 @@
-"""Assemble the whole ASGI application a replica serves: plugins, auth, and the MCP endpoint."""
+"""Assemble the ASGI application a replica serves: plugins, auth, and the MCP endpoint.
+
+From the outside in, a request meets: `RequestLog` (request id, one log line), the optional
+network allow-list and CORS, `CallRecorder` (the call record; no bare 500s), FastMCP's bearer
+authentication, `RequestGate` (body, message, scopes, rate limit), `ToolListCache`, and
+finally FastMCP's streamable HTTP transport and the plugin's tool.
+"""
 
 from __future__ import annotations
 
 import gc
-import ipaddress
 import os
-import sys
-from pathlib import Path
 
-from fastmcp.server.dependencies import get_access_token
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 
-from plughost.auth.issuers import Issuer, resolve_issuer
-from plughost.auth.provider import CallerToken, PlughostAuth
-from plughost.core.host import build_host, create_app, load_plugins
-from plughost.errors import SettingsError
+from plughost.auth.issuers import resolve_issuer
+from plughost.auth.provider import PlughostAuth
+from plughost.core.host import Host, build_host, load_plugins
+from plughost.edge import health
+from plughost.edge.allowlist import NetworkAllowList
+from plughost.edge.asgi import MCP_PATH
+from plughost.edge.binding import banner, check_dev_exposure, public_url
+from plughost.edge.gate import RequestGate
+from plughost.edge.listcache import ToolListCache
+from plughost.edge.recorder import CallRecorder
+from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
-from plughost.sdk.context import Caller
 from plughost.settings import HostSettings, load_settings
 
 BIND_ENV = "_PLUGHOST_BIND"
-
-
-def current_caller() -> Caller:
-    """The verified caller of the current request; fails closed when there is none."""
-    token = get_access_token()
-    if not isinstance(token, CallerToken):
-        raise PermissionError("no verified caller for this request")
-    return token.caller
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def public_url(settings: HostSettings, bind_host: str, port: int) -> str:
-    if settings.auth.public_url:
-        return settings.auth.public_url.rstrip("/")
-    host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}"
-
-
-def check_dev_exposure(settings: HostSettings, bind_host: str) -> None:
-    """The dev issuer hands tokens to anyone who can reach it: loopback only, unless told."""
-    if settings.auth.issuer != "dev" or is_loopback(bind_host):
-        return
-    if not settings.auth.allow_remote_dev_issuer:
-        raise SettingsError(
-            f"refusing to serve the dev issuer on {bind_host}: anyone who can reach it can mint "
-            "tokens. Bind 127.0.0.1, configure a real issuer (PLUGHOST_AUTH__ISSUER=scalekit or "
-            "oidc), or pass --allow-remote-dev-issuer if you really mean it."
-        )
 
 
 def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8000) -> Starlette:
@@ -82,49 +55,56 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
         scopes_supported=scopes_supported,
         dev_token_ttl=settings.auth.dev_token_ttl_seconds,
     )
-    host = build_host(settings, auth=auth, caller=current_caller, report=report, metrics=metrics)
-    app = create_app(
-        host, resource_metadata_url=auth.resource_metadata_url, keys_ready=issuer.keys.ensure
-    )
+    host = build_host(settings, auth=auth, report=report, metrics=metrics)
+    health.routes(host, issuer.keys.ensure)
+    app = create_app(host, resource_metadata_url=auth.resource_metadata_url)
     app.state.plughost = host
     app.state.plughost_issuer = issuer
-    app.state.plughost_banner = _banner(issuer, base, bind_host, report_count=len(report.loaded))
+    app.state.plughost_banner = banner(issuer, base, bind_host, report_count=len(report.loaded))
     if issuer.dev is not None:
         issuer.dev.remember_url(base, issuer.resource)
     return app
 
 
-def _banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> list[str]:
-    lines = [f"Plughost: {report_count} plugin(s) at {issuer.resource}"]
-    if issuer.dev is None:
-        lines.append(
-            f"Tokens from the {issuer.kind} issuer; "
-            f"metadata at {base}/.well-known/oauth-protected-resource"
+def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
+    """The ASGI app: stateless streamable HTTP at ``/mcp`` behind the host's own layers."""
+    settings = host.settings
+    gate = Middleware(
+        RequestGate,
+        mcp_path=MCP_PATH,
+        registry=host.registry,
+        resource_metadata_url=resource_metadata_url,
+        max_body_bytes=settings.max_request_bytes,
+        max_json_depth=settings.max_json_depth,
+        limiter=host.limiter,
+    )
+    list_cache = Middleware(ToolListCache, registry=host.registry)
+    app = host.mcp.http_app(
+        path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate, list_cache]
+    )
+    app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
+            allow_headers=[
+                "Authorization",
+                "Content-Type",
+                "MCP-Protocol-Version",
+                "Mcp-Session-Id",
+                "X-Request-ID",
+            ],
+            expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "X-Request-ID", "Retry-After"],
         )
-        return lines
-    command = _own_command()
-    lines += [
-        "Auth: embedded dev issuer (development only).",
-        f"  Get a token:     {command} token            (all scopes; --scope to narrow)",
-        f"  Client id:       {issuer.dev.client_id} (secret in {issuer.dev.dir}/client.json)",
-        "  MCP Inspector:   npx @modelcontextprotocol/inspector --cli "
-        f"{issuer.resource} --transport http --method tools/list "
-        f'--header "Authorization: Bearer $({command} token)"',
-    ]
-    if not is_loopback(bind_host):
-        lines.insert(
-            0,
-            "WARNING: the dev issuer is reachable from the network; anyone there can mint tokens.",
+    if settings.allowed_networks:
+        app.add_middleware(
+            NetworkAllowList,
+            allowed=settings.allowed_networks,
+            trusted_proxies=settings.trusted_proxies,
         )
-    return lines
-
-
-def _own_command() -> str:
-    """How the user can run this same plughost again (it may live in a virtualenv off PATH)."""
-    script = Path(sys.argv[0])
-    if script.name == "plughost" and script.exists():
-        return str(script.resolve())
-    return f"{sys.executable} -m plughost"
+    app.add_middleware(RequestLog)
+    return app
 
 
 def app_from_env() -> Starlette:

@@ -1,31 +1,40 @@
-"""What happens to an MCP request over HTTP before FastMCP sees it.
+"""What happens to an MCP request over HTTP after authentication and before FastMCP sees it.
 
-`RequestGate` is ASGI middleware between authentication and the MCP endpoint. It refuses
-tokens in the query string, caps the body size, and for every ``tools/call`` checks, before
-the tool runs, that the token carries the tool's scopes (else HTTP 403 with an
-``insufficient_scope`` challenge, as the MCP authorization spec asks) and that the client is
-within its rate limit (else HTTP 429 with ``Retry-After``). Every refusal is audited.
+`RequestGate` sits between the bearer-token middleware and the MCP endpoint. It refuses tokens
+in the query string, reads the body once (size-capped) and parses it once (depth-bounded), and
+for every ``tools/call`` decides before anything runs: a tool that does not exist, or whose
+plugin is not loaded, is refused as such; a token without the tool's scopes gets HTTP 403 with
+the ``insufficient_scope`` challenge the MCP authorization spec asks for; a client over its
+rate limit gets HTTP 429 with ``Retry-After``. A scope the tool itself asks for while running
+comes back on the call record and gets the same 403. Every decision is noted on the call record,
+which the recorder writes once.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.authentication import UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plughost.auth.provider import CallerToken, refusal_reason
+from plughost.auth.provider import CallerToken
 from plughost.core.naming import missing_scopes
-from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
-from plughost.ops.logs import request_id
-from plughost.ops.metrics import Metrics
+from plughost.core.registry import RegisteredTool, ToolRegistry
+from plughost.edge import message as messages
+from plughost.edge.asgi import (
+    INSUFFICIENT_SCOPE,
+    INVALID_PARAMS,
+    RATE_LIMITED,
+    BodyTooLarge,
+    jsonrpc_error,
+    read_body,
+    replay,
+    send_json,
+)
+from plughost.ops.audit import Outcome
+from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.ratelimit import RateLimiter
-
-INSUFFICIENT_SCOPE = -32003  # JSON-RPC server-defined error range
-RATE_LIMITED = -32029
 
 
 class RequestGate:
@@ -34,273 +43,168 @@ class RequestGate:
         app: ASGIApp,
         *,
         mcp_path: str,
-        required_scopes: Mapping[str, Sequence[str]],
-        tool_owner: Mapping[str, str],
-        plugin_versions: Mapping[str, str],
+        registry: ToolRegistry,
         resource_metadata_url: str,
         max_body_bytes: int,
+        max_json_depth: int,
         limiter: RateLimiter,
-        audit: AuditTrail,
-        metrics: Metrics,
     ) -> None:
         self.app = app
         self.mcp_path = mcp_path
-        self.required = required_scopes
-        self.owner = tool_owner
-        self.versions = plugin_versions
+        self.registry = registry
         self.metadata_url = resource_metadata_url
         self.max_body = max_body_bytes
+        self.max_depth = max_json_depth
         self.limiter = limiter
-        self.audit = audit
-        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.mcp_path:
             await self.app(scope, receive, send)
             return
-        if any(
-            key == "access_token"
-            for key, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"))
-        ):
-            self._refused_auth("token in query string")
-            await _respond(
+        record = current_call.get() or CallRecord(None)
+        if _token_in_query(scope):
+            record.end(Outcome.UNAUTHENTICATED, "token in query string")
+            await send_json(
                 send,
                 401,
                 {
                     "error": "invalid_request",
                     "error_description": "send the token in the Authorization header, not the URL",
                 },
-                f'Bearer error="invalid_request", resource_metadata="{self.metadata_url}"',
+                [(b"www-authenticate", self._challenge('error="invalid_request"'))],
             )
             return
         user = scope.get("user")
-        if user is None or isinstance(user, UnauthenticatedUser):
-            await self.app(scope, receive, self._watch_for_401(send))
+        token = getattr(user, "access_token", None)
+        if isinstance(user, UnauthenticatedUser) or not isinstance(token, CallerToken):
+            await self.app(scope, receive, send)  # the bearer middleware answers 401
             return
+        record.caller = token.caller
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
-        body, too_large = await _read_body(receive, self.max_body)
-        if too_large:
-            await _respond(
-                send,
-                413,
-                {
-                    "error": "request_too_large",
-                    "error_description": f"body over {self.max_body} bytes",
-                },
+        try:
+            body = await read_body(receive, self.max_body)
+            message = messages.parse(body, max_depth=self.max_depth)
+        except BodyTooLarge as exc:
+            record.end(Outcome.BAD_REQUEST, str(exc))
+            await send_json(
+                send, 413, {"error": "request_too_large", "error_description": str(exc)}
             )
             return
-        token = getattr(user, "access_token", None)
-        calls = _tool_calls(body)
-        for message in calls:
-            if not await self._admit(message, token, send):
-                return
-        if calls:
-            send = self._scope_refusals_as_403(calls[0], send)
-        await self.app(scope, _replay(body, receive), send)
+        except messages.BadMessage as exc:
+            record.end(Outcome.BAD_REQUEST, exc.message)
+            await send_json(send, 400, jsonrpc_error(None, exc.code, exc.message))
+            return
+        messages.keep(scope, message)
+        name = message.tool_name
+        if name is not None and not await self._admit(record, message, name, send):
+            return
+        if name is not None:
+            send = self._refusals_from_the_tool(record, message, send)
+        await self.app(scope, replay(body, receive), send)
 
-    async def _admit(self, message: dict[str, Any], token: Any, send: Send) -> bool:
-        """Check one tools/call; answer the refusal and return False if it may not run."""
-        name = message["params"]["name"]
-        needed = list(self.required.get(name, ()))
-        caller = token.caller if isinstance(token, CallerToken) else None
-        missing = missing_scopes(needed, token.scopes if token else ())
-        if missing:
-            self._record(caller, name, needed, Outcome.DENIED, f"missing {' '.join(missing)}")
-            await self._refuse_scope(send, message, needed, missing)
+    async def _admit(self, record: CallRecord, message: Any, name: str, send: Send) -> bool:
+        """Decide a tools/call before it runs; answer the refusal and return False if refused."""
+        record.tool = messages.bounded_name(name)
+        record.arguments = message.arguments
+        entry = self.registry.get(name)
+        record.registered = entry
+        if entry is not None:
+            missing = missing_scopes(entry.scopes, record.caller.scopes if record.caller else ())
+            if missing:
+                record.deny(missing)
+                await self._refuse_scope(send, message, entry, missing)
+                return False
+        if not await self._within_rate(record, message, name, send):
             return False
-        if name not in self.required or caller is None:
-            return True  # unknown tools are FastMCP's to refuse
+        if entry is None:
+            await self._refuse_unknown(record, message, name, send)
+            return False
+        return True
+
+    async def _within_rate(self, record: CallRecord, message: Any, name: str, send: Send) -> bool:
+        caller = record.caller
+        assert caller is not None
         retry_after = await self.limiter.hit(caller.client_id or caller.subject, name)
         if retry_after is None:
             return True
-        self.metrics.rate_limited.labels(tool=name).inc()
-        self._record(caller, name, needed, Outcome.RATE_LIMITED, f"retry after {retry_after:.0f}s")
-        await _respond(
+        record.end(Outcome.RATE_LIMITED, f"retry after {retry_after:.0f}s")
+        await send_json(
             send,
             429,
-            _jsonrpc_error(
-                message,
+            jsonrpc_error(
+                message.id,
                 RATE_LIMITED,
-                f"rate limit reached for {name}; retry later",
-                {"tool": name, "retry_after": retry_after},
+                f"rate limit reached for {record.tool}; retry later",
+                {"tool": record.tool, "retry_after": retry_after},
             ),
-            extra_headers=[(b"retry-after", str(int(retry_after)).encode())],
+            [(b"retry-after", str(int(retry_after)).encode())],
         )
         return False
 
-    def _scope_refusals_as_403(self, message: dict[str, Any], send: Send) -> Send:
-        """Turn a tool's own `InsufficientScope` into the same 403 challenge the gate gives.
+    async def _refuse_unknown(
+        self, record: CallRecord, message: Any, name: str, send: Send
+    ) -> None:
+        """A name no loaded plugin serves: say whether its plugin failed to load."""
+        plugin = self.registry.refused_owner(name)
+        if plugin is None:
+            record.end(Outcome.UNKNOWN_TOOL, "unknown tool")
+            text, data = f"Unknown tool: {record.tool!r}", {"tool": record.tool}
+        else:
+            record.plugin = plugin
+            record.end(Outcome.PLUGIN_NOT_LOADED, f"plugin {plugin} not loaded")
+            text = f"tool {record.tool!r} belongs to plugin {plugin!r}, which is not loaded here"
+            data = {"tool": record.tool, "plugin": plugin, "reason": "plugin not loaded"}
+        await send_json(send, 200, jsonrpc_error(message.id, INVALID_PARAMS, text, data))
 
-        Responses are single JSON documents (stateless, JSON mode), so holding one back until
-        it is complete costs nothing a client could notice.
+    def _refusals_from_the_tool(self, record: CallRecord, message: Any, send: Send) -> Send:
+        """Answer a scope the tool asked for while running with the gate's own 403.
+
+        The tool has finished when the response starts (responses are single JSON documents),
+        so the call record already says whether it asked for a scope the caller lacks.
         """
-        start: Message | None = None
-        chunks: list[bytes] = []
+        refused = False
 
-        async def buffered(event: Message) -> None:
-            nonlocal start
-            if event["type"] == "http.response.start":
-                start = event
+        async def sending(event: Message) -> None:
+            nonlocal refused
+            if event["type"] == "http.response.start" and record.missing_scopes:
+                refused = True
+                entry = record.registered
+                assert entry is not None
+                await self._refuse_scope(send, message, entry, list(record.missing_scopes))
                 return
-            if event["type"] != "http.response.body" or start is None:
+            if not refused:
                 await send(event)
-                return
-            chunks.append(event.get("body", b""))
-            if event.get("more_body", False):
-                return
-            body = b"".join(chunks)
-            missing = _missing_from_result(body)
-            if missing is None:
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
-                return
-            needed = [*self.required.get(message["params"]["name"], ())]
-            await self._refuse_scope(
-                send, message, list(dict.fromkeys([*needed, *missing])), missing
-            )
 
-        return buffered
+        return sending
 
     async def _refuse_scope(
-        self, send: Send, message: dict[str, Any], needed: list[str], missing: list[str]
+        self, send: Send, message: Any, entry: RegisteredTool, missing: list[str]
     ) -> None:
         """HTTP 403 with the ``insufficient_scope`` challenge and a JSON-RPC error naming both."""
-        name = message["params"]["name"]
-        await _respond(
-            send,
-            403,
-            _jsonrpc_error(
-                message,
-                INSUFFICIENT_SCOPE,
-                f"insufficient scope for {name}: missing {' '.join(missing)}",
-                {"tool": name, "required": needed, "missing": missing},
-            ),
+        needed = list(dict.fromkeys([*entry.scopes, *missing]))
+        challenge = (
             f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
             f'resource_metadata="{self.metadata_url}", '
-            f'error_description="the token lacks scope(s) {" ".join(missing)}"',
+            f'error_description="the token lacks scope(s) {" ".join(missing)}"'
+        ).encode()
+        await send_json(
+            send,
+            403,
+            jsonrpc_error(
+                message.id,
+                INSUFFICIENT_SCOPE,
+                f"insufficient scope for {entry.name}: missing {' '.join(missing)}",
+                {"tool": entry.name, "required": needed, "missing": missing},
+            ),
+            [(b"www-authenticate", challenge)],
         )
 
-    def _watch_for_401(self, send: Send) -> Send:
-        async def watching(message: Message) -> None:
-            if message["type"] == "http.response.start" and message["status"] == 401:
-                self._refused_auth(refusal_reason.get() or "no bearer token")
-            await send(message)
-
-        return watching
-
-    def _refused_auth(self, reason: str) -> None:
-        self.metrics.auth_failures.labels(reason=reason).inc()
-        self.audit.record(
-            AuditRecord(request_id=request_id.get(), outcome=Outcome.UNAUTHENTICATED, detail=reason)
-        )
-
-    def _record(
-        self, caller: Any, tool: str, needed: list[str], outcome: Outcome, detail: str
-    ) -> None:
-        plugin = self.owner.get(tool)
-        self.audit.record(
-            AuditRecord(
-                request_id=request_id.get(),
-                subject=getattr(caller, "subject", None),
-                client_id=getattr(caller, "client_id", None),
-                tenant=getattr(caller, "tenant_id", None),
-                tool=tool,
-                plugin=plugin,
-                plugin_version=self.versions.get(plugin or ""),
-                required_scopes=needed,
-                outcome=outcome,
-                detail=detail,
-            )
-        )
-        self.metrics.calls.labels(tool=tool, outcome=outcome.value).inc()
+    def _challenge(self, error: str) -> bytes:
+        return f'Bearer {error}, resource_metadata="{self.metadata_url}"'.encode()
 
 
-def _tool_calls(body: bytes) -> list[dict[str, Any]]:
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return []  # FastMCP answers malformed JSON-RPC itself
-    calls = []
-    for message in payload if isinstance(payload, list) else [payload]:
-        if isinstance(message, dict) and message.get("method") == "tools/call":
-            params = message.get("params")
-            if isinstance(params, dict) and isinstance(params.get("name"), str):
-                calls.append(message)
-    return calls
-
-
-def _missing_from_result(body: bytes) -> list[str] | None:
-    """The scopes a tool said were missing, if its result is an `InsufficientScope` error."""
-    if b'"insufficient_scope"' not in body:
-        return None
-    try:
-        result = json.loads(body).get("result") or {}
-    except (ValueError, AttributeError):
-        return None
-    error = (result.get("structuredContent") or {}).get("error") or {}
-    if not result.get("isError") or error.get("code") != "insufficient_scope":
-        return None
-    missing = (error.get("details") or {}).get("missing_scopes")
-    return [s for s in missing if isinstance(s, str)] if isinstance(missing, list) else None
-
-
-def _jsonrpc_error(
-    message: dict[str, Any], code: int, text: str, data: dict[str, Any]
-) -> dict[str, Any]:
-    return {
-        "jsonrpc": "2.0",
-        "id": message.get("id"),
-        "error": {"code": code, "message": text, "data": data},
-    }
-
-
-async def _read_body(receive: Receive, limit: int) -> tuple[bytes, bool]:
-    chunks: list[bytes] = []
-    size = 0
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            break
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return b"", True
-        chunks.append(chunk)
-        if not message.get("more_body", False):
-            break
-    return b"".join(chunks), False
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
-
-
-async def _respond(
-    send: Send,
-    status: int,
-    body: dict[str, Any],
-    challenge: str | None = None,
-    extra_headers: list[tuple[bytes, bytes]] | None = None,
-) -> None:
-    data = json.dumps(body).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(data)).encode()),
-        (b"cache-control", b"no-store"),
-        *(extra_headers or []),
-    ]
-    if challenge:
-        headers.append((b"www-authenticate", challenge.encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": data})
+def _token_in_query(scope: Scope) -> bool:
+    query = scope.get("query_string", b"").decode("latin-1")
+    return any(key == "access_token" for key, _ in parse_qsl(query))

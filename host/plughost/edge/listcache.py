@@ -2,25 +2,29 @@
 
 Listing goes through FastMCP and the MCP SDK in full each time: every tool converted, the result
 validated and dumped again. With a thousand tools that takes tens of milliseconds of CPU, while
-the answer cannot change: the tool set is fixed once the host serves (it only shrinks, when a
-plugin is withdrawn at start-up), and what a caller sees depends only on its scopes. So the
-first answer to a question is kept and replayed with the new request's id.
+the answer cannot change: the tool set is fixed once the host serves (the registry's generation
+moves when a plugin is withdrawn at start-up), and what a caller sees depends only on its
+scopes. So the first answer to a question is kept and replayed with the new request's id.
 
 "The same question" is strict: the same granted scopes, the same JSON-RPC message apart from
 its id, and the same values of every header the transport reads (``Accept``, ``Content-Type``,
 ``Host``, ``Origin`` and the ``Mcp-*`` headers). Only complete HTTP 200 answers carrying a
-JSON-RPC result are kept; anything else, and every other method, goes through untouched.
+JSON-RPC result are kept; anything else, and every other method, goes through untouched. The
+message is the one the gate parsed; the answer is kept as FastMCP's bytes, never re-encoded.
 """
 
 from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from collections.abc import Mapping, Sized
+from collections.abc import Mapping
 from typing import Any
 
-from starlette.authentication import UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from plughost.core.registry import ToolRegistry
+from plughost.edge.message import message_of
+from plughost.ops.callrecord import current_call
 
 KEYED_HEADERS = (b"accept", b"content-type", b"host", b"origin")
 
@@ -32,49 +36,49 @@ class ToolListCache:
         self,
         app: ASGIApp,
         *,
-        mcp_path: str,
-        tools: Sized,
+        registry: ToolRegistry,
         max_bytes: int = 32 * 1024 * 1024,
     ) -> None:
         self.app = app
-        self.mcp_path = mcp_path
-        self.tools = tools
+        self.registry = registry
         self.max_bytes = max_bytes
         self._answers: OrderedDict[Key, tuple[list[tuple[bytes, bytes]], bytes]] = OrderedDict()
         self._bytes = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] != "POST"
-            or scope["path"].rstrip("/") != self.mcp_path
-        ):
+        key_and_id = self._question(scope)
+        if key_and_id is None:
             await self.app(scope, receive, send)
             return
-        user = scope.get("user")
-        token = getattr(user, "access_token", None)
-        if token is None or isinstance(user, UnauthenticatedUser):
-            await self.app(scope, receive, send)
-            return
-        first = await receive()
-        body = first.get("body", b"")
-        if first["type"] != "http.request" or first.get("more_body") or b"tools/list" not in body:
-            await self.app(scope, _replay(first, receive), send)
-            return
-        question = _list_request(body)
-        if question is None:
-            await self.app(scope, _replay(first, receive), send)
-            return
-        request_id, rest = question
-        key = (frozenset(token.scopes), len(self.tools), rest, _keyed_headers(scope))
+        key, request_id = key_and_id
         kept = self._answers.get(key)
         if kept is not None:
             self._answers.move_to_end(key)
             await _answer(send, kept[0], request_id, kept[1])
             return
-        await self.app(scope, _replay(first, receive), self._keeping(key, send))
+        await self.app(scope, receive, self._keeping(key, request_id, send))
 
-    def _keeping(self, key: Key, send: Send) -> Send:
+    def _question(self, scope: Scope) -> tuple[Key, Any] | None:
+        """The cache key and request id of a cacheable ``tools/list``, else None."""
+        message = message_of(scope)
+        record = current_call.get()
+        if message is None or message.method != "tools/list" or record is None:
+            return None
+        request_id = message.id
+        if record.caller is None or request_id is None:
+            return None
+        if isinstance(request_id, bool | float | dict | list):
+            return None
+        rest = {k: v for k, v in message.payload.items() if k != "id"}
+        key = (
+            record.caller.scopes,
+            self.registry.generation,
+            json.dumps(rest, sort_keys=True, separators=(",", ":")),
+            _keyed_headers(scope),
+        )
+        return key, request_id
+
+    def _keeping(self, key: Key, request_id: Any, send: Send) -> Send:
         start: Message | None = None
         chunks: list[bytes] = []
 
@@ -85,21 +89,17 @@ class ToolListCache:
             elif message["type"] == "http.response.body" and start is not None:
                 chunks.append(message.get("body", b""))
                 if not message.get("more_body", False):
-                    self._keep(key, start, b"".join(chunks))
+                    self._keep(key, request_id, start, b"".join(chunks))
             await send(message)
 
         return keeping
 
-    def _keep(self, key: Key, start: Message, body: bytes) -> None:
-        if start["status"] != 200:
+    def _keep(self, key: Key, request_id: Any, start: Message, body: bytes) -> None:
+        """Keep the part of a successful answer after its id: ``"result":{...}}``."""
+        prefix = _prefix(request_id) + b',"result":'
+        if start["status"] != 200 or not body.startswith(prefix) or not body.endswith(b"}"):
             return
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            return
-        if not isinstance(payload, dict) or "result" not in payload or "error" in payload:
-            return
-        result = json.dumps(payload["result"], ensure_ascii=False, separators=(",", ":")).encode()
+        result = body[len(prefix) : -1]
         headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
         self._answers[key] = (headers, result)
         self._bytes += len(result)
@@ -108,18 +108,8 @@ class ToolListCache:
             self._bytes -= len(dropped)
 
 
-def _list_request(body: bytes) -> tuple[Any, str] | None:
-    """The id and the rest (canonical JSON) of a single ``tools/list`` request, else None."""
-    try:
-        message = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(message, dict) or message.get("method") != "tools/list":
-        return None
-    request_id = message.pop("id", None)
-    if request_id is None or isinstance(request_id, bool | float | dict | list):
-        return None
-    return request_id, json.dumps(message, sort_keys=True, separators=(",", ":"))
+def _prefix(request_id: Any) -> bytes:
+    return b'{"jsonrpc":"2.0","id":' + json.dumps(request_id, separators=(",", ":")).encode()
 
 
 def _keyed_headers(scope: Mapping[str, Any]) -> tuple[tuple[bytes, bytes], ...]:
@@ -135,8 +125,7 @@ def _keyed_headers(scope: Mapping[str, Any]) -> tuple[tuple[bytes, bytes], ...]:
 async def _answer(
     send: Send, headers: list[tuple[bytes, bytes]], request_id: Any, result: bytes
 ) -> None:
-    body = b'{"jsonrpc":"2.0","id":' + json.dumps(request_id).encode() + b',"result":' + result
-    body += b"}"
+    body = _prefix(request_id) + b',"result":' + result + b"}"
     await send(
         {
             "type": "http.response.start",
@@ -145,16 +134,3 @@ async def _answer(
         }
     )
     await send({"type": "http.response.body", "body": body})
-
-
-def _replay(first: Message, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return first
-        return await receive()
-
-    return replay

@@ -43,12 +43,18 @@ log = logging.getLogger("plughost.ops.audit")
 
 
 class Outcome(StrEnum):
+    """How a call ended; every request to ``/mcp`` that names a tool or is refused gets one."""
+
     OK = "ok"
     TOOL_ERROR = "tool_error"
     INVALID_INPUT = "invalid_input"
     DENIED = "denied"
     RATE_LIMITED = "rate_limited"
     UNAUTHENTICATED = "unauthenticated"
+    UNKNOWN_TOOL = "unknown_tool"
+    PLUGIN_NOT_LOADED = "plugin_not_loaded"
+    BAD_REQUEST = "bad_request"
+    UNAVAILABLE = "unavailable"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from conftest import WRITE, Agent, all_pages
 
-from plughost import SettingsError
+from plughost.testing import SettingsError
 
 UNKNOWN = uuid.uuid4().hex
 STAGES = ["lead", "qualified", "proposal", "negotiation", "won", "lost"]

@@ -8,7 +8,7 @@ import stat
 import pytest
 from conftest import ALL, PROTECTED, assert_clean, clone_of, git
 
-from plughost import SettingsError
+from plughost.testing import SettingsError
 
 DEPLOY = {"environment": "dev", "app": "api", "version": "1.2.0", "reason": "release"}
 ROLLBACK = {"environment": "dev", "app": "api", "reason": "revert"}

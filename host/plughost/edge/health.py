@@ -1,0 +1,111 @@
+"""``/healthz``, ``/readyz`` and ``/metrics``: what probes and scrapers ask of a replica.
+
+``/healthz`` answers from memory and never touches a dependency, so it stays fast while a
+database or Redis is sick. ``/readyz`` checks each dependency with its own deadline, off the
+event loop, at most one database check at a time: a stalled database makes the replica
+unready within the deadline and never freezes the server.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from sqlalchemy import Engine, text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from plughost import __version__
+from plughost.core.discovery import PluginStatus
+from plughost.core.host import Host
+
+log = logging.getLogger("plughost.health")
+
+KeysReady = Callable[[], Awaitable[bool]]
+
+
+def health(host: Host) -> dict[str, Any]:
+    """The public health body: statuses only, never error text (that is for operators)."""
+    plugins = [
+        {"namespace": r.namespace, "version": r.version, "status": r.status.value}
+        for r in host.report.records
+    ]
+    ok = (PluginStatus.LOADED, PluginStatus.DISABLED)
+    degraded = any(p["status"] not in ok for p in plugins)
+    return {"status": "degraded" if degraded else "ok", "version": __version__, "plugins": plugins}
+
+
+class Readiness:
+    """Whether this replica can serve: plugins loaded, signing keys held, backends reachable."""
+
+    def __init__(self, host: Host, keys_ready: KeysReady) -> None:
+        self.host = host
+        self.keys_ready = keys_ready
+        self.timeout = host.settings.readiness_timeout_seconds
+        self._database_probe = anyio.CapacityLimiter(1)
+
+    async def check(self) -> tuple[bool, dict[str, Any]]:
+        host = self.host
+        checks: dict[str, Any] = {
+            "plugins": bool(host.report.loaded) or not host.report.records,
+            "signing_keys": await self._within("signing keys", self.keys_ready),
+            "database": await self._within("database", self._database),
+        }
+        if not host.settings.rate_limit.storage_url.startswith("memory"):
+            checks["rate_limit_storage"] = await self._within(
+                "rate-limit storage", host.limiter.healthy
+            )
+        return all(checks.values()), checks
+
+    async def _within(self, name: str, check: Callable[[], Awaitable[bool]]) -> bool:
+        try:
+            with anyio.fail_after(self.timeout):
+                return bool(await check())
+        except TimeoutError:
+            log.warning("readiness: %s did not answer within %ss", name, self.timeout)
+        except Exception as exc:
+            log.warning("readiness: %s unreachable: %s", name, type(exc).__name__)
+        return False
+
+    async def _database(self) -> bool:
+        return await anyio.to_thread.run_sync(
+            _ping, self.host.engine, abandon_on_cancel=True, limiter=self._database_probe
+        )
+
+
+def _ping(engine: Engine) -> bool:
+    with engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
+    return True
+
+
+def routes(host: Host, keys_ready: KeysReady) -> None:
+    """Add the probe and scrape endpoints to the host's server."""
+    readiness = Readiness(host, keys_ready)
+    settings = host.settings
+
+    async def healthz(_request: Request) -> JSONResponse:
+        return JSONResponse(health(host))
+
+    async def readyz(_request: Request) -> JSONResponse:
+        ready, checks = await readiness.check()
+        return JSONResponse({"ready": ready, "checks": checks}, status_code=200 if ready else 503)
+
+    async def metrics(request: Request) -> Response:
+        expected = settings.metrics_token
+        if expected is not None:
+            given = request.headers.get("authorization", "")
+            wanted = f"Bearer {expected.get_secret_value()}"
+            if not hmac.compare_digest(given.encode(), wanted.encode()):
+                return JSONResponse({"error": "unauthorized"}, status_code=401)
+        body, content_type = host.metrics.exposition()
+        return Response(body, media_type=content_type)
+
+    host.mcp.custom_route("/healthz", methods=["GET"])(healthz)
+    host.mcp.custom_route("/readyz", methods=["GET"])(readyz)
+    if settings.metrics_enabled:
+        host.mcp.custom_route("/metrics", methods=["GET"])(metrics)

@@ -1,0 +1,99 @@
+"""The call record: one per MCP request, filled in by each layer it passes, written once.
+
+The recorder at the edge opens it; the auth provider notes why a token was refused; the gate
+notes the caller, the tool and any refusal; the tool adapter notes what the plugin's function
+did. When the response is complete the recorder hands it to the `CallLedger`, which writes one
+audit record and the metrics, whatever the outcome. No layer audits or meters on its own, so a
+call is counted exactly once and every outcome is counted the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+from plughost.core.registry import RegisteredTool
+from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
+from plughost.ops.metrics import Metrics
+from plughost.sdk.context import Caller
+
+#: The label metrics use for a tool name that is not in the registry: the caller chooses those
+#: names, so they never become label values of their own.
+UNREGISTERED = "(unregistered)"
+
+
+@dataclass(slots=True)
+class CallRecord:
+    """What is known about one request so far."""
+
+    request_id: str | None
+    started: float = field(default_factory=time.perf_counter)
+    caller: Caller | None = None
+    tool: str | None = None
+    registered: RegisteredTool | None = None
+    plugin: str | None = None
+    arguments: Mapping[str, Any] | None = None
+    outcome: Outcome | None = None
+    detail: str | None = None
+    auth_refusal: str | None = None
+    missing_scopes: tuple[str, ...] = ()
+    notes: list[str] = field(default_factory=list)
+
+    def end(self, outcome: Outcome, detail: str | None = None) -> None:
+        """Settle the outcome; the first layer to settle it wins."""
+        if self.outcome is None:
+            self.outcome, self.detail = outcome, detail
+
+    def deny(self, missing: list[str] | tuple[str, ...]) -> None:
+        """The caller lacks ``missing``: answered with HTTP 403 by the gate."""
+        self.missing_scopes = tuple(missing)
+        self.end(Outcome.DENIED, f"missing {' '.join(missing)}")
+
+
+current_call: ContextVar[CallRecord | None] = ContextVar("plughost_call", default=None)
+
+
+class CallLedger:
+    """Turns finished call records into audit records and metrics."""
+
+    def __init__(self, audit: AuditTrail, metrics: Metrics, *, include_arguments: bool) -> None:
+        self.audit = audit
+        self.metrics = metrics
+        self.include_arguments = include_arguments
+
+    def write(self, record: CallRecord) -> None:
+        """Write a finished record; requests that neither named a tool nor were refused
+        (``initialize``, ``tools/list``) leave no trace."""
+        if record.outcome is None:
+            return
+        seconds = time.perf_counter() - record.started
+        tool = record.registered
+        if record.outcome is Outcome.UNAUTHENTICATED:
+            self.metrics.auth_failures.labels(reason=record.detail or "unknown").inc()
+        if record.tool is not None:
+            label = tool.name if tool else UNREGISTERED
+            self.metrics.calls.labels(tool=label, outcome=record.outcome.value).inc()
+            if tool is not None:
+                self.metrics.latency.labels(tool=tool.name).observe(seconds)
+        self.audit.record(self._audit_record(record, seconds))
+
+    def _audit_record(self, record: CallRecord, seconds: float) -> AuditRecord:
+        caller, tool, arguments = record.caller, record.registered, record.arguments or {}
+        detail = "; ".join(filter(None, [record.detail, *record.notes])) or None
+        return AuditRecord(
+            request_id=record.request_id,
+            subject=caller.subject if caller else None,
+            client_id=caller.client_id if caller else None,
+            tenant=caller.tenant_id if caller else None,
+            tool=record.tool,
+            plugin=tool.plugin if tool else record.plugin,
+            plugin_version=tool.plugin_version if tool else None,
+            required_scopes=list(tool.scopes) if tool else [],
+            outcome=record.outcome or Outcome.INTERNAL_ERROR,
+            detail=detail,
+            latency_ms=round(seconds * 1000, 3),
+            arguments=dict(arguments) if self.include_arguments else sorted(arguments),
+        )
