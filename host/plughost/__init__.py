@@ -21,16 +21,19 @@ from plughost.sdk.context import Caller, PluginRuntime, ToolContext
 from plughost.sdk.errors import Conflict, InsufficientScope, InvalidInput, NotFound, ToolError
 from plughost.sdk.plugin import Plugin
 from plughost.sdk.tables import TenantStorage, UTCDateTime
+from plughost.sdk.types import Id, Text
 
 __all__ = [
     "Caller",
     "Conflict",
+    "Id",
     "InsufficientScope",
     "InvalidInput",
     "NotFound",
     "Plugin",
     "PluginRuntime",
     "TenantStorage",
+    "Text",
     "ToolContext",
     "ToolError",
     "UTCDateTime",
