@@ -289,7 +289,7 @@ def audit(
 ) -> None:
     """Read the audit trail (from the database if kept there, else the audit file)."""
     from plughost.core.database import build_engine
-    from plughost.ops import audit as trail
+    from plughost.ops import audit_query as trail
 
     try:
         settings = _settings()

@@ -192,6 +192,11 @@ class AuditSettings(BaseModel):
     include_arguments: bool = Field(
         False, description="Record argument values, not only their names. Mind what tools receive."
     )
+    durable: bool = Field(
+        False,
+        description="Hold each response until its audit record is committed (group commit): "
+        "no acknowledged call is ever without a record, at the cost of latency.",
+    )
 
     @model_validator(mode="after")
     def _file_needs_path(self) -> AuditSettings:

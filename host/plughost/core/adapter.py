@@ -154,6 +154,11 @@ def _error_result(
     details: dict[str, Any] | None = None,
 ) -> ToolResult:
     record.end(outcome, code)
+    return error_result(code, message, details)
+
+
+def error_result(code: str, message: str, details: dict[str, Any] | None = None) -> ToolResult:
+    """A tool error as agents get it: the text, and ``structuredContent.error`` to act on."""
     error: dict[str, Any] = {"code": code, "message": message}
     if details:
         error["details"] = details

@@ -66,7 +66,10 @@ def build_host(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = build_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
     audit = build_trail(
-        settings.audit.sink, settings.audit.file, engine if settings.audit.database else None
+        settings.audit.sink,
+        settings.audit.file,
+        engine if settings.audit.database else None,
+        durable=settings.audit.durable,
     )
     registry = ToolRegistry()
     for record in report.problems:

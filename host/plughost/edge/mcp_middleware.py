@@ -15,9 +15,11 @@ from typing import Any
 from fastmcp.exceptions import ToolError, ValidationError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
 from plughost.auth.provider import CallerToken
+from plughost.core.adapter import error_result
 from plughost.core.naming import missing_scopes
 from plughost.core.registry import ToolRegistry
 from plughost.ops.audit import Outcome
@@ -81,15 +83,37 @@ class CallOutcomes(Middleware):
                 raise ToolError(f"insufficient scope: missing {' '.join(missing)}")
         try:
             return await call_next(context)
-        except (ValidationError, PydanticValidationError):
+        except (ValidationError, PydanticValidationError) as exc:
             record.end(Outcome.INVALID_INPUT, "arguments failed validation")
-            raise
+            cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            return invalid_arguments(record.tool or name, cause)
         except ToolError:
             record.end(Outcome.TOOL_ERROR)
             raise
         except Exception:
             record.outcome, record.detail = Outcome.INTERNAL_ERROR, "internal_error"
             raise
+
+
+def invalid_arguments(tool: str, error: PydanticValidationError) -> ToolResult:
+    """Arguments refused by validation, as a structured ``invalid_input`` error naming the
+    public tool and each bad field (never the values sent, which may be large or secret)."""
+    problems = [
+        {
+            "field": ".".join(str(part) for part in detail["loc"]) or "(arguments)",
+            "message": detail["msg"],
+            "type": detail["type"],
+        }
+        for detail in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return error_result(
+        "invalid_input",
+        f"invalid arguments for {tool}: {summary}",
+        {"tool": tool, "errors": problems},
+    )
 
 
 def _caller() -> Caller | None:

@@ -1,5 +1,6 @@
 """The audit trail: one record per tool call and per refused request.
 
+This module writes the trail; `plughost.ops.audit_query` reads it back for the CLI.
 Records say who (subject, client, tenant), what (tool, plugin@version, required scopes), how it
 ended (outcome, latency) and under which request id. They never hold a token, a secret or, unless
 the operator turns it on, argument values: only argument names. Writing happens off the request
@@ -11,12 +12,12 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import sys
 import threading
 import time
-from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -33,7 +34,6 @@ from sqlalchemy import (
     Table,
     Text,
     insert,
-    select,
 )
 
 from plughost.core.schema import ensure_schema
@@ -98,8 +98,20 @@ audit_table = Table(
 )
 
 
+#: A queued record and, in durable mode, the future its request waits on until it is committed.
+Pending = tuple[AuditRecord, Future[bool] | None]
+
+
 class AuditTrail:
-    """Queue records; a daemon thread writes them to the stream and/or the database."""
+    """Queue records; a daemon thread writes them to the stream, file and/or database.
+
+    By default a request never waits for its record: a crash can lose the records of the
+    last few dozen milliseconds. ``durable=True`` trades latency for certainty: `record`
+    returns a future that the writer completes once the record is on disk (file: fsync) and
+    committed (database), and the host holds the response until then. Records that arrive
+    while a batch is being written form the next batch (group commit), so durability costs
+    one commit per batch, not one per call.
+    """
 
     def __init__(
         self,
@@ -107,15 +119,17 @@ class AuditTrail:
         stream: TextIO | None = None,
         path: Path | None = None,
         engine: Engine | None = None,
+        durable: bool = False,
         batch_size: int = 200,
         linger_seconds: float = 0.05,
     ) -> None:
         self._stream = stream
         self._path = path
         self._engine = engine
+        self.durable = durable
         self._batch_size = batch_size
-        self._linger = linger_seconds
-        self._queue: queue.Queue[AuditRecord | None] = queue.Queue(maxsize=100_000)
+        self._linger = 0.0 if durable else linger_seconds
+        self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=100_000)
         self._thread: threading.Thread | None = None
         self.dropped = 0
 
@@ -133,14 +147,22 @@ class AuditTrail:
         self._thread = threading.Thread(target=self._run, name="plughost-audit", daemon=True)
         self._thread.start()
 
-    def record(self, entry: AuditRecord) -> None:
-        """Queue one record; never blocks the request (a full queue drops and counts)."""
+    def record(self, entry: AuditRecord) -> Future[bool] | None:
+        """Queue one record without blocking (a full queue drops and counts it).
+
+        In durable mode, returns a future that becomes True once the record is committed
+        (False if writing it failed).
+        """
         if self._thread is None:
-            return
+            return None
+        done: Future[bool] | None = Future() if self.durable else None
         try:
-            self._queue.put_nowait(entry)
+            self._queue.put_nowait((entry, done))
         except queue.Full:
             self.dropped += 1
+            if done is not None:
+                done.set_result(False)
+        return done
 
     def close(self) -> None:
         """Write everything queued, then stop."""
@@ -162,7 +184,7 @@ class AuditTrail:
             if handle:
                 handle.close()
 
-    def _next_batch(self) -> tuple[list[AuditRecord], bool]:
+    def _next_batch(self) -> tuple[list[Pending], bool]:
         """Wait for a record, let the ones right behind it join, and take up to a batch.
 
         Lingering a moment before draining means a busy host wakes this thread (and takes the
@@ -184,125 +206,74 @@ class AuditTrail:
             batch.append(item)
         return batch, False
 
-    def _write(self, batch: list[AuditRecord], handle: TextIO | None) -> None:
+    def _write(self, batch: list[Pending], handle: TextIO | None) -> None:
         if not batch:
             return
-        lines = "".join(entry.model_dump_json() + "\n" for entry in batch)
+        written = [True] * len(batch)
+        try:
+            self._append([entry for entry, _ in batch], handle)
+        except Exception:
+            log.exception("could not write %d audit record(s) to the stream/file", len(batch))
+            written = [False] * len(batch)
+        if self._engine is not None:
+            rows = [_to_row(entry) for entry, _ in batch]
+            written = [
+                ok and row_ok for ok, row_ok in zip(written, self._insert(rows), strict=True)
+            ]
+        for (_, done), ok in zip(batch, written, strict=True):
+            if done is not None:
+                done.set_result(ok)
+
+    def _append(self, entries: list[AuditRecord], handle: TextIO | None) -> None:
+        lines = "".join(entry.model_dump_json() + "\n" for entry in entries)
         for out in (self._stream, handle):
             if out is not None:
                 out.write(lines)
                 out.flush()
-        if self._engine is not None:
-            rows = [_to_row(entry) for entry in batch]
-            try:
-                with self._engine.begin() as conn:
-                    conn.execute(insert(audit_table), rows)
-            except Exception:
-                log.exception("could not write %d audit record(s) to the database", len(rows))
+        if handle is not None and self.durable:
+            os.fsync(handle.fileno())
+
+    def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
+        """Insert a batch; if the batch fails, each row on its own, so one bad row loses only
+        itself and never the other callers' records. Returns which rows were written."""
+        assert self._engine is not None
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(audit_table), rows)
+            return [True] * len(rows)
+        except Exception:
+            if len(rows) == 1:
+                log.exception("could not write an audit record to the database")
+                return [False]
+            log.warning("audit batch of %d failed; writing its records one by one", len(rows))
+        return [self._insert([row])[0] for row in rows]
 
 
-def build_trail(sink: str, file: Path | None, engine: Engine | None) -> AuditTrail:
+def build_trail(
+    sink: str, file: Path | None, engine: Engine | None, *, durable: bool = False
+) -> AuditTrail:
     """The trail a host's settings describe (``sink``: stdout, file or off)."""
     return AuditTrail(
         stream=sys.stdout if sink == "stdout" else None,
         path=file if sink == "file" else None,
         engine=engine,
+        durable=durable,
     )
 
 
 def _to_row(entry: AuditRecord) -> dict[str, Any]:
+    """A database row that fits its columns whatever a caller put into the record."""
     row = entry.model_dump()
     row["required_scopes"] = json.dumps(row["required_scopes"])
     row["arguments"] = json.dumps(row["arguments"], default=str)
     row["outcome"] = entry.outcome.value
-    return row
+    return {name: _fit(audit_table.c[name], value) for name, value in row.items()}
 
 
-def read_file(path: Path) -> Iterator[AuditRecord]:
-    """Records from a JSON-lines audit file, skipping lines that are not records."""
-    with path.open(encoding="utf-8") as fh:
-        for line in fh:
-            try:
-                yield AuditRecord.model_validate_json(line)
-            except ValueError:
-                continue
-
-
-def read_database(engine: Engine, since: datetime | None = None) -> Iterator[AuditRecord]:
-    stmt = select(audit_table).order_by(audit_table.c.time)
-    if since is not None:
-        stmt = stmt.where(audit_table.c.time >= since)
-    with engine.connect() as conn:
-        for row in conn.execute(stmt).mappings():
-            data = dict(row)
-            data.pop("id")
-            data["required_scopes"] = json.loads(data["required_scopes"])
-            data["arguments"] = json.loads(data["arguments"])
-            yield AuditRecord.model_validate(data)
-
-
-def matching(
-    records: Iterable[AuditRecord],
-    *,
-    subject: str | None = None,
-    tool: str | None = None,
-    outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-) -> Iterator[AuditRecord]:
-    for entry in records:
-        if subject and entry.subject != subject:
-            continue
-        if tool and entry.tool != tool:
-            continue
-        if outcome and entry.outcome != outcome:
-            continue
-        if since and entry.time < since:
-            continue
-        if until and entry.time > until:
-            continue
-        yield entry
-
-
-class UsageRow(BaseModel):
-    key: str
-    calls: int
-    failures: int
-    p50_ms: float | None
-    p95_ms: float | None
-    outcomes: dict[str, int]
-
-
-def summarize(records: Iterable[AuditRecord]) -> dict[str, list[UsageRow]]:
-    """Calls, failures and latency per tool and per client: what agents do and where they fail."""
-    groups: dict[str, dict[str, list[AuditRecord]]] = {
-        "tool": defaultdict(list),
-        "client": defaultdict(list),
-    }
-    for entry in records:
-        groups["tool"][entry.tool or "(no tool)"].append(entry)
-        groups["client"][entry.client_id or entry.subject or "(anonymous)"].append(entry)
-    return {
-        kind: [_usage(key, rows) for key, rows in sorted(by.items())] for kind, by in groups.items()
-    }
-
-
-def _usage(key: str, rows: list[AuditRecord]) -> UsageRow:
-    latencies = sorted(r.latency_ms for r in rows if r.latency_ms is not None)
-    outcomes: dict[str, int] = defaultdict(int)
-    for r in rows:
-        outcomes[r.outcome.value] += 1
-    return UsageRow(
-        key=key,
-        calls=len(rows),
-        failures=sum(1 for r in rows if r.outcome in FAILURES),
-        p50_ms=_percentile(latencies, 0.50),
-        p95_ms=_percentile(latencies, 0.95),
-        outcomes=dict(outcomes),
-    )
-
-
-def _percentile(values: list[float], q: float) -> float | None:
-    if not values:
-        return None
-    return round(values[min(len(values) - 1, int(q * len(values)))], 2)
+def _fit(column: Column[Any], value: Any) -> Any:
+    """Strip NUL characters (PostgreSQL refuses them) and cut strings to the column's length."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\x00", "")
+    length = getattr(column.type, "length", None)
+    return value if length is None or len(value) <= length else value[: length - 1] + "…"

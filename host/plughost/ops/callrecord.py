@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,11 +65,12 @@ class CallLedger:
         self.metrics = metrics
         self.include_arguments = include_arguments
 
-    def write(self, record: CallRecord) -> None:
+    def write(self, record: CallRecord) -> Future[bool] | None:
         """Write a finished record; requests that neither named a tool nor were refused
-        (``initialize``, ``tools/list``) leave no trace."""
+        (``initialize``, ``tools/list``) leave no trace. With a durable audit trail, returns
+        the future of the record's commit."""
         if record.outcome is None:
-            return
+            return None
         seconds = time.perf_counter() - record.started
         tool = record.registered
         if record.outcome is Outcome.UNAUTHENTICATED:
@@ -78,7 +80,7 @@ class CallLedger:
             self.metrics.calls.labels(tool=label, outcome=record.outcome.value).inc()
             if tool is not None:
                 self.metrics.latency.labels(tool=tool.name).observe(seconds)
-        self.audit.record(self._audit_record(record, seconds))
+        return self.audit.record(self._audit_record(record, seconds))
 
     def _audit_record(self, record: CallRecord, seconds: float) -> AuditRecord:
         caller, tool, arguments = record.caller, record.registered, record.arguments or {}
