@@ -1,8 +1,14 @@
-"""The in-process moving window: exact counts, the wait it reports, and forgetting idle clients."""
+"""The in-process moving window: exact counts, the wait it reports, and forgetting idle clients;
+whose budget a call counts against; a storage that is down is an error, not a hang."""
 
 from __future__ import annotations
 
-from plughost.ops.ratelimit import LocalWindows
+import asyncio
+
+import pytest
+
+from plughost.ops.ratelimit import BudgetKey, LocalWindows, RateLimiter, RateLimitUnavailable
+from plughost.testing import free_port
 
 
 class Clock:
@@ -36,3 +42,76 @@ def test_idle_clients_are_forgotten():
     assert len(windows) == 100
     windows.hit(("default", "active"), 5, 60)
     assert len(windows) == 1
+
+
+def limiter(
+    key_by: BudgetKey = "client_and_subject", storage_url: str = "memory://"
+) -> RateLimiter:
+    return RateLimiter(
+        default="2/minute",
+        per_plugin={},
+        per_tool={},
+        storage_url=storage_url,
+        key_prefix="plughost-test",
+        tool_owner={},
+        storage_timeout=0.5,
+        key_by=key_by,
+    )
+
+
+async def spend(rate: RateLimiter, client: str | None, subject: str, calls: int) -> list[bool]:
+    """Which of ``calls`` calls were allowed."""
+    return [
+        await rate.hit(client=client, subject=subject, tool="todo_list") is None
+        for _ in range(calls)
+    ]
+
+
+def test_each_user_of_a_client_has_a_budget_by_default() -> None:
+    async def scenario() -> None:
+        rate = limiter()
+        assert await spend(rate, "app", "ann", 3) == [True, True, False]
+        assert await spend(rate, "app", "bob", 2) == [True, True]
+        assert await spend(rate, None, "ann", 2) == [True, True]  # no client: not app's ann
+
+    asyncio.run(scenario())
+
+
+def test_keyed_by_client_all_its_users_share_one_budget() -> None:
+    async def scenario() -> None:
+        rate = limiter("client")
+        assert await spend(rate, "app", "ann", 1) == [True]
+        assert await spend(rate, "app", "bob", 2) == [True, False]
+        assert await spend(rate, None, "app", 2) == [True, True]  # a subject is not a client
+
+    asyncio.run(scenario())
+
+
+def test_no_two_callers_spell_the_same_key() -> None:
+    async def scenario() -> None:
+        rate = limiter()
+        assert await spend(rate, "a/b", "c", 2) == [True, True]
+        assert await spend(rate, "a", "b/c", 2) == [True, True]
+
+    asyncio.run(scenario())
+
+
+def test_the_positional_form_counts_the_caller_as_client_and_subject() -> None:
+    async def scenario() -> None:
+        rate = limiter()
+        assert await rate.hit("app", "todo_list") is None
+        assert await spend(rate, "app", "app", 2) == [True, False]
+
+    asyncio.run(scenario())
+
+
+def test_a_redis_nobody_listens_on_is_unavailable_not_a_hang() -> None:
+    pytest.importorskip("redis", reason="needs redis-py (plughost[redis])")
+
+    async def scenario() -> None:
+        rate = limiter(storage_url=f"redis://127.0.0.1:{free_port()}/0")
+        with pytest.raises(RateLimitUnavailable, match=r"rate-limit storage redis://127\.0\.0\.1"):
+            await rate.hit(client="app", subject="ann", tool="todo_list")
+        assert not await rate.healthy()
+
+    asyncio.run(scenario())

@@ -43,6 +43,11 @@ class Metrics:
         self.rate_limited = Counter(
             "plughost_rate_limited", "Calls refused by the rate limiter.", ["tool"], registry=r
         )
+        self.rate_limit_storage_errors = Counter(
+            "plughost_rate_limit_storage_errors",
+            "Calls whose rate-limit storage failed or timed out (then fail open or closed).",
+            registry=r,
+        )
         self.plugins = Gauge(
             "plughost_plugins",
             "Installed plugins by load status.",

@@ -1,24 +1,50 @@
-"""Per-client rate limits on tool calls, in-process or shared by all replicas through Redis.
+"""Per-caller rate limits on tool calls, in-process or shared by all replicas through Redis.
 
-The budget is per client (client id, else subject). A tool may have its own limit, a plugin
-may have one for all its tools, and everything else falls under the default. Both backends
-count a moving window exactly: N parallel calls against a limit of L allow exactly L. Redis
-(``redis://``) goes through the moving-window strategy of the `limits` library, so replicas
-share one count; ``memory://`` keeps each client's recent hits in a deque in this process,
-which costs O(1) per call however high the limit (the `limits` in-memory store copies its
-whole window and hops to a thread on every hit).
+The budget belongs to each user of each client (``key_by="client_and_subject"``), or to each
+client as a whole (``key_by="client"``: client id, else subject). A tool may have its own limit,
+a plugin may have one for all its tools, and everything else falls under the default. Both
+backends count a moving window exactly: N parallel calls against a limit of L allow exactly L.
+Redis (``redis://``) goes through the moving-window strategy of the `limits` library, so
+replicas share one count; ``memory://`` keeps each caller's recent hits in a deque in this
+process, which costs O(1) per call however high the limit (the `limits` in-memory store copies
+its whole window and hops to a thread on every hit).
+
+Redis is a dependency on every call's path, so every wait on it has a deadline: a failure or a
+timeout raises `RateLimitUnavailable`, and the caller applies the operator's fail-open or
+fail-closed policy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from typing import Any, Literal, overload
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import limits
 from limits.aio.strategies import MovingWindowRateLimiter
+from limits.errors import StorageError
 from limits.storage import storage_from_string
+
+BudgetKey = Literal["client_and_subject", "client"]
+
+
+class RateLimitUnavailable(Exception):
+    """The shared rate-limit storage failed or did not answer in time, so nothing was counted.
+
+    ``storage`` names it without credentials; whether the call proceeds is the caller's policy.
+    """
+
+    def __init__(self, storage: str, reason: str) -> None:
+        super().__init__(
+            f"rate-limit storage {storage} {reason}; "
+            "check that it is running and reachable from this replica"
+        )
+        self.storage = storage
+        self.reason = reason
 
 
 class RateLimiter:
@@ -31,18 +57,25 @@ class RateLimiter:
         storage_url: str,
         key_prefix: str,
         tool_owner: Mapping[str, str],
+        storage_timeout: float = 0.5,
+        key_by: BudgetKey = "client_and_subject",
     ) -> None:
         self._default = limits.parse(default) if default else None
         self._plugins = {name: limits.parse(value) for name, value in per_plugin.items()}
         self._tools = {name: limits.parse(value) for name, value in per_tool.items()}
         self._owner = tool_owner
+        self._timeout = storage_timeout
+        self._key_by: BudgetKey = key_by
+        self._storage_name = _without_credentials(storage_url)
         self._local: LocalWindows | None = None
         self._shared: MovingWindowRateLimiter | None = None
         if _is_memory(storage_url):
             self._local = LocalWindows()
         else:
             self.storage = storage_from_string(
-                _async_uri(storage_url), **_storage_options(storage_url, key_prefix)
+                _async_uri(storage_url),
+                wrap_exceptions=True,
+                **_storage_options(storage_url, key_prefix, storage_timeout),
             )
             self._shared = MovingWindowRateLimiter(self.storage)
 
@@ -54,25 +87,58 @@ class RateLimiter:
             return self._plugins[plugin], f"plugin:{plugin}"
         return self._default, "default"
 
-    async def hit(self, client: str, tool: str) -> float | None:
-        """Count one call; return None if allowed, else the seconds until one is allowed."""
+    @overload
+    async def hit(self, *, client: str | None, subject: str, tool: str) -> float | None: ...
+
+    @overload
+    async def hit(self, caller: str, tool: str, /) -> float | None: ...
+
+    async def hit(
+        self, *positional: str, client: str | None = None, subject: str = "", tool: str = ""
+    ) -> float | None:
+        """Count one call; return None if allowed, else the seconds until one is allowed.
+
+        Raises `RateLimitUnavailable` if the shared storage fails or does not answer within the
+        storage timeout. The positional form ``hit(caller, tool)``, from before budgets had a
+        subject, counts ``caller`` as both client and subject.
+        """
+        if positional:
+            client, tool = positional
+            subject = client
         item, bucket = self._limit(tool)
         if item is None:
             return None
+        identity = _identity(client, subject, self._key_by)
         if self._local is not None:
-            wait = self._local.hit((bucket, client), item.amount, item.get_expiry())
+            wait = self._local.hit((bucket, identity), item.amount, item.get_expiry())
             return None if wait is None else max(1.0, math.ceil(wait))
+        try:
+            async with asyncio.timeout(self._timeout):
+                return await self._hit_shared(item, bucket, identity)
+        except TimeoutError:
+            reason = f"did not answer within {self._timeout:g} s"
+            raise RateLimitUnavailable(self._storage_name, reason) from None
+        except StorageError as exc:
+            cause = exc.storage_error
+            reason = f"failed ({type(cause).__name__}: {cause})"
+            raise RateLimitUnavailable(self._storage_name, reason) from exc
+
+    async def _hit_shared(
+        self, item: limits.RateLimitItem, bucket: str, identity: str
+    ) -> float | None:
         assert self._shared is not None
-        if await self._shared.hit(item, bucket, client):
+        if await self._shared.hit(item, bucket, identity):
             return None
-        stats = await self._shared.get_window_stats(item, bucket, client)
+        stats = await self._shared.get_window_stats(item, bucket, identity)
         return max(1.0, math.ceil(stats.reset_time - time.time()))
 
     async def healthy(self) -> bool:
+        """Whether the storage answers a ping within the storage timeout."""
         if self._local is not None:
             return True
         try:
-            return bool(await self.storage.check())
+            async with asyncio.timeout(self._timeout):
+                return bool(await self.storage.check())
         except Exception:
             return False
 
@@ -130,7 +196,34 @@ def _async_uri(url: str) -> str:
     return url if url.startswith("async+") else f"async+{url}"
 
 
-def _storage_options(url: str, key_prefix: str) -> dict[str, str]:
-    if "redis" in url.split("://", 1)[0]:
-        return {"implementation": "redispy", "key_prefix": key_prefix}
-    return {}
+def _storage_options(url: str, key_prefix: str, timeout: float) -> dict[str, Any]:
+    """Redis client options: no wait beyond ``timeout``, and one immediate retry.
+
+    The retry replaces a pooled connection the server has closed; redis-py's default (ten
+    retries with backoff) would wait for seconds on a server that is down.
+    """
+    if "redis" not in url.split("://", 1)[0]:
+        return {}
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return {
+        "implementation": "redispy",
+        "key_prefix": key_prefix,
+        "socket_connect_timeout": timeout,
+        "socket_timeout": timeout,
+        "retry": Retry(NoBackoff(), 1),
+    }
+
+
+def _identity(client: str | None, subject: str, key_by: BudgetKey) -> str:
+    """The budget's key. Parts are quoted and joined by '/', so no caller can spell another's."""
+    if key_by == "client" and client:
+        return quote(client, safe="")
+    return f"{quote(client or '', safe='')}/{quote(subject, safe='')}"
+
+
+def _without_credentials(url: str) -> str:
+    """The storage URL fit for messages and logs: no user, password or query parameters."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2], query="", fragment=""))
