@@ -30,8 +30,10 @@ import pytest
 import uvicorn
 
 from plughost.errors import PluginLoadError, SettingsError
+from plughost.testing.faults import FaultProxy
 
 __all__ = [
+    "FaultProxy",
     "HostFactory",
     "LiveHost",
     "McpClient",
