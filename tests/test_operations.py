@@ -165,6 +165,15 @@ def test_parallel_calls_against_a_limit_allow_exactly_that_many(plughost_factory
     other_client = McpClient(host.mcp_url, host.token(["todo:read"], client_id="another-agent"))
     assert other_client.call("todo_list").ok
     same_client_other_user = host.client(["todo:read"], subject="someone-else")
+    assert same_client_other_user.call("todo_list").ok  # a budget per user of each client
+
+
+def test_budgets_can_be_per_client_as_a_whole(plughost_factory):
+    host = plughost_factory(
+        plugins=["todo"], settings={"rate_limit": {"default": "2/minute", "key": "client"}}
+    )
+    assert [host.client(["todo:read"]).call("todo_list").status_code for _ in range(2)] == [200] * 2
+    same_client_other_user = host.client(["todo:read"], subject="someone-else")
     assert same_client_other_user.call("todo_list").status_code == 429
 
 

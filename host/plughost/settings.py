@@ -292,6 +292,19 @@ class HostSettings(BaseSettings):
     max_json_depth: int = Field(
         64, ge=8, le=512, description="MCP messages nested deeper are refused (JSON-RPC -32600)."
     )
+    tool_timeout_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A tool call running longer ends with the error code `timeout`; "
+        "a tool's own timeout= wins.",
+    )
+    plugin_threads: int = Field(
+        16,
+        ge=1,
+        le=256,
+        description="Worker threads each plugin's synchronous tools may use at once; a plugin "
+        "whose calls hang exhausts only its own.",
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="Each /readyz check (database, Redis, keys) gives up after."
     )

@@ -15,8 +15,10 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+import anyio
 import anyio.to_thread
 from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
@@ -35,12 +37,29 @@ META_KEY = "plughost"
 StorageFactory = Callable[[str], TenantStorage]
 
 
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one call may run, and the worker threads its plugin's sync tools share.
+
+    Each plugin has its own threads: a plugin whose calls hang (a stalled database, a remote
+    that never answers) can exhaust only its own, and every call still ends at ``timeout``.
+    """
+
+    timeout: float
+    threads: anyio.CapacityLimiter
+
+
 def build_tool(
-    *, runtime: PluginRuntime, spec: ToolSpec, entry: RegisteredTool, storage_for: StorageFactory
+    *,
+    runtime: PluginRuntime,
+    spec: ToolSpec,
+    entry: RegisteredTool,
+    storage_for: StorageFactory,
+    limits: CallLimits,
 ) -> Tool:
     """Adapt one plugin tool, registered as ``entry``."""
     parameters, returns = _agent_signature(spec, entry.name)
-    invoke = _invoker(runtime, spec, entry.name, storage_for)
+    invoke = _invoker(runtime, spec, entry.name, storage_for, limits)
 
     async def call(**kwargs: Any) -> Any:
         return await invoke(kwargs)
@@ -90,10 +109,14 @@ def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Par
 
 
 def _invoker(
-    runtime: PluginRuntime, spec: ToolSpec, public_name: str, storage_for: StorageFactory
+    runtime: PluginRuntime,
+    spec: ToolSpec,
+    public_name: str,
+    storage_for: StorageFactory,
+    limits: CallLimits,
 ) -> Callable[[dict[str, Any]], typing.Awaitable[Any]]:
     """Run the plugin's function for the current caller and settle the call's outcome."""
-    fn, timeout = spec.fn, spec.timeout
+    fn, timeout = spec.fn, limits.timeout
     is_async = inspect.iscoroutinefunction(fn)
 
     async def invoke(kwargs: dict[str, Any]) -> Any:
@@ -116,7 +139,9 @@ def _invoker(
                     result = await fn(ctx, **kwargs)
                 else:
                     result = await anyio.to_thread.run_sync(
-                        functools.partial(fn, ctx, **kwargs), abandon_on_cancel=True
+                        functools.partial(fn, ctx, **kwargs),
+                        abandon_on_cancel=True,
+                        limiter=limits.threads,
                     )
         except ToolError as exc:
             return _refused(record, exc)

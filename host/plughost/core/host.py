@@ -13,13 +13,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import anyio
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
 from sqlalchemy import Engine
 
 from plughost import __version__
 from plughost.core import lifecycle
-from plughost.core.adapter import build_tool
+from plughost.core.adapter import CallLimits, build_tool
 from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover, validate_plugin_settings
 from plughost.core.registry import RegisteredTool, ToolRegistry
@@ -64,7 +65,13 @@ def build_host(
 ) -> Host:
     """Validate plugins' settings and register their tools on one FastMCP server behind ``auth``."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = build_engine(settings.resolved_database_url, pool_size=settings.database_pool_size)
+    engine = build_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
     audit = build_trail(
         settings.audit.sink,
         settings.audit.file,
@@ -91,6 +98,8 @@ def build_host(
             storage_url=settings.rate_limit.storage_url,
             key_prefix=settings.rate_limit.key_prefix,
             tool_owner=registry.owners,
+            storage_timeout=settings.rate_limit.storage_timeout_seconds,
+            key_by=settings.rate_limit.key,
         ),
     )
     for plugin in report.loaded:
@@ -151,6 +160,7 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
     def storage_for(tenant_id: str) -> TenantStorage:
         return TenantStorage(engine, tenant_id)
 
+    threads = anyio.CapacityLimiter(host.settings.plugin_threads)
     for spec, info in zip(plugin.tools, plugin.record.tools, strict=True):
         entry = RegisteredTool(
             name=info.name,
@@ -159,6 +169,14 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
             scopes=tuple(info.scopes),
         )
         host.mcp.add_tool(
-            build_tool(runtime=runtime, spec=spec, entry=entry, storage_for=storage_for)
+            build_tool(
+                runtime=runtime,
+                spec=spec,
+                entry=entry,
+                storage_for=storage_for,
+                limits=CallLimits(
+                    timeout=spec.timeout or host.settings.tool_timeout_seconds, threads=threads
+                ),
+            )
         )
         host.registry.add(entry)

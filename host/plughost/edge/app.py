@@ -77,6 +77,8 @@ def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
         max_body_bytes=settings.max_request_bytes,
         max_json_depth=settings.max_json_depth,
         limiter=host.limiter,
+        on_storage_error=settings.rate_limit.on_storage_error,
+        metrics=host.metrics,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(

@@ -12,6 +12,7 @@ which the recorder writes once.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -26,6 +27,7 @@ from plughost.edge.asgi import (
     INSUFFICIENT_SCOPE,
     INVALID_PARAMS,
     RATE_LIMITED,
+    UNAVAILABLE,
     BodyTooLarge,
     jsonrpc_error,
     read_body,
@@ -34,7 +36,13 @@ from plughost.edge.asgi import (
 )
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
-from plughost.ops.ratelimit import RateLimiter
+from plughost.ops.metrics import Metrics
+from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
+
+log = logging.getLogger("plughost.gate")
+
+#: Seconds a client is asked to wait when rate-limit storage is down and the policy is closed.
+STORAGE_RETRY_AFTER = 5
 
 
 class RequestGate:
@@ -48,6 +56,8 @@ class RequestGate:
         max_body_bytes: int,
         max_json_depth: int,
         limiter: RateLimiter,
+        on_storage_error: str,
+        metrics: Metrics,
     ) -> None:
         self.app = app
         self.mcp_path = mcp_path
@@ -56,6 +66,8 @@ class RequestGate:
         self.max_body = max_body_bytes
         self.max_depth = max_json_depth
         self.limiter = limiter
+        self.on_storage_error = on_storage_error
+        self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.mcp_path:
@@ -126,7 +138,12 @@ class RequestGate:
     async def _within_rate(self, record: CallRecord, message: Any, name: str, send: Send) -> bool:
         caller = record.caller
         assert caller is not None
-        retry_after = await self.limiter.hit(caller.client_id or caller.subject, name)
+        try:
+            retry_after = await self.limiter.hit(
+                client=caller.client_id, subject=caller.subject, tool=name
+            )
+        except RateLimitUnavailable as exc:
+            return await self._storage_failed(record, message, exc, send)
         if retry_after is None:
             return True
         record.end(Outcome.RATE_LIMITED, f"retry after {retry_after:.0f}s")
@@ -140,6 +157,29 @@ class RequestGate:
                 {"tool": record.tool, "retry_after": retry_after},
             ),
             [(b"retry-after", str(int(retry_after)).encode())],
+        )
+        return False
+
+    async def _storage_failed(
+        self, record: CallRecord, message: Any, exc: RateLimitUnavailable, send: Send
+    ) -> bool:
+        """The stated policy when rate-limit storage is down: open (proceed, marked) or closed."""
+        self.metrics.rate_limit_storage_errors.inc()
+        log.warning("%s (policy: fail %s)", exc, self.on_storage_error)
+        if self.on_storage_error == "open":
+            record.notes.append("rate limit not checked: storage unavailable")
+            return True
+        record.end(Outcome.UNAVAILABLE, "rate-limit storage unavailable")
+        await send_json(
+            send,
+            503,
+            jsonrpc_error(
+                message.id,
+                UNAVAILABLE,
+                "the server cannot check rate limits right now; retry shortly",
+                {"retry_after": STORAGE_RETRY_AFTER},
+            ),
+            [(b"retry-after", str(STORAGE_RETRY_AFTER).encode())],
         )
         return False
 

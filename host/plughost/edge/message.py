@@ -108,5 +108,7 @@ def keep(scope: Scope, message: Message) -> None:
 
 
 def bounded_name(name: str) -> str:
-    """A caller-chosen name cut to a length fit for logs and audit columns."""
-    return name if len(name) <= MAX_NAME_CHARS else name[: MAX_NAME_CHARS - 1] + "…"
+    """A caller-chosen name made fit for logs and audit columns: cut to a bounded length,
+    without NUL characters or lone surrogates (which no database column or UTF-8 file takes)."""
+    clean = name.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[: MAX_NAME_CHARS - 1] + "…"

@@ -78,6 +78,8 @@ class CallLedger:
         if record.tool is not None:
             label = tool.name if tool else UNREGISTERED
             self.metrics.calls.labels(tool=label, outcome=record.outcome.value).inc()
+            if record.outcome is Outcome.RATE_LIMITED:
+                self.metrics.rate_limited.labels(tool=label).inc()
             if tool is not None:
                 self.metrics.latency.labels(tool=tool.name).observe(seconds)
         return self.audit.record(self._audit_record(record, seconds))
