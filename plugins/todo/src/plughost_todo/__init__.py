@@ -7,13 +7,27 @@ import binascii
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field
-from sqlalchemy import Boolean, Column, Integer, String, Text
+from pydantic import BaseModel, Field, TypeAdapter
+from sqlalchemy import Boolean, Column, Connection, Integer, PrimaryKeyConstraint, String, func
+from sqlalchemy import Text as TextColumn
+from sqlalchemy.exc import IntegrityError
 
-from plughost import InvalidInput, NotFound, Plugin, ToolContext, UTCDateTime
+from plughost import (
+    Id,
+    InvalidInput,
+    NotFound,
+    Plugin,
+    PluginRuntime,
+    Text,
+    ToolContext,
+    UTCDateTime,
+)
+from plughost_todo.upgrade import move_items_of_0_1
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
+#: A cursor is the base64 of ``todo:<id>``: 20 characters for the largest id.
+MAX_CURSOR = 64
 
 
 class TodoSettings(BaseModel):
@@ -28,14 +42,26 @@ plugin = Plugin(
     settings=TodoSettings,
 )
 
+# Ids are numbered per tenant (1, 2, 3, ...), so an id tells nobody how many items other
+# organisations made: the key is (tenant_id, id). 0.1 kept items in `todo_items` under one
+# counter for all tenants; a key cannot be changed in place, so this is a new table and
+# start-up moves 0.1's rows here (`upgrade.move_items_of_0_1`).
 items = plugin.table(
-    "todo_items",
-    Column("id", Integer, primary_key=True, autoincrement=True),
+    "todo_tenant_items",
+    Column("id", Integer, nullable=False, autoincrement=False),
     Column("title", String(MAX_TITLE), nullable=False),
-    Column("notes", Text, nullable=False, default=""),
+    Column("notes", TextColumn, nullable=False, default=""),
     Column("completed", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
+    PrimaryKeyConstraint("tenant_id", "id", name="pk_todo_tenant_items"),
+)
+
+# The last id each tenant was given: one row per tenant, created by its first item.
+counters = plugin.table(
+    "todo_tenant_counters",
+    Column("last_id", Integer, nullable=False),
+    PrimaryKeyConstraint("tenant_id", name="pk_todo_tenant_counters"),
 )
 
 
@@ -58,8 +84,20 @@ class Deleted(BaseModel):
     deleted: bool = True
 
 
-Title = Annotated[str, Field(min_length=1, max_length=MAX_TITLE, description="What to do.")]
-Notes = Annotated[str, Field(max_length=MAX_NOTES, description="Longer details.")]
+Title = Annotated[Text[MAX_TITLE], Field(min_length=1, description="What to do.")]
+Notes = Annotated[Text[MAX_NOTES], Field(description="Longer details.")]
+Cursor = Text[MAX_CURSOR]
+# The SDK's `Id` describes itself generically; agents are better served by what the id names.
+ItemId = Annotated[Id, Field(description="The item's id.")]
+_cursor_id = TypeAdapter(Id)
+
+
+@plugin.on_startup
+def start(runtime: PluginRuntime) -> None:
+    """Move the items of a database 0.1 left behind into the per-tenant table, once."""
+    moved = move_items_of_0_1(runtime.engine, items)
+    if moved:
+        runtime.logger.info("moved %d todo items of plughost-todo 0.1 to per-tenant ids", moved)
 
 
 def _now() -> datetime:
@@ -82,22 +120,54 @@ def _encode_cursor(last_id: int) -> str:
 
 
 def _decode_cursor(cursor: str) -> int:
+    """The id in a cursor `_encode_cursor` made; a forged one is refused, never queried with."""
     try:
         kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
         if kind != "todo":
             raise ValueError(kind)
-        return int(value)
+        return _cursor_id.validate_python(int(value))
     except (binascii.Error, UnicodeDecodeError, ValueError):
         raise InvalidInput(
             "cursor is not one this tool returned; omit it to start from the first page"
         ) from None
 
 
-def _fetch(ctx: ToolContext, conn: object, item_id: int) -> TodoItem:
-    row = conn.execute(ctx.storage.select(items).where(items.c.id == item_id)).first()  # type: ignore[attr-defined]
+def _fetch(ctx: ToolContext, conn: Connection, item_id: int) -> TodoItem:
+    row = conn.execute(ctx.storage.select(items).where(items.c.id == item_id)).first()
     if row is None:
         raise NotFound(f"todo item {item_id} does not exist", id=item_id)
     return _row_to_item(row)
+
+
+def _next_id(ctx: ToolContext, conn: Connection) -> int:
+    """Take the caller's tenant's next item id.
+
+    Incrementing the tenant's counter row locks it until the transaction ends (a row lock on
+    PostgreSQL, the write lock on SQLite), so concurrent creates in one tenant take turns for
+    that moment and each gets an id of its own, without retrying. An id is never given out
+    twice, even after its item is deleted: an agent holding it gets `not_found`, not someone
+    else's item. A tenant's first create starts the counter after the tenant's highest id
+    (items moved from 0.1 keep theirs); see `create` for two first creates at once.
+    """
+    bumped = conn.execute(ctx.storage.update(counters).values(last_id=counters.c.last_id + 1))
+    if bumped.rowcount:
+        return int(conn.execute(ctx.storage.select(counters, counters.c.last_id)).scalar_one())
+    highest = conn.execute(ctx.storage.select(items, func.max(items.c.id))).scalar_one()
+    first = (highest or 0) + 1
+    conn.execute(ctx.storage.insert(counters).values(last_id=first))
+    return first
+
+
+def _insert(ctx: ToolContext, values: dict[str, object]) -> TodoItem:
+    now = _now()
+    with ctx.storage.transaction() as conn:
+        item_id = _next_id(ctx, conn)
+        conn.execute(
+            ctx.storage.insert(items).values(
+                id=item_id, completed=False, created_at=now, updated_at=now, **values
+            )
+        )
+        return _fetch(ctx, conn, item_id)
 
 
 @plugin.tool(scopes=["todo:write"], title="Create a todo item", idempotent=False)
@@ -108,23 +178,19 @@ def create(ctx: ToolContext, title: Title, notes: Notes = "") -> TodoItem:
         title: What needs doing (1 to 200 characters).
         notes: Optional details (up to 2000 characters).
     """
-    now = _now()
-    with ctx.storage.transaction() as conn:
-        result = conn.execute(
-            ctx.storage.insert(items).values(
-                title=_clean_title(title),
-                notes=notes,
-                completed=False,
-                created_at=now,
-                updated_at=now,
-            )
-        )
-        return _fetch(ctx, conn, result.inserted_primary_key[0])
+    values: dict[str, object] = {"title": _clean_title(title), "notes": notes}
+    try:
+        return _insert(ctx, values)
+    except IntegrityError:
+        # Only a tenant's first two creates racing to start its counter get here: the loser's
+        # counter row clashed with the winner's, which is committed now, so a second try
+        # simply takes the next id from it.
+        return _insert(ctx, values)
 
 
 @plugin.tool(scopes=["todo:read"], name="list", title="List todo items", read_only=True)
 def list_items(
-    ctx: ToolContext, completed: bool | None = None, cursor: str | None = None
+    ctx: ToolContext, completed: bool | None = None, cursor: Cursor | None = None
 ) -> TodoPage:
     """List todo items, oldest first, a page at a time.
 
@@ -146,7 +212,7 @@ def list_items(
 
 
 @plugin.tool(scopes=["todo:read"], title="Get a todo item", read_only=True)
-def get(ctx: ToolContext, id: int) -> TodoItem:
+def get(ctx: ToolContext, id: ItemId) -> TodoItem:
     """Get one todo item by id.
 
     Args:
@@ -159,7 +225,7 @@ def get(ctx: ToolContext, id: int) -> TodoItem:
 @plugin.tool(scopes=["todo:write"], title="Update a todo item", idempotent=True)
 def update(
     ctx: ToolContext,
-    id: int,
+    id: ItemId,
     title: Title | None = None,
     notes: Notes | None = None,
     completed: bool | None = None,
@@ -190,7 +256,7 @@ def update(
 
 
 @plugin.tool(scopes=["todo:write"], title="Delete a todo item", destructive=True, idempotent=False)
-def delete(ctx: ToolContext, id: int) -> Deleted:
+def delete(ctx: ToolContext, id: ItemId) -> Deleted:
     """Delete a todo item for good.
 
     Args:
