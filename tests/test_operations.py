@@ -8,6 +8,7 @@ import ssl
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
@@ -109,7 +110,7 @@ def test_every_call_and_refusal_is_audited_without_secrets(audited):
     assert (first["tool"], first["plugin"], first["plugin_version"]) == (
         "todo_create",
         "todo",
-        "0.1.0",
+        version("plughost-todo"),
     )
     assert first["required_scopes"] == ["todo:write"]
     assert first["arguments"] == ["title"]

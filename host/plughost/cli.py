@@ -11,6 +11,7 @@ import click
 
 from plughost import __version__
 from plughost.errors import PlughostError
+from plughost.ops.audit import Outcome
 
 
 def _settings(*, strict: bool = False, allow_remote_dev_issuer: bool = False) -> Any:
@@ -258,17 +259,7 @@ def check(url: str | None) -> None:
 @click.option(
     "--outcome",
     default=None,
-    type=click.Choice(
-        [
-            "ok",
-            "tool_error",
-            "invalid_input",
-            "denied",
-            "rate_limited",
-            "unauthenticated",
-            "internal_error",
-        ]
-    ),
+    type=click.Choice([outcome.value for outcome in Outcome]),
 )
 @click.option("--since", default=None, help="From: ISO time or an age like 30m, 6h, 7d.")
 @click.option("--until", default=None, help="Until: ISO time or an age.")
@@ -311,22 +302,7 @@ def audit(
         records, subject=subject, tool=tool, outcome=outcome, since=start, until=end
     )
     if summary:
-        usage = trail.summarize(selected)
-        if as_json:
-            click.echo(
-                json.dumps({k: [r.model_dump() for r in v] for k, v in usage.items()}, indent=2)
-            )
-            return
-        for kind, rows in usage.items():
-            click.echo(
-                f"{'per ' + kind:<32} {'calls':>7} {'failed':>7} {'p50 ms':>9} {'p95 ms':>9}"
-            )
-            for row in rows:
-                click.echo(
-                    f"{row.key:<32} {row.calls:>7} {row.failures:>7} "
-                    f"{_ms(row.p50_ms):>9} {_ms(row.p95_ms):>9}"
-                )
-            click.echo()
+        _print_usage(trail.summarize(selected), as_json)
         return
     shown = list(selected)[-limit:]
     for entry in shown:
@@ -338,6 +314,21 @@ def audit(
                 f"{entry.tool or '-':<28} {entry.client_id or entry.subject or '-':<20} "
                 f"{entry.latency_ms if entry.latency_ms is not None else '-'}"
             )
+
+
+def _print_usage(usage: dict[str, list[Any]], as_json: bool) -> None:
+    """``plughost audit --summary``: calls, failures and latency per tool and per client."""
+    if as_json:
+        click.echo(json.dumps({k: [r.model_dump() for r in v] for k, v in usage.items()}, indent=2))
+        return
+    for kind, rows in usage.items():
+        click.echo(f"{'per ' + kind:<32} {'calls':>7} {'failed':>7} {'p50 ms':>9} {'p95 ms':>9}")
+        for row in rows:
+            click.echo(
+                f"{row.key:<32} {row.calls:>7} {row.failures:>7} "
+                f"{_ms(row.p50_ms):>9} {_ms(row.p95_ms):>9}"
+            )
+        click.echo()
 
 
 def _ms(value: float | None) -> str:

@@ -10,8 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from types import UnionType
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -32,7 +31,7 @@ def _default_data_dir() -> Path:
     return Path(base) / "plughost"
 
 
-def _split_names(value: Any) -> Any:
+def split_names(value: Any) -> Any:
     """Accept ``todo,crm`` as well as a JSON list for lists set from the environment."""
     if isinstance(value, str):
         value = value.strip()
@@ -43,30 +42,6 @@ def _split_names(value: Any) -> Any:
 
 
 NameList = Annotated[list[str], NoDecode]
-
-_COLLECTIONS = (list, set, frozenset, tuple, dict)
-_UNIONS = (Union, UnionType)
-
-
-def decode_plugin_section(model: type[BaseModel], section: dict[str, Any]) -> dict[str, Any]:
-    """Decode a plugin's settings section as environment variables deliver it: as strings.
-
-    Scalars are left to pydantic (which reads ``"5"`` as 5 and ``"true"`` as True); a field
-    holding a list, set or dict also accepts JSON or, for the sequences, ``a,b,c``.
-    """
-    decoded = dict(section)
-    for name, value in section.items():
-        field = model.model_fields.get(name)
-        if field is None or not isinstance(value, str):
-            continue
-        annotation = field.annotation
-        alternatives = get_args(annotation) if get_origin(annotation) in _UNIONS else (annotation,)
-        kinds = {get_origin(alt) or alt for alt in alternatives}
-        if not kinds & set(_COLLECTIONS) or str in kinds:
-            continue
-        decoded[name] = _split_names(value) if dict not in kinds else json.loads(value)
-    return decoded
-
 
 ASYMMETRIC_ALGORITHMS = (
     "RS256",
@@ -338,7 +313,7 @@ class HostSettings(BaseSettings):
         "allowed_networks",
         "trusted_proxies",
         mode="before",
-    )(_split_names)
+    )(split_names)
 
     @field_validator("allowed_networks", "trusted_proxies")
     @classmethod

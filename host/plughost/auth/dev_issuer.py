@@ -17,6 +17,7 @@ import secrets
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -146,80 +147,99 @@ class DevIssuer:
         ttl: int,
     ) -> list[Route]:
         """Metadata, JWKS and token endpoint, served by the host itself."""
-
-        async def metadata(_request: Request) -> JSONResponse:
-            return JSONResponse(
-                {
-                    "issuer": issuer,
-                    # RFC 8414 lets an issuer without browser flows omit this, but common
-                    # clients (the MCP Python SDK) insist on it; it answers with an OAuth error.
-                    "authorization_endpoint": issuer + AUTHORIZE_PATH,
-                    "token_endpoint": issuer + TOKEN_PATH,
-                    "jwks_uri": issuer + JWKS_PATH,
-                    "grant_types_supported": ["client_credentials"],
-                    "token_endpoint_auth_methods_supported": [
-                        "client_secret_basic",
-                        "client_secret_post",
-                    ],
-                    "response_types_supported": [],
-                    "scopes_supported": scopes(),
-                },
-                headers={"Cache-Control": "public, max-age=300"},
-            )
-
-        async def keys(_request: Request) -> JSONResponse:
-            return JSONResponse(self.jwks(), headers={"Cache-Control": "public, max-age=300"})
-
-        async def token(request: Request) -> Response:
-            form = await request.form()
-            client_id, secret = _client_auth(request, form)
-            if client_id is None or secret is None or not self.check_secret(client_id, secret):
-                return _oauth_error(
-                    401,
-                    "invalid_client",
-                    "client authentication failed",
-                    {"WWW-Authenticate": 'Basic realm="plughost-dev"'},
-                )
-            if form.get("grant_type") != "client_credentials":
-                return _oauth_error(
-                    400, "unsupported_grant_type", "only client_credentials is supported"
-                )
-            known = scopes()
-            requested = str(form.get("scope") or "").split() or known
-            unknown = sorted(set(requested) - set(known))
-            if unknown:
-                return _oauth_error(400, "invalid_scope", f"unknown scope(s): {' '.join(unknown)}")
-            target = str(form.get("resource") or resource)
-            if target.rstrip("/") != resource.rstrip("/"):
-                return _oauth_error(
-                    400, "invalid_target", f"this issuer only issues tokens for {resource}"
-                )
-            access_token = self.mint(
-                issuer=issuer, audience=resource, scopes=requested, ttl=ttl, client_id=client_id
-            )
-            return JSONResponse(
-                {
-                    "access_token": access_token,
-                    "token_type": "Bearer",
-                    "expires_in": ttl,
-                    "scope": " ".join(requested),
-                },
-                headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
-            )
-
-        async def authorize(_request: Request) -> JSONResponse:
-            return _oauth_error(
-                400,
-                "unsupported_response_type",
-                "the dev issuer supports only the client_credentials grant at " + TOKEN_PATH,
-            )
-
+        endpoints = _Endpoints(self, issuer=issuer, resource=resource, scopes=scopes, ttl=ttl)
         return [
-            Route(METADATA_PATH, metadata, methods=["GET"]),
-            Route(AUTHORIZE_PATH, authorize, methods=["GET", "POST"]),
-            Route(JWKS_PATH, keys, methods=["GET"]),
-            Route(TOKEN_PATH, token, methods=["POST"]),
+            Route(METADATA_PATH, endpoints.metadata, methods=["GET"]),
+            Route(AUTHORIZE_PATH, endpoints.authorize, methods=["GET", "POST"]),
+            Route(JWKS_PATH, endpoints.keys, methods=["GET"]),
+            Route(TOKEN_PATH, endpoints.token, methods=["POST"]),
         ]
+
+
+@dataclass
+class _Endpoints:
+    """The dev issuer's HTTP endpoints for one host (its URL, resource and scopes)."""
+
+    dev: DevIssuer
+    issuer: str
+    resource: str
+    scopes: Callable[[], list[str]]
+    ttl: int
+
+    async def metadata(self, _request: Request) -> JSONResponse:
+        issuer = self.issuer
+        return JSONResponse(
+            {
+                "issuer": issuer,
+                # RFC 8414 lets an issuer without browser flows omit this, but common
+                # clients (the MCP Python SDK) insist on it; it answers with an OAuth error.
+                "authorization_endpoint": issuer + AUTHORIZE_PATH,
+                "token_endpoint": issuer + TOKEN_PATH,
+                "jwks_uri": issuer + JWKS_PATH,
+                "grant_types_supported": ["client_credentials"],
+                "token_endpoint_auth_methods_supported": [
+                    "client_secret_basic",
+                    "client_secret_post",
+                ],
+                "response_types_supported": [],
+                "scopes_supported": self.scopes(),
+            },
+            headers={"Cache-Control": "public, max-age=300"},
+        )
+
+    async def keys(self, _request: Request) -> JSONResponse:
+        return JSONResponse(self.dev.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+    async def token(self, request: Request) -> Response:
+        form = await request.form()
+        client_id, secret = _client_auth(request, form)
+        if client_id is None or secret is None or not self.dev.check_secret(client_id, secret):
+            return _oauth_error(
+                401,
+                "invalid_client",
+                "client authentication failed",
+                {"WWW-Authenticate": 'Basic realm="plughost-dev"'},
+            )
+        if form.get("grant_type") != "client_credentials":
+            return _oauth_error(
+                400, "unsupported_grant_type", "only client_credentials is supported"
+            )
+        return self._client_credentials(form, client_id)
+
+    def _client_credentials(self, form: Any, client_id: str) -> Response:
+        known = self.scopes()
+        requested = str(form.get("scope") or "").split() or known
+        unknown = sorted(set(requested) - set(known))
+        if unknown:
+            return _oauth_error(400, "invalid_scope", f"unknown scope(s): {' '.join(unknown)}")
+        target = str(form.get("resource") or self.resource)
+        if target.rstrip("/") != self.resource.rstrip("/"):
+            return _oauth_error(
+                400, "invalid_target", f"this issuer only issues tokens for {self.resource}"
+            )
+        access_token = self.dev.mint(
+            issuer=self.issuer,
+            audience=self.resource,
+            scopes=requested,
+            ttl=self.ttl,
+            client_id=client_id,
+        )
+        return JSONResponse(
+            {
+                "access_token": access_token,
+                "token_type": "Bearer",
+                "expires_in": self.ttl,
+                "scope": " ".join(requested),
+            },
+            headers={"Cache-Control": "no-store", "Pragma": "no-cache"},
+        )
+
+    async def authorize(self, _request: Request) -> JSONResponse:
+        return _oauth_error(
+            400,
+            "unsupported_response_type",
+            "the dev issuer supports only the client_credentials grant at " + TOKEN_PATH,
+        )
 
 
 def _client_auth(request: Request, form: Any) -> tuple[str | None, str | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -33,6 +32,18 @@ class Issuer:
         return self.verifier.keys
 
 
+@dataclass(frozen=True)
+class _Preset:
+    """What one kind of issuer means for the verifier and the metadata."""
+
+    issuers: list[str]
+    audiences: list[str]
+    jwks_uri: str | None
+    servers: list[str]
+    tenant_claim: str
+    issuer_url: str
+
+
 def resolve_issuer(
     settings: AuthSettings,
     *,
@@ -43,59 +54,78 @@ def resolve_issuer(
     """Build the issuer a preset describes; ``public_url`` is the server's base URL."""
     base = public_url.rstrip("/")
     resource = base + MCP_PATH
-    keys_kwargs: dict[str, Any] = {
-        "refresh_seconds": settings.jwks_refresh_seconds,
-        "min_refetch_seconds": settings.jwks_min_refetch_seconds,
-        "on_fetch": on_jwks_fetch,
-    }
-    if settings.issuer == "dev":
-        dev = DevIssuer(data_dir)
-        issuers = [base]
-        audiences = settings.audience or [resource]
-        keys = JWKSCache(base + JWKS_PATH, **keys_kwargs)
-        servers = [base]
-        tenant_claim = settings.tenant_claim or TENANT_CLAIM
-        issuer_url = base
-    elif settings.issuer == "scalekit":
-        env = str(settings.scalekit_environment_url).rstrip("/")
-        rid = str(settings.scalekit_resource_id)
-        dev = None
-        issuers = [env, f"{env}/resources/{rid}"]
-        audiences = settings.audience or [rid, resource]
-        keys = JWKSCache(f"{env}/keys", **keys_kwargs)
-        servers = [f"{env}/resources/{rid}"]
-        tenant_claim = settings.tenant_claim or "oid"
-        issuer_url = env
-    else:
-        issuer_url = str(settings.issuer_url).rstrip("/")
-        dev = None
-        issuers = [str(settings.issuer_url)]
-        audiences = settings.audience or [resource]
-        keys = JWKSCache(
-            settings.jwks_uri, discover=lambda: discover_jwks_uri(issuer_url), **keys_kwargs
-        )
-        servers = [issuer_url]
-        tenant_claim = settings.tenant_claim or "org_id"
-    if not audiences:
+    preset = _PRESETS[settings.issuer](settings, base, resource)
+    if not preset.audiences:
         raise SettingsError("PLUGHOST_AUTH__AUDIENCE: at least one audience is needed")
+    issuer_url = preset.issuer_url
+    keys = JWKSCache(
+        preset.jwks_uri,
+        discover=None if preset.jwks_uri else (lambda: discover_jwks_uri(issuer_url)),
+        refresh_seconds=settings.jwks_refresh_seconds,
+        min_refetch_seconds=settings.jwks_min_refetch_seconds,
+        on_fetch=on_jwks_fetch,
+    )
     config = VerifierConfig(
-        issuers=tuple(dict.fromkeys([*issuers, *settings.extra_issuers])),
-        audiences=tuple(audiences),
+        issuers=tuple(dict.fromkeys([*preset.issuers, *settings.extra_issuers])),
+        audiences=tuple(preset.audiences),
         algorithms=tuple(settings.algorithms),
         leeway=settings.leeway_seconds,
         max_token_bytes=settings.max_token_bytes,
-        tenant_claim=tenant_claim,
+        tenant_claim=preset.tenant_claim,
         default_tenant=settings.default_tenant,
         passthrough_claims=tuple(settings.passthrough_claims),
     )
     return Issuer(
         kind=settings.issuer,
         resource=resource,
-        authorization_servers=servers,
+        authorization_servers=preset.servers,
         verifier=TokenVerifier(config, keys),
-        dev=dev,
+        dev=DevIssuer(data_dir) if settings.issuer == "dev" else None,
         issuer_url=issuer_url,
     )
+
+
+def _dev(settings: AuthSettings, base: str, resource: str) -> _Preset:
+    return _Preset(
+        issuers=[base],
+        audiences=settings.audience or [resource],
+        jwks_uri=base + JWKS_PATH,
+        servers=[base],
+        tenant_claim=settings.tenant_claim or TENANT_CLAIM,
+        issuer_url=base,
+    )
+
+
+def _scalekit(settings: AuthSettings, base: str, resource: str) -> _Preset:
+    env = str(settings.scalekit_environment_url).rstrip("/")
+    rid = str(settings.scalekit_resource_id)
+    return _Preset(
+        issuers=[env, f"{env}/resources/{rid}"],
+        audiences=settings.audience or [rid, resource],
+        jwks_uri=f"{env}/keys",
+        servers=[f"{env}/resources/{rid}"],
+        tenant_claim=settings.tenant_claim or "oid",
+        issuer_url=env,
+    )
+
+
+def _oidc(settings: AuthSettings, base: str, resource: str) -> _Preset:
+    issuer_url = str(settings.issuer_url).rstrip("/")
+    return _Preset(
+        issuers=[str(settings.issuer_url)],
+        audiences=settings.audience or [resource],
+        jwks_uri=settings.jwks_uri,
+        servers=[issuer_url],
+        tenant_claim=settings.tenant_claim or "org_id",
+        issuer_url=issuer_url,
+    )
+
+
+_PRESETS: dict[str, Callable[[AuthSettings, str, str], _Preset]] = {
+    "dev": _dev,
+    "scalekit": _scalekit,
+    "oidc": _oidc,
+}
 
 
 async def discover_jwks_uri(issuer_url: str) -> str:

@@ -19,15 +19,14 @@ import pluggy
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
 from plughost.core.naming import check_namespace, check_tool, check_vocabulary
-from plughost.errors import PluginLoadError, ScopeError, SettingsError
+from plughost.errors import PluginLoadError, ScopeError
 from plughost.sdk import hookspecs
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TENANT_COLUMN
-from plughost.settings import decode_plugin_section, describe_validation_error
 
 ENTRY_POINT_GROUP = "mcp_tools"
 HOST_DISTRIBUTION = "plughost"
@@ -224,7 +223,7 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
             )
         )
 
-    models = [m for m in manager.hook.plughost_settings_model() if m is not None]
+    settings_model = manager.hook.plughost_settings_model()
     tables = [t for part in manager.hook.plughost_tables() for t in part]
     for table in tables:
         if not table.name.startswith(f"{namespace}_"):
@@ -241,29 +240,9 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
         record=record,
         manager=manager,
         tools=tools,
-        settings_model=models[0] if models else None,
+        settings_model=settings_model,
         tables=tables,
     )
-
-
-def validate_plugin_settings(
-    plugin: LoadedPlugin, section: dict[str, Any], prefix: str
-) -> BaseModel | None:
-    """Validate a plugin's settings section; errors name the environment variable to fix."""
-    if plugin.settings_model is None:
-        if section:
-            raise SettingsError(
-                f"{prefix}: plugin {plugin.namespace!r} takes no settings, got {sorted(section)}"
-            )
-        return None
-    try:
-        return plugin.settings_model.model_validate(
-            decode_plugin_section(plugin.settings_model, section)
-        )
-    except (ValidationError, ValueError) as exc:
-        if not isinstance(exc, ValidationError):
-            raise SettingsError(f"{prefix}: {exc}") from None
-        raise SettingsError(describe_validation_error(exc, f"{prefix}__")) from None
 
 
 def _first_paragraph(doc: str | None) -> str | None:

@@ -22,7 +22,8 @@ from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, build_tool
 from plughost.core.database import build_engine
-from plughost.core.discovery import LoadedPlugin, LoadReport, discover, validate_plugin_settings
+from plughost.core.discovery import LoadedPlugin, LoadReport, discover
+from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge.mcp_middleware import CallOutcomes, ScopeFilter
 from plughost.ops.audit import AuditTrail, build_trail

@@ -22,7 +22,7 @@ from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
 from plughost.edge.asgi import MCP_PATH
 from plughost.edge.binding import banner, check_dev_exposure, public_url
-from plughost.edge.gate import RequestGate
+from plughost.edge.gate import GatePolicy, RequestGate
 from plughost.edge.listcache import ToolListCache
 from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
@@ -71,13 +71,15 @@ def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
     settings = host.settings
     gate = Middleware(
         RequestGate,
-        mcp_path=MCP_PATH,
+        policy=GatePolicy(
+            mcp_path=MCP_PATH,
+            resource_metadata_url=resource_metadata_url,
+            max_body_bytes=settings.max_request_bytes,
+            max_json_depth=settings.max_json_depth,
+            on_storage_error=settings.rate_limit.on_storage_error,
+        ),
         registry=host.registry,
-        resource_metadata_url=resource_metadata_url,
-        max_body_bytes=settings.max_request_bytes,
-        max_json_depth=settings.max_json_depth,
         limiter=host.limiter,
-        on_storage_error=settings.rate_limit.on_storage_error,
         metrics=host.metrics,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)

@@ -13,6 +13,7 @@ which the recorder writes once.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -45,32 +46,35 @@ log = logging.getLogger("plughost.gate")
 STORAGE_RETRY_AFTER = 5
 
 
+@dataclass(frozen=True)
+class GatePolicy:
+    """What the gate enforces, from the host's settings."""
+
+    mcp_path: str
+    resource_metadata_url: str
+    max_body_bytes: int
+    max_json_depth: int
+    on_storage_error: str
+
+
 class RequestGate:
     def __init__(
         self,
         app: ASGIApp,
         *,
-        mcp_path: str,
+        policy: GatePolicy,
         registry: ToolRegistry,
-        resource_metadata_url: str,
-        max_body_bytes: int,
-        max_json_depth: int,
         limiter: RateLimiter,
-        on_storage_error: str,
         metrics: Metrics,
     ) -> None:
         self.app = app
-        self.mcp_path = mcp_path
+        self.policy = policy
         self.registry = registry
-        self.metadata_url = resource_metadata_url
-        self.max_body = max_body_bytes
-        self.max_depth = max_json_depth
         self.limiter = limiter
-        self.on_storage_error = on_storage_error
         self.metrics = metrics
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].rstrip("/") != self.mcp_path:
+        if scope["type"] != "http" or scope["path"].rstrip("/") != self.policy.mcp_path:
             await self.app(scope, receive, send)
             return
         record = current_call.get() or CallRecord(None)
@@ -96,8 +100,8 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         try:
-            body = await read_body(receive, self.max_body)
-            message = messages.parse(body, max_depth=self.max_depth)
+            body = await read_body(receive, self.policy.max_body_bytes)
+            message = messages.parse(body, max_depth=self.policy.max_json_depth)
         except BodyTooLarge as exc:
             record.end(Outcome.BAD_REQUEST, str(exc))
             await send_json(
@@ -165,8 +169,8 @@ class RequestGate:
     ) -> bool:
         """The stated policy when rate-limit storage is down: open (proceed, marked) or closed."""
         self.metrics.rate_limit_storage_errors.inc()
-        log.warning("%s (policy: fail %s)", exc, self.on_storage_error)
-        if self.on_storage_error == "open":
+        log.warning("%s (policy: fail %s)", exc, self.policy.on_storage_error)
+        if self.policy.on_storage_error == "open":
             record.notes.append("rate limit not checked: storage unavailable")
             return True
         record.end(Outcome.UNAVAILABLE, "rate-limit storage unavailable")
@@ -226,7 +230,7 @@ class RequestGate:
         needed = list(dict.fromkeys([*entry.scopes, *missing]))
         challenge = (
             f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
-            f'resource_metadata="{self.metadata_url}", '
+            f'resource_metadata="{self.policy.resource_metadata_url}", '
             f'error_description="the token lacks scope(s) {" ".join(missing)}"'
         ).encode()
         await send_json(
@@ -242,7 +246,7 @@ class RequestGate:
         )
 
     def _challenge(self, error: str) -> bytes:
-        return f'Bearer {error}, resource_metadata="{self.metadata_url}"'.encode()
+        return f'Bearer {error}, resource_metadata="{self.policy.resource_metadata_url}"'.encode()
 
 
 def _token_in_query(scope: Scope) -> bool:

@@ -45,7 +45,7 @@ def plughost_tools() -> Sequence[ToolSpec]:
     """
 
 
-@hookspec
+@hookspec(firstresult=True)
 def plughost_settings_model() -> type[BaseModel] | None:
     """Return the pydantic model of the plugin's settings, or None for a plugin without any.
 

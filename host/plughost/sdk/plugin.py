@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,7 +37,6 @@ class ToolSpec:
     idempotent: bool | None = None
     open_world: bool | None = None
     timeout: float | None = None
-    extra: Mapping[str, Any] = field(default_factory=dict)
 
 
 class Plugin:
