@@ -44,10 +44,17 @@ class Agent:
         return result.error
 
     def invalid(self, tool: str, **arguments: Any) -> str:
-        """The message of a call refused by argument validation, before the tool ran."""
+        """The message of a call refused as invalid input (by validation or by the tool).
+
+        The host states the code ``invalid_input`` in ``structuredContent``; a host that
+        answers validation failures with text alone gives no code, and that is accepted too.
+        """
         result = self.call(tool, **arguments)
         assert result.status_code == 200, result.body
-        assert result.result.get("isError") and result.data is None, result.body
+        assert result.result.get("isError"), result.body
+        assert result.error is not None and result.error["code"] in (None, "invalid_input"), (
+            result.body
+        )
         return result.text
 
 

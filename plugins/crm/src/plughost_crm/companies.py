@@ -8,7 +8,17 @@ from sqlalchemy import Row
 
 from plughost import ToolContext
 from plughost_crm.core import plugin
-from plughost_crm.models import Company, CompanyPage, Deleted, Domain, Id, Name
+from plughost_crm.models import (
+    Company,
+    CompanyPage,
+    Cursor,
+    Deleted,
+    Domain,
+    Id,
+    Name,
+    Query,
+    Version,
+)
 from plughost_crm.schema import companies, contacts, deals
 from plughost_crm.store import (
     delete_for_good,
@@ -31,9 +41,9 @@ def to_company(row: Row) -> Company:
 @plugin.tool(scopes=["crm:read"], title="Search companies", read_only=True)
 def search_companies(
     ctx: ToolContext,
-    query: str | None = None,
+    query: Query | None = None,
     include_archived: bool = False,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
 ) -> CompanyPage:
     """Find companies whose name or domain contains `query`, sorted by name, a page at a time.
 
@@ -89,7 +99,7 @@ def create_company(ctx: ToolContext, name: Name, domain: Domain | None = None) -
 def update_company(
     ctx: ToolContext,
     id: Id,
-    version: int,
+    version: Version,
     name: Name | None = None,
     domain: Domain | None = None,
     clear: list[Literal["domain"]] | None = None,
@@ -116,7 +126,7 @@ def update_company(
 
 
 @plugin.tool(scopes=["crm:write"], title="Archive or restore a company", idempotent=False)
-def archive_company(ctx: ToolContext, id: Id, version: int, archived: bool = True) -> Company:
+def archive_company(ctx: ToolContext, id: Id, version: Version, archived: bool = True) -> Company:
     """Archive a company (hidden from search, kept with its contacts), or restore it.
 
     Args:

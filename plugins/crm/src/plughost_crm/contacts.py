@@ -17,11 +17,14 @@ from plughost_crm.models import (
     Contact,
     ContactDetails,
     ContactPage,
+    Cursor,
     Deleted,
     Email,
     Id,
     Name,
     Phone,
+    Query,
+    Version,
 )
 from plughost_crm.schema import activities, companies, contacts, deals
 from plughost_crm.store import (
@@ -90,10 +93,10 @@ def _save(
 @plugin.tool(scopes=["crm:read"], title="Search contacts", read_only=True)
 def search_contacts(
     ctx: ToolContext,
-    query: str | None = None,
+    query: Query | None = None,
     company_id: Id | None = None,
     include_archived: bool = False,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
 ) -> ContactPage:
     """Find contacts by name, email or company name, sorted by name, a page at a time.
 
@@ -209,7 +212,7 @@ def create_contact(
 def update_contact(
     ctx: ToolContext,
     id: Id,
-    version: int,
+    version: Version,
     name: Name | None = None,
     email: Email | None = None,
     phone: Phone | None = None,
@@ -244,7 +247,7 @@ def update_contact(
 
 
 @plugin.tool(scopes=["crm:write"], title="Archive or restore a contact", idempotent=False)
-def archive_contact(ctx: ToolContext, id: Id, version: int, archived: bool = True) -> Contact:
+def archive_contact(ctx: ToolContext, id: Id, version: Version, archived: bool = True) -> Contact:
     """Archive a contact (hidden from search, history kept), or restore it.
 
     Args:

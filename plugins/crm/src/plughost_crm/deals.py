@@ -12,13 +12,16 @@ from plughost_crm.core import CrmSettings, plugin
 from plughost_crm.models import (
     Amount,
     Currency,
+    Cursor,
     Deal,
     DealPage,
     Id,
     Name,
     Owner,
     PipelineSummary,
+    Stage,
     StageSummary,
+    Version,
 )
 from plughost_crm.schema import companies, contacts, deals
 from plughost_crm.store import fetch, new_id, now, paginate, update_versioned
@@ -62,9 +65,9 @@ def _check_parties(
 @plugin.tool(scopes=["crm:read"], title="List deals", read_only=True)
 def list_deals(
     ctx: ToolContext,
-    stage: str | None = None,
+    stage: Stage | None = None,
     owner: Owner | None = None,
-    cursor: str | None = None,
+    cursor: Cursor | None = None,
 ) -> DealPage:
     """List deals, oldest first, optionally only one stage's or one owner's, a page at a time.
 
@@ -129,7 +132,7 @@ def create_deal(
     title: Name,
     amount: Amount,
     currency: Currency,
-    stage: str | None = None,
+    stage: Stage | None = None,
     owner: Owner | None = None,
     contact_id: Id | None = None,
     company_id: Id | None = None,
@@ -175,7 +178,7 @@ def create_deal(
 
 
 @plugin.tool(scopes=["crm:write"], title="Move a deal to another stage", idempotent=False)
-def move_deal(ctx: ToolContext, id: Id, version: int, stage: str) -> Deal:
+def move_deal(ctx: ToolContext, id: Id, version: Version, stage: Stage) -> Deal:
     """Move a deal to another pipeline stage, if nobody changed it since `version`.
 
     Moving into a closed stage (won, lost) records when the deal closed; moving back out of

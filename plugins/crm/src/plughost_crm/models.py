@@ -1,8 +1,13 @@
 """What the crm tools accept and return.
 
 Input types carry their limits, so an over-long or malformed argument is refused by the host's
-validation before a tool runs and nothing is written. Money is `Decimal` end to end: agents send
-amounts as strings (``"1234.50"``) or integers, never JSON floats, and get strings back.
+validation before a tool runs and nothing is written. Every free-text argument is a `Text`
+(no NUL characters, which PostgreSQL cannot store) and every version an `Id` (it fits an
+INTEGER column): a value the database cannot hold would otherwise fail there, as an internal
+error.
+
+Money is `Decimal` end to end: agents send amounts as strings (``"1234.50"``) or integers,
+never JSON floats, and get strings back.
 """
 
 from __future__ import annotations
@@ -21,27 +26,50 @@ from pydantic import (
     WithJsonSchema,
 )
 
+from plughost import Id as PositiveInt32
+from plughost import Text
 from plughost_crm.schema import (
     ID_LENGTH,
     MAX_BODY,
     MAX_DOMAIN,
+    MAX_EMAIL,
     MAX_NAME,
     MAX_OWNER,
     MAX_PHONE,
+    MAX_STAGE,
 )
 
 MAX_DIGITS = 15
 AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+#: No field a search looks in is longer than an email address, so no longer query can match.
+MAX_QUERY = MAX_EMAIL
+#: A cursor is base64 of JSON holding a sort key (a name of up to 200 characters, each escaped
+#: to at most 12) and an id: under 3,400 characters.
+MAX_CURSOR = 4096
+
+
+def _trimmed(max_length: int) -> Any:
+    """``Text[max_length]`` without surrounding whitespace, and not blank.
+
+    Stripping comes after the length check and before the blank check, in that order, so a
+    value of only spaces is refused rather than stored empty.
+    """
+    return Annotated[Text[max_length], AfterValidator(str.strip), Field(min_length=1)]
+
 
 Id = Annotated[
     str,
     StringConstraints(pattern=rf"^[0-9a-f]{{{ID_LENGTH}}}$"),
     Field(description="A record id, as returned by the tool that created it."),
 ]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME)]
+Version = Annotated[
+    PositiveInt32,
+    Field(description="The version you last read; a stale one is refused as a conflict."),
+]
+Name = _trimmed(MAX_NAME)
 # Lower-cased so that uniqueness per tenant ignores case, as mail systems do in practice.
 Email = Annotated[EmailStr, AfterValidator(str.lower)]
-Phone = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_PHONE)]
+Phone = _trimmed(MAX_PHONE)
 Domain = Annotated[
     str,
     StringConstraints(
@@ -51,8 +79,12 @@ Domain = Annotated[
         pattern=r"^[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$",
     ),
 ]
-Owner = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_OWNER)]
-Body = Annotated[str, StringConstraints(max_length=MAX_BODY)]
+Owner = _trimmed(MAX_OWNER)
+Body = Text[MAX_BODY]
+Query = Text[MAX_QUERY]
+Cursor = Text[MAX_CURSOR]
+# Configured stage names are checked by the tools, which list the valid ones in their error.
+Stage = Text[MAX_STAGE]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),

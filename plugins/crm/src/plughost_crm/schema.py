@@ -34,6 +34,7 @@ MAX_PHONE = 50
 MAX_DOMAIN = 253
 MAX_OWNER = 255
 MAX_BODY = 10_000
+MAX_STAGE = 40
 
 
 def _ref(column: str, table: str) -> ForeignKeyConstraint:
@@ -90,7 +91,7 @@ deals = plugin.table(
     # decimal type and would store a NUMERIC column as a float.
     Column("amount_minor", BigInteger, nullable=False),
     Column("currency", String(3), nullable=False),
-    Column("stage", String(40), nullable=False),
+    Column("stage", String(MAX_STAGE), nullable=False),
     Column("owner", String(MAX_OWNER), nullable=False),
     Column("contact_id", String(ID_LENGTH)),
     Column("company_id", String(ID_LENGTH)),
