@@ -212,3 +212,29 @@ def test_symbolic_links_in_the_repository_are_not_followed(host, remote, writer,
 def test_bad_settings_stop_startup(plughost_factory, setting, value, variable):
     with pytest.raises(SettingsError, match=f"PLUGHOST_PLUGINS__GITOPS__{variable}"):
         plughost_factory(plugins=["gitops"], settings={"plugins": {"gitops": {setting: value}}})
+
+
+HUGE = "a" * 900_000
+
+
+@pytest.mark.parametrize(
+    ("tool", "args", "field"),
+    [
+        ("gitops_get_app", {**GET, "app": HUGE}, "app"),
+        ("gitops_diff", {"from_environment": HUGE, "to_environment": "dev"}, "from_environment"),
+        ("gitops_deploy", {**DEPLOY, "environment": HUGE}, "environment"),
+        ("gitops_deploy", {**DEPLOY, "version": "1.2.3-" + HUGE}, "version"),
+        ("gitops_deploy", {**DEPLOY, "reason": HUGE}, "reason"),
+        ("gitops_rollback", {**ROLLBACK, "to_commit": HUGE}, "to_commit"),
+        ("gitops_rollback", {**ROLLBACK, "app": "api\x00"}, "app"),
+    ],
+)
+def test_over_long_input_is_refused_without_being_echoed(host, remote, tool, args, field):
+    before = remote.head()
+    call = host.client(PROTECTED).call(tool, **args)
+    assert call.status_code == 200, call.body
+    assert call.result.get("isError"), call.body
+    assert call.error["code"] in (None, "invalid_input"), call.body
+    assert field in call.text
+    assert len(str(call.body)) < 2_000
+    assert remote.head() == before

@@ -14,9 +14,14 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plughost import Conflict, NotFound, Plugin, PluginRuntime, ToolContext, ToolError
+from plughost_gitops.claims import AppClaims
 from plughost_gitops.manifests import (
     NAME_RULE,
+    CommitId,
     Manifest,
+    Name,
+    Reason,
+    Version,
     check_commit,
     check_name,
     check_reason,
@@ -187,6 +192,7 @@ def start(runtime: PluginRuntime) -> None:
     )
     repo.prepare()
     runtime.state["repository"] = repo
+    runtime.state["claims"] = AppClaims()
 
 
 def _open(ctx: ToolContext) -> tuple[Repository, GitOpsSettings]:
@@ -194,6 +200,10 @@ def _open(ctx: ToolContext) -> tuple[Repository, GitOpsSettings]:
     if settings.allowed_tenants and ctx.caller.tenant_id not in settings.allowed_tenants:
         raise Forbidden("this server's GitOps repository does not belong to your organisation")
     return ctx.state["repository"], settings
+
+
+def _claims(ctx: ToolContext) -> AppClaims:
+    return cast(AppClaims, ctx.state["claims"])
 
 
 def _require_protected(ctx: ToolContext, settings: GitOpsSettings, environment: str) -> None:
@@ -333,7 +343,7 @@ def list_environments(ctx: ToolContext) -> Environments:
 
 
 @plugin.tool(scopes=["gitops:read"], title="Get an app in an environment", read_only=True)
-def get_app(ctx: ToolContext, environment: str, app: str) -> AppDetail:
+def get_app(ctx: ToolContext, environment: Name, app: Name) -> AppDetail:
     """One app in one environment: version, image, full manifest and recent history.
 
     Args:
@@ -370,7 +380,7 @@ def get_app(ctx: ToolContext, environment: str, app: str) -> AppDetail:
 
 
 @plugin.tool(scopes=["gitops:read"], title="Compare two environments", read_only=True)
-def diff(ctx: ToolContext, from_environment: str, to_environment: str) -> EnvironmentDiff:
+def diff(ctx: ToolContext, from_environment: Name, to_environment: Name) -> EnvironmentDiff:
     """Which apps differ between two environments, and how (version, image, other keys).
 
     Args:
@@ -414,7 +424,9 @@ def diff(ctx: ToolContext, from_environment: str, to_environment: str) -> Enviro
 
 
 @plugin.tool(scopes=["gitops:deploy"], title="Deploy a version", destructive=True, idempotent=True)
-def deploy(ctx: ToolContext, environment: str, app: str, version: str, reason: str) -> Change:
+def deploy(
+    ctx: ToolContext, environment: Name, app: Name, version: Version, reason: Reason
+) -> Change:
     """Set the version an app runs in an environment, as a commit the deploy controller syncs.
 
     The commit records who asked (token subject and client) and why. Setting the version the
@@ -433,7 +445,7 @@ def deploy(ctx: ToolContext, environment: str, app: str, version: str, reason: s
     check_version(version)
     reason = check_reason(reason)
     _require_protected(ctx, settings, environment)
-    with repo.session():
+    with _claims(ctx).claim(environment, app), repo.session():
         current = _load(repo, settings, environment, app)
         if current.version == version:
             return _unchanged(environment, app, version)
@@ -466,7 +478,11 @@ def _previous_release(repo: Repository, current: Manifest) -> tuple[str, Manifes
     scopes=["gitops:rollback"], title="Roll back an app", destructive=True, idempotent=False
 )
 def rollback(
-    ctx: ToolContext, environment: str, app: str, reason: str, to_commit: str | None = None
+    ctx: ToolContext,
+    environment: Name,
+    app: Name,
+    reason: Reason,
+    to_commit: CommitId | None = None,
 ) -> Change:
     """Put an app back on an earlier release, as a new commit (history is never rewritten).
 
@@ -486,7 +502,7 @@ def rollback(
     reason = check_reason(reason)
     wanted = None if to_commit is None else check_commit(to_commit)
     _require_protected(ctx, settings, environment)
-    with repo.session():
+    with _claims(ctx).claim(environment, app), repo.session():
         current = _load(repo, settings, environment, app)
         if wanted is None:
             source, target = _previous_release(repo, current)

@@ -2,7 +2,9 @@
 
 Every name an agent passes ends up in a file path and every reason in a commit message, so
 they are checked here before anything touches git: names cannot climb out of the layout root,
-and reasons cannot forge commit trailers.
+and reasons cannot forge commit trailers. The argument types bound each one first, so input of
+any size is refused by validation before a tool runs, and what an error message repeats of an
+argument is short.
 """
 
 from __future__ import annotations
@@ -13,14 +15,21 @@ from typing import Any
 
 import yaml
 
-from plughost import InvalidInput, ToolError
+from plughost import InvalidInput, Text, ToolError
 
 NAME_RULE = "1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
 VERSION_RULE = "MAJOR.MINOR.PATCH with an optional leading 'v', '-prerelease' and '+build'"
+MAX_NAME = 63
 MAX_REASON = 500
 MAX_VERSION = 128
+MAX_COMMIT = 40
 
-_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+Name = Text[MAX_NAME]
+Version = Text[MAX_VERSION]
+Reason = Text[MAX_REASON]
+CommitId = Text[MAX_COMMIT]
+
+_NAME = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{MAX_NAME - 1}}}")
 _VERSION = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")
 _COMMIT = re.compile(r"[0-9a-f]{7,40}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -40,7 +49,7 @@ def check_name(kind: str, value: str) -> str:
 
 
 def check_version(value: str) -> str:
-    if len(value) > MAX_VERSION or _VERSION.fullmatch(value) is None:
+    if _VERSION.fullmatch(value) is None:
         raise InvalidInput(
             f"version {value!r} is not a release version: use {VERSION_RULE}, e.g. 1.4.2 or "
             "v2.0.0-rc.1",
@@ -54,8 +63,8 @@ def check_reason(value: str) -> str:
     reason = value.strip()
     if not reason:
         raise InvalidInput("reason must not be blank: say why this change is needed")
-    if len(reason) > MAX_REASON or _CONTROL.search(reason):
-        raise InvalidInput(f"reason must be one line of at most {MAX_REASON} characters")
+    if _CONTROL.search(reason):
+        raise InvalidInput("reason must be one line: no line breaks or control characters")
     return reason
 
 
