@@ -73,7 +73,7 @@ def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
 
         engine = create_engine(database)
         with engine.connect() as conn:
-            rows = conn.execute(text("SELECT count(*) FROM todo_items")).scalar_one()
+            rows = conn.execute(text("SELECT count(*) FROM todo_tenant_items")).scalar_one()
         engine.dispose()
         assert rows == 40
     finally:

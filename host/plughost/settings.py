@@ -7,10 +7,12 @@ are the same as the variables' without the prefix; environment variables win ove
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -98,7 +100,10 @@ class AuthSettings(BaseModel):
         300, ge=10, description="How long fetched keys are trusted before a background refetch."
     )
     jwks_min_refetch_seconds: int = Field(
-        30, ge=1, description="An unknown key id triggers at most one JWKS fetch per this interval."
+        5,
+        ge=1,
+        description="An unknown key id triggers at most one JWKS fetch per this interval: a "
+        "rotated key is accepted within it, and a flood of made-up key ids costs one fetch.",
     )
     tenant_claim: str | None = Field(
         None,
@@ -114,6 +119,11 @@ class AuthSettings(BaseModel):
     list_all_tools: bool = Field(
         False,
         description="Show every tool in tools/list, not only those the caller's scopes allow.",
+    )
+    tls_terminated_elsewhere: bool = Field(
+        False,
+        description="Accept a plain http:// public_url with a real issuer, because a proxy in "
+        "front terminates TLS; bearer tokens then cross that hop unencrypted.",
     )
     allow_remote_dev_issuer: bool = Field(
         False,
@@ -149,7 +159,32 @@ class AuthSettings(BaseModel):
             raise ValueError(
                 f"issuer {self.issuer!r} needs PLUGHOST_AUTH__PUBLIC_URL, the URL agents reach"
             )
+        if self.issuer != "dev" and not self.tls_terminated_elsewhere:
+            _require_https(str(self.public_url))
         return self
+
+
+def _require_https(url: str) -> None:
+    """Bearer tokens must not cross the network in clear: https, except on loopback."""
+    parsed = urlsplit(url)
+    if parsed.scheme == "https":
+        return
+    host = parsed.hostname or ""
+    loopback = host == "localhost" or _is_loopback_ip(host)
+    if parsed.scheme == "http" and loopback:
+        return
+    raise ValueError(
+        f"public_url {url!r} must be https:// (bearer tokens would cross the network in "
+        "clear); if a proxy in front terminates TLS, set PLUGHOST_AUTH__TLS_TERMINATED_ELSEWHERE"
+        "=true"
+    )
+
+
+def _is_loopback_ip(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class AuditSettings(BaseModel):
@@ -297,6 +332,11 @@ class HostSettings(BaseSettings):
     cors_origins: NameList = Field(
         default_factory=list, description="Browser origins allowed to call /mcp (comma-separated)."
     )
+    allowed_hosts: NameList = Field(
+        default_factory=list,
+        description="Host header values /mcp accepts besides the public URL's and loopback "
+        "(comma-separated, e.g. mcp.internal:8443): the guard against DNS rebinding.",
+    )
     allowed_networks: NameList = Field(
         default_factory=list, description="If set, only clients in these CIDRs are served."
     )
@@ -310,6 +350,7 @@ class HostSettings(BaseSettings):
         "enabled_plugins",
         "disabled_plugins",
         "cors_origins",
+        "allowed_hosts",
         "allowed_networks",
         "trusted_proxies",
         mode="before",
@@ -318,8 +359,6 @@ class HostSettings(BaseSettings):
     @field_validator("allowed_networks", "trusted_proxies")
     @classmethod
     def _cidrs(cls, value: list[str]) -> list[str]:
-        import ipaddress
-
         for cidr in value:
             try:
                 ipaddress.ip_network(cidr, strict=False)

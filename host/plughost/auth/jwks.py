@@ -1,9 +1,13 @@
 """The issuer's signing keys, fetched with httpx and kept as parsed key objects.
 
-Verification never waits on the network when the key is known. An unknown key id (a rotation)
-triggers a refetch, but at most one per ``min_refetch`` seconds however many requests ask, so no
-caller can make the host hammer the issuer. A failed fetch keeps the keys already held; with no
-keys at all every token is refused (fail closed).
+Verification never waits on the network when the key is known. Keys older than ``refresh``
+are still used while a refetch runs in the background, so a request never pays for routine
+refreshing. An unknown key id (a rotation) triggers a refetch inline, but at most one per
+``min_refetch`` seconds however many requests ask, so no caller can make the host hammer the
+issuer, and a key the issuer just started signing with is accepted within that interval. A
+failed fetch keeps the keys already held and is counted; with no keys at all every token is
+refused (fail closed), and `unavailable` tells the caller the issuer, not the token, is at
+fault.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ class JWKSCache:
         *,
         discover: Callable[[], Awaitable[str]] | None = None,
         refresh_seconds: float = 300,
-        min_refetch_seconds: float = 30,
+        min_refetch_seconds: float = 5,
         timeout: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         on_fetch: Callable[[bool], None] | None = None,
@@ -47,6 +51,7 @@ class JWKSCache:
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
+        self._background: asyncio.Task[None] | None = None
         self.fetch_count = 0
         self.last_error: str | None = None
 
@@ -58,11 +63,24 @@ class JWKSCache:
     def key_ids(self) -> list[str]:
         return sorted(self._keys)
 
+    @property
+    def unavailable(self) -> bool:
+        """No keys are held because fetching them failed: the issuer is down, not the token."""
+        return not self._keys and self.last_error is not None
+
+    def holds(self, kid: str | None) -> bool:
+        """Whether the key a token was verified with is still published."""
+        return self._lookup(kid) is not None
+
     async def get(self, kid: str | None) -> jwt.PyJWK | None:
         """The key for ``kid`` (or the only key, for tokens without ``kid``), or None."""
-        if self._stale() or self._lookup(kid) is None:
+        key = self._lookup(kid)
+        if key is None:
             await self._refetch()
-        return self._lookup(kid)
+            return self._lookup(kid)
+        if self._stale():
+            self._refresh_in_background()
+        return key
 
     async def ensure(self) -> bool:
         """Whether keys are held, trying a (throttled) fetch when none are."""
@@ -82,6 +100,10 @@ class JWKSCache:
 
     def _stale(self) -> bool:
         return self._fetched_at is None or self._clock() - self._fetched_at > self._refresh
+
+    def _refresh_in_background(self) -> None:
+        if self._background is None or self._background.done():
+            self._background = asyncio.get_running_loop().create_task(self._refetch())
 
     async def _refetch(self) -> None:
         async with self._lock:
@@ -108,13 +130,20 @@ class JWKSCache:
                 len(self._keys),
                 self.last_error,
             )
+            self._count(ok=False)
             return
+        removed = sorted(set(self._keys) - set(keys))
         self._keys = keys
         self._fetched_at = self._clock()
         self.last_error = None
-        if self._on_fetch:
-            self._on_fetch(True)
+        self._count(ok=True)
         log.info("JWKS fetched from %s: key ids %s", self.uri, sorted(keys))
+        if removed:
+            log.warning("signing key(s) %s left the JWKS; tokens they signed are refused", removed)
+
+    def _count(self, *, ok: bool) -> None:
+        if self._on_fetch:
+            self._on_fetch(ok)
 
 
 def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:

@@ -40,17 +40,24 @@ class PlughostAuth(AuthProvider):
         *,
         base_url: str,
         scopes_supported: Callable[[], list[str]],
+        baseline_scopes: Callable[[], list[str]] = list,
         dev_token_ttl: int = 3600,
     ) -> None:
         super().__init__(base_url=base_url)
         self.issuer = issuer
         self._base_url = base_url.rstrip("/")
         self._scopes = scopes_supported
+        self._baseline = baseline_scopes
         self._dev_ttl = dev_token_ttl
 
     @property
     def scopes_supported(self) -> list[str]:
         return self._scopes()
+
+    def get_challenge_scopes(self, required_scopes: list[str] | None = None) -> list[str]:
+        """The 401 asks for the plugins' least-privilege baseline, not for every scope: a
+        client limited to a few scopes can still sign in, and steps up on a 403."""
+        return self._baseline() if required_scopes is None else required_scopes
 
     @property
     def resource_metadata_url(self) -> str:

@@ -28,6 +28,9 @@ log = logging.getLogger("plughost.auth")
 
 REQUIRED_CLAIMS = ["exp", "iss", "aud", "sub"]
 
+#: The refusal reason when no signing keys could be fetched: the issuer is down, not the token.
+ISSUER_UNAVAILABLE = "issuer unavailable"
+
 
 class InvalidToken(Exception):
     """Why a token was refused. The reason is for logs and metrics, never for the client."""
@@ -54,6 +57,7 @@ class Verified:
     caller: Caller
     expires_at: int
     claims: dict[str, Any]
+    kid: str | None = None
 
 
 class TokenVerifier:
@@ -72,7 +76,8 @@ class TokenVerifier:
         digest = hashlib.sha256(token.encode()).digest()
         hit = self._cache.get(digest)
         if hit is not None:
-            if hit.expires_at + self.config.leeway > time.time():
+            # Expired, or signed by a key the issuer has since withdrawn: verify afresh.
+            if hit.expires_at + self.config.leeway > time.time() and self.keys.holds(hit.kid):
                 self._cache.move_to_end(digest)
                 return hit
             del self._cache[digest]
@@ -87,11 +92,14 @@ class TokenVerifier:
         alg = header.get("alg")
         if alg not in self.config.algorithms:
             raise InvalidToken("algorithm not allowed")
-        key = await self.keys.get(header.get("kid"))
+        kid = header.get("kid")
+        if not self.keys.holds(kid) and _unverified_issuer(token) not in self.config.issuers:
+            raise InvalidToken("wrong issuer")  # never fetch keys for another issuer's token
+        key = await self.keys.get(kid)
         if key is None:
-            raise InvalidToken(
-                "unknown signing key" if self.keys.key_ids else "no signing keys available"
-            )
+            if self.keys.unavailable:
+                raise InvalidToken(ISSUER_UNAVAILABLE)
+            raise InvalidToken("unknown signing key")
         try:
             claims = jwt.decode(
                 token,
@@ -104,7 +112,9 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(_reason(exc)) from None
-        return Verified(caller=self._caller(claims), expires_at=int(claims["exp"]), claims=claims)
+        return Verified(
+            caller=self._caller(claims), expires_at=int(claims["exp"]), claims=claims, kid=kid
+        )
 
     def _caller(self, claims: dict[str, Any]) -> Caller:
         subject = claims.get("sub")
@@ -153,14 +163,26 @@ def _unverified_header(token: str) -> dict[str, Any]:
     segments = token.split(".")
     if len(segments) != 3:
         raise InvalidToken("malformed token")
-    encoded = segments[0]
-    try:
-        header = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
-    except ValueError:  # bad base64 (binascii.Error), bad UTF-8 or bad JSON
-        raise InvalidToken("malformed token") from None
-    if not isinstance(header, dict) or not isinstance(header.get("kid", ""), str):
+    header = _segment(segments[0])
+    if not isinstance(header.get("kid", ""), str):
         raise InvalidToken("malformed token")
     return header
+
+
+def _unverified_issuer(token: str) -> Any:
+    """The ``iss`` a token claims, read without verifying: only to decide whether a key the
+    host does not hold is worth fetching."""
+    return _segment(token.split(".")[1]).get("iss")
+
+
+def _segment(encoded: str) -> dict[str, Any]:
+    try:
+        value = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    except ValueError:  # bad base64 (binascii.Error), bad UTF-8 or bad JSON
+        raise InvalidToken("malformed token") from None
+    if not isinstance(value, dict):
+        raise InvalidToken("malformed token")
+    return value
 
 
 def read_scopes(claims: dict[str, Any]) -> list[str]:

@@ -61,6 +61,7 @@ class PluginRecord(BaseModel):
     status: PluginStatus
     error: str | None = None
     scopes: dict[str, str] = Field(default_factory=dict)
+    baseline_scopes: list[str] = Field(default_factory=list)
     tools: list[ToolInfo] = Field(default_factory=list)
 
 
@@ -203,6 +204,13 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
     for part in manager.hook.plughost_scopes():
         vocabulary.update(part)
     check_vocabulary(namespace, vocabulary)
+    baseline = [scope for part in manager.hook.plughost_baseline_scopes() for scope in part]
+    undeclared = sorted(set(baseline) - set(vocabulary))
+    if undeclared:
+        raise ScopeError(
+            f"baseline scope(s) {', '.join(undeclared)} are not declared; baseline_scopes must "
+            "name scopes from the plugin's own scopes={...}"
+        )
 
     tools = [tool for part in manager.hook.plughost_tools() for tool in part]
     seen: set[str] = set()
@@ -235,6 +243,7 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
             )
 
     record.scopes = vocabulary
+    record.baseline_scopes = list(dict.fromkeys(baseline))
     record.tools = infos
     return LoadedPlugin(
         record=record,

@@ -16,6 +16,8 @@ from typing import Any
 import anyio
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
+from mcp.server.lowlevel import NotificationOptions
+from mcp.types import ServerCapabilities, ToolsCapability
 from sqlalchemy import Engine
 
 from plughost import __version__
@@ -123,7 +125,7 @@ def _server(
         async with lifecycle.running(host()):
             yield {}
 
-    return FastMCP(
+    server = FastMCP(
         name="plughost",
         version=__version__,
         instructions="Tools from the plugins installed on this Plughost server.",
@@ -139,6 +141,38 @@ def _server(
         cache_ttl=60,
         cache_scope="private",
     )
+    _advertise_only_what_is_served(server)
+    return server
+
+
+def _advertise_only_what_is_served(server: FastMCP) -> None:
+    """Capabilities that match what this host serves: tools, and nothing it cannot deliver.
+
+    FastMCP advertises every feature it has a handler for: logging, prompts, resources, list
+    change notifications and the MCP Apps extension. No plugin serves prompts or resources, and
+    a stateless JSON server cannot push a notification, so a client that trusted those would
+    wait for things that never come. FastMCP has no setting for this; its low-level server's
+    `get_capabilities` is where both ``initialize`` and ``server/discover`` read them.
+    """
+    lowlevel = server._mcp_server
+    lowlevel.notification_options = NotificationOptions(
+        prompts_changed=False, resources_changed=False, tools_changed=False
+    )
+    derived = lowlevel.get_capabilities
+
+    def get_capabilities(*args: Any, **kwargs: Any) -> ServerCapabilities:
+        return derived(*args, **kwargs).model_copy(
+            update={
+                "logging": None,
+                "prompts": None,
+                "resources": None,
+                "completions": None,
+                "extensions": None,
+                "tools": ToolsCapability(list_changed=False),
+            }
+        )
+
+    lowlevel.get_capabilities = get_capabilities  # type: ignore[method-assign]
 
 
 def _register(host: Host, plugin: LoadedPlugin) -> None:

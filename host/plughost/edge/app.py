@@ -1,9 +1,10 @@
 """Assemble the ASGI application a replica serves: plugins, auth, and the MCP endpoint.
 
 From the outside in, a request meets: `RequestLog` (request id, one log line), the optional
-network allow-list and CORS, `CallRecorder` (the call record; no bare 500s), FastMCP's bearer
-authentication, `RequestGate` (body, message, scopes, rate limit), `ToolListCache`, and
-finally FastMCP's streamable HTTP transport and the plugin's tool.
+network allow-list and CORS, `CallRecorder` (the call record; no bare 500s), `OriginGuard`
+(Origin and Host, against DNS rebinding), FastMCP's bearer authentication, `RequestGate`
+(body, message, scopes, rate limit), `ToolListCache`, and finally FastMCP's streamable HTTP
+transport and the plugin's tool.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from plughost.edge.asgi import MCP_PATH
 from plughost.edge.binding import banner, check_dev_exposure, public_url
 from plughost.edge.gate import GatePolicy, RequestGate
 from plughost.edge.listcache import ToolListCache
+from plughost.edge.origin import OriginGuard
 from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
@@ -49,15 +51,19 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     def scopes_supported() -> list[str]:
         return sorted({scope for p in report.loaded for scope in p.record.scopes})
 
+    def baseline_scopes() -> list[str]:
+        return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
+
     auth = PlughostAuth(
         issuer,
         base_url=base,
         scopes_supported=scopes_supported,
+        baseline_scopes=baseline_scopes,
         dev_token_ttl=settings.auth.dev_token_ttl_seconds,
     )
     host = build_host(settings, auth=auth, report=report, metrics=metrics)
     health.routes(host, issuer.keys.ensure)
-    app = create_app(host, resource_metadata_url=auth.resource_metadata_url)
+    app = create_app(host, public_url=base, resource_metadata_url=auth.resource_metadata_url)
     app.state.plughost = host
     app.state.plughost_issuer = issuer
     app.state.plughost_banner = banner(issuer, base, bind_host, report_count=len(report.loaded))
@@ -66,7 +72,7 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     return app
 
 
-def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
+def create_app(host: Host, *, public_url: str, resource_metadata_url: str) -> Starlette:
     """The ASGI app: stateless streamable HTTP at ``/mcp`` behind the host's own layers."""
     settings = host.settings
     gate = Middleware(
@@ -85,6 +91,12 @@ def create_app(host: Host, *, resource_metadata_url: str) -> Starlette:
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(
         path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate, list_cache]
+    )
+    app.add_middleware(
+        OriginGuard,
+        public_url=public_url,
+        extra_origins=settings.cors_origins,
+        extra_hosts=settings.allowed_hosts,
     )
     app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
     if settings.cors_origins:

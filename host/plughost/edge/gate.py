@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
+from mcp_types.jsonrpc import UNSUPPORTED_PROTOCOL_VERSION
+from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 from starlette.authentication import UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plughost.auth.provider import CallerToken
+from plughost.auth.verifier import ISSUER_UNAVAILABLE
 from plughost.core.naming import missing_scopes
 from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge import message as messages
@@ -44,6 +47,8 @@ log = logging.getLogger("plughost.gate")
 
 #: Seconds a client is asked to wait when rate-limit storage is down and the policy is closed.
 STORAGE_RETRY_AFTER = 5
+#: Seconds a client is asked to wait when the token issuer cannot be reached.
+ISSUER_RETRY_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -78,27 +83,15 @@ class RequestGate:
             await self.app(scope, receive, send)
             return
         record = current_call.get() or CallRecord(None)
-        if _token_in_query(scope):
-            record.end(Outcome.UNAUTHENTICATED, "token in query string")
-            await send_json(
-                send,
-                401,
-                {
-                    "error": "invalid_request",
-                    "error_description": "send the token in the Authorization header, not the URL",
-                },
-                [(b"www-authenticate", self._challenge('error="invalid_request"'))],
-            )
+        if not await self._transport_allows(scope, record, send):
             return
         user = scope.get("user")
         token = getattr(user, "access_token", None)
         if isinstance(user, UnauthenticatedUser) or not isinstance(token, CallerToken):
-            await self.app(scope, receive, send)  # the bearer middleware answers 401
+            # The bearer middleware answers 401; an issuer outage becomes a 503 on the way out.
+            await self.app(scope, receive, self._issuer_outage_as_503(record, send))
             return
         record.caller = token.caller
-        if scope["method"] != "POST":
-            await self.app(scope, receive, send)
-            return
         try:
             body = await read_body(receive, self.policy.max_body_bytes)
             message = messages.parse(body, max_depth=self.policy.max_json_depth)
@@ -120,6 +113,77 @@ class RequestGate:
             send = self._refusals_from_the_tool(record, message, send)
         await self.app(scope, replay(body, receive), send)
 
+    async def _transport_allows(self, scope: Scope, record: CallRecord, send: Send) -> bool:
+        """Refuse what the stateless transport never serves, before looking at the token."""
+        if scope["method"] != "POST":
+            record.end(Outcome.BAD_REQUEST, f"method {scope['method']}")
+            await send_json(
+                send,
+                405,
+                {
+                    "error": "method_not_allowed",
+                    "error_description": "this server is stateless: send each message as a POST",
+                },
+                [(b"allow", b"POST")],
+            )
+            return False
+        if _token_in_query(scope):
+            record.end(Outcome.UNAUTHENTICATED, "token in query string")
+            await send_json(
+                send,
+                401,
+                {
+                    "error": "invalid_request",
+                    "error_description": "send the token in the Authorization header, not the URL",
+                },
+                [(b"www-authenticate", self._challenge('error="invalid_request"'))],
+            )
+            return False
+        version = _header(scope, b"mcp-protocol-version")
+        if version is not None and version not in SUPPORTED_PROTOCOL_VERSIONS:
+            record.end(Outcome.BAD_REQUEST, "unsupported protocol version")
+            supported = list(SUPPORTED_PROTOCOL_VERSIONS)
+            await send_json(
+                send,
+                400,
+                jsonrpc_error(
+                    None,
+                    UNSUPPORTED_PROTOCOL_VERSION,
+                    f"unsupported MCP-Protocol-Version {version[:40]!r}; this server speaks "
+                    + ", ".join(supported),
+                    {"supported": supported, "requested": version[:40]},
+                ),
+            )
+            return False
+        return True
+
+    def _issuer_outage_as_503(self, record: CallRecord, send: Send) -> Send:
+        """A 401 because no signing keys could be fetched blames the token for the issuer's
+        outage, and clients would throw their tokens away: answer 503 with Retry-After."""
+        replaced = False
+
+        async def sending(event: Message) -> None:
+            nonlocal replaced
+            if event["type"] == "http.response.start" and event["status"] == 401:
+                replaced = record.auth_refusal == ISSUER_UNAVAILABLE
+                if replaced:
+                    record.end(Outcome.UNAVAILABLE, ISSUER_UNAVAILABLE)
+                    await send_json(
+                        send,
+                        503,
+                        {
+                            "error": "temporarily_unavailable",
+                            "error_description": "the token issuer cannot be reached to check "
+                            "tokens; retry shortly",
+                        },
+                        [(b"retry-after", str(ISSUER_RETRY_AFTER).encode())],
+                    )
+                    return
+            if not replaced:
+                await send(event)
+
+        return sending
+
     async def _admit(self, record: CallRecord, message: Any, name: str, send: Send) -> bool:
         """Decide a tools/call before it runs; answer the refusal and return False if refused."""
         record.tool = messages.bounded_name(name)
@@ -130,7 +194,7 @@ class RequestGate:
             missing = missing_scopes(entry.scopes, record.caller.scopes if record.caller else ())
             if missing:
                 record.deny(missing)
-                await self._refuse_scope(send, message, entry, missing)
+                await self._refuse_scope(send, record, message, entry, missing)
                 return False
         if not await self._within_rate(record, message, name, send):
             return False
@@ -216,7 +280,7 @@ class RequestGate:
                 refused = True
                 entry = record.registered
                 assert entry is not None
-                await self._refuse_scope(send, message, entry, list(record.missing_scopes))
+                await self._refuse_scope(send, record, message, entry, list(record.missing_scopes))
                 return
             if not refused:
                 await send(event)
@@ -224,12 +288,23 @@ class RequestGate:
         return sending
 
     async def _refuse_scope(
-        self, send: Send, message: Any, entry: RegisteredTool, missing: list[str]
+        self,
+        send: Send,
+        record: CallRecord,
+        message: Any,
+        entry: RegisteredTool,
+        missing: list[str],
     ) -> None:
-        """HTTP 403 with the ``insufficient_scope`` challenge and a JSON-RPC error naming both."""
+        """HTTP 403 with the ``insufficient_scope`` challenge and a JSON-RPC error naming both.
+
+        The challenge's ``scope`` is what the token already has plus what the call needs, so a
+        client that replaces its scopes on step-up (rather than adding) keeps what it had.
+        """
         needed = list(dict.fromkeys([*entry.scopes, *missing]))
+        granted = sorted(record.caller.scopes) if record.caller else []
+        challenge_scopes = " ".join(dict.fromkeys([*granted, *needed]))
         challenge = (
-            f'Bearer error="insufficient_scope", scope="{" ".join(needed)}", '
+            f'Bearer error="insufficient_scope", scope="{challenge_scopes}", '
             f'resource_metadata="{self.policy.resource_metadata_url}", '
             f'error_description="the token lacks scope(s) {" ".join(missing)}"'
         ).encode()
@@ -247,6 +322,13 @@ class RequestGate:
 
     def _challenge(self, error: str) -> bytes:
         return f'Bearer {error}, resource_metadata="{self.policy.resource_metadata_url}"'.encode()
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
 
 
 def _token_in_query(scope: Scope) -> bool:

@@ -37,6 +37,16 @@ def plughost_scopes() -> Mapping[str, str]:
 
 
 @hookspec
+def plughost_baseline_scopes() -> Sequence[str]:
+    """Return the plugin's least-privilege scopes: what a client asks for before it knows more.
+
+    Each must be one of the plugin's declared scopes. The host's 401 challenge names the union
+    of every plugin's baseline (``scope=`` in ``WWW-Authenticate``), so a client signs in with
+    the least it needs and steps up on a 403 instead of asking for every scope of every plugin.
+    """
+
+
+@hookspec
 def plughost_tools() -> Sequence[ToolSpec]:
     """Return the plugin's tools.
 

@@ -51,15 +51,21 @@ class Plugin:
             "How many todos the caller's organisation has."
 
     The entry point's name is the namespace; scopes and table names must start with it.
+    ``baseline_scopes`` are the plugin's least-privilege default (usually its read scopes):
+    clients that are not told otherwise sign in with these and step up when a call needs more.
     """
 
     def __init__(
         self,
         *,
         scopes: Mapping[str, str],
+        baseline_scopes: Sequence[str] = (),
         settings: type[BaseModel] | None = None,
     ) -> None:
+        if isinstance(baseline_scopes, str):
+            raise TypeError("baseline_scopes is a list of scope names: ['todo:read']")
         self.scopes: dict[str, str] = dict(scopes)
+        self.baseline_scopes = tuple(baseline_scopes)
         self.settings_model = settings
         self.metadata = MetaData()
         self._tools: list[ToolSpec] = []
@@ -124,6 +130,10 @@ class Plugin:
     @hookimpl
     def plughost_scopes(self) -> Mapping[str, str]:
         return self.scopes
+
+    @hookimpl
+    def plughost_baseline_scopes(self) -> Sequence[str]:
+        return self.baseline_scopes
 
     @hookimpl
     def plughost_tools(self) -> Sequence[ToolSpec]:

@@ -39,6 +39,7 @@ plugin = Plugin(
         "todo:read": "Read your organisation's todo items.",
         "todo:write": "Create, change and delete your organisation's todo items.",
     },
+    baseline_scopes=["todo:read"],
     settings=TodoSettings,
 )
 

@@ -1,0 +1,88 @@
+"""Origin and Host validation: a web page must not be able to drive the MCP endpoint.
+
+The MCP transport spec requires servers to validate ``Origin`` against DNS rebinding: a page
+on ``evil.example`` whose name suddenly resolves to 127.0.0.1 would otherwise reach a local
+server with the browser's help. Requests from a browser carry ``Origin``; it must be the public
+URL's origin, a loopback origin, or one the operator allowed (``cors_origins``). The ``Host``
+header of requests to ``/mcp`` and the OAuth endpoints must name this server (the public URL's
+host, a loopback host, or one of ``allowed_hosts``). Probes and scrapers (``/healthz``,
+``/readyz``, ``/metrics``) reach a pod by its address, so their Host is not checked.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from plughost.edge.asgi import send_json
+from plughost.ops.audit import Outcome
+from plughost.ops.callrecord import current_call
+
+UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
+
+
+class OriginGuard:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        public_url: str,
+        extra_origins: Iterable[str] = (),
+        extra_hosts: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        public = urlsplit(public_url)
+        self.origins = {f"{public.scheme}://{public.netloc}".lower()}
+        self.origins.update(origin.rstrip("/").lower() for origin in extra_origins)
+        self.hosts = {public.netloc.lower(), *(host.lower() for host in extra_hosts)}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if origin is not None and not self._origin_allowed(origin):
+            await _refuse(send, f"origin {origin[:200]!r} is not allowed to call this server")
+            return
+        host = _header(scope, b"host") or ""
+        if scope["path"] not in UNCHECKED_HOST_PATHS and not self._host_allowed(host):
+            await _refuse(send, f"host {host[:200]!r} is not this server")
+            return
+        await self.app(scope, receive, send)
+
+    def _origin_allowed(self, origin: str) -> bool:
+        parsed = urlsplit(origin)
+        if origin.lower() in self.origins:
+            return True
+        return parsed.scheme in ("http", "https") and _is_loopback(parsed.hostname or "")
+
+    def _host_allowed(self, host: str) -> bool:
+        if host.lower() in self.hosts:
+            return True
+        return _is_loopback(urlsplit(f"//{host}").hostname or "")
+
+
+def _is_loopback(name: str) -> bool:
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+async def _refuse(send: Send, description: str) -> None:
+    record = current_call.get()
+    if record is not None:
+        record.end(Outcome.DENIED, description)
+    await send_json(send, 403, {"error": "forbidden", "error_description": description})
