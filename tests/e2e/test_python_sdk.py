@@ -120,7 +120,8 @@ def test_a_read_token_sees_and_calls_only_read_tools(server: Server) -> None:
     assert refused.error.data["missing"] == ["todo:write"]
     assert ("POST", "/mcp", 403) in wire.exchanges
     assert any(
-        'error="insufficient_scope"' in c and 'scope="todo:write"' in c for c in wire.challenges
+        'error="insufficient_scope"' in c and 'scope="todo:read todo:write"' in c
+        for c in wire.challenges
     )
 
 
@@ -152,7 +153,10 @@ def test_no_token_is_a_401_pointing_at_the_metadata(server: Server) -> None:
     assert any(isinstance(e, MCPError) for e in leaves(failed.value)), failed.value
     assert wire.exchanges == [("POST", "/mcp", 401)]
     metadata = f"{server.base_url}/.well-known/oauth-protected-resource/mcp"
-    assert wire.challenges == [f'Bearer resource_metadata="{metadata}"']
+    (challenge,) = wire.challenges
+    assert challenge.startswith("Bearer scope=") and f'resource_metadata="{metadata}"' in challenge
+    baseline = set(challenge.split('scope="')[1].split('"')[0].split())
+    assert "todo:read" in baseline and "todo:write" not in baseline  # least privilege first
 
 
 def credentials_provider(server: Server, storage: MemoryStorage) -> ClientCredentialsOAuthProvider:
@@ -166,12 +170,19 @@ def credentials_provider(server: Server, storage: MemoryStorage) -> ClientCreden
     )
 
 
-def test_client_credentials_discover_the_dev_issuer_from_the_401(server: Server) -> None:
+def test_a_least_privilege_client_signs_in_with_the_baseline_then_steps_up(
+    server: Server,
+) -> None:
+    """From nothing: the 401 names the baseline, the SDK asks for just that, reads, and when a
+    write is refused with 403 it asks for what it had plus the write scope, and writes."""
     storage = MemoryStorage()
     title = f"via client credentials {uuid.uuid4().hex[:8]}"
+    scopes_seen: list[str] = []
 
     async def body(session: ClientSession) -> Any:
         names = await tool_names(session)
+        assert storage.tokens is not None
+        scopes_seen.append(storage.tokens.scope or "")
         created = await session.call_tool("todo_create", {"title": title})
         return names, created
 
@@ -184,11 +195,14 @@ def test_client_credentials_discover_the_dev_issuer_from_the_401(server: Server)
         ("GET", "/.well-known/oauth-authorization-server", 200),
         ("POST", "/oauth/token", 200),
     ]
-    # With no scope in the 401 challenge the SDK asks for everything the resource advertises.
-    assert storage.tokens is not None
-    assert {"todo:read", "todo:write"} <= set((storage.tokens.scope or "").split())
-    assert names >= READ_TOOLS | WRITE_TOOLS
+    signed_in_with = set(scopes_seen[0].split())
+    assert "todo:read" in signed_in_with and "todo:write" not in signed_in_with
+    assert {n for n in names if n.startswith("todo_")} == READ_TOOLS
+    refused = wire.exchanges.index(("POST", "/mcp", 403))
+    assert ("POST", "/oauth/token", 200) in wire.exchanges[refused:]
     assert created.structured_content["title"] == title
+    assert storage.tokens is not None and storage.tokens.scope is not None
+    assert signed_in_with | {"todo:write"} <= set(storage.tokens.scope.split())
 
 
 def test_client_credentials_step_up_on_a_403(server: Server) -> None:
@@ -210,7 +224,7 @@ def test_client_credentials_step_up_on_a_403(server: Server) -> None:
     )
 
     assert {n for n in before if n.startswith("todo_")} == READ_TOOLS
-    assert any('scope="todo:write"' in c for c in wire.challenges)
+    assert any('scope="todo:read todo:write"' in c for c in wire.challenges)
     refused = wire.exchanges.index(("POST", "/mcp", 403))
     assert ("POST", "/oauth/token", 200) in wire.exchanges[refused:]
     assert created.structured_content["title"] == "after step-up"
