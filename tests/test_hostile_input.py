@@ -65,6 +65,30 @@ def test_batches_and_non_json_are_refused_with_the_right_codes(plughost_factory)
     assert garbage.status_code == 400 and garbage.json()["error"]["code"] == -32700
 
 
+def test_malformed_messages_get_errors_that_name_the_problem(plughost_factory):
+    host = plughost_factory(plugins=["todo"])
+    token = host.token(["todo:read"])
+    cases = {
+        '{"jsonrpc":"2.0","id":1}': (-32600, "method"),
+        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":"x"}': (-32602, "params"),
+        '{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"todo_list",'
+        '"arguments":[1]}}': (-32602, "arguments"),
+        '{"jsonrpc":"2.0","id":1e999,"method":"tools/list"}': (-32600, "id"),
+        '{"id":4,"method":"tools/list"}': (-32600, "jsonrpc"),
+    }
+    for body, (code, named) in cases.items():
+        reply = post(host, token, body)
+        assert reply.status_code == 400, body
+        assert reply.headers["content-type"] == "application/json"
+        assert reply.json()["error"]["code"] == code and named in reply.json()["error"]["message"]
+    wrong_type = httpx.post(
+        host.mcp_url,
+        content=b'{"jsonrpc":"2.0","id":1,"method":"tools/list"}',
+        headers={**HEADERS, "Authorization": f"Bearer {token}", "Content-Type": "text/plain"},
+    )
+    assert wrong_type.status_code == 415 and wrong_type.json()["error"]["code"] == -32600
+
+
 def test_unknown_tools_are_refused_audited_limited_and_never_become_metric_labels(
     plughost_factory, tmp_path
 ):
@@ -130,7 +154,9 @@ def test_validation_errors_name_the_public_tool_and_each_field(plughost_factory)
 
 def test_calls_to_a_plugin_that_failed_to_load_say_so(plughost_factory, make_dist, tmp_path):
     make_dist("acme-boom", "raise KeyError('BOOM_PAGER_URL')\n", namespace="boom")
-    host = plughost_factory(plugins=["todo", "boom"], settings=audit_settings(tmp_path))
+    host = plughost_factory(
+        plugins=["todo", "boom"], settings=audit_settings(tmp_path), allow_failures=True
+    )
     reply = host.client(["todo:read"]).call("boom_hello")
     assert reply.status_code == 200
     assert reply.jsonrpc_error["code"] == -32602

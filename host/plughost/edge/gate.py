@@ -30,6 +30,7 @@ from plughost.edge import message as messages
 from plughost.edge.asgi import (
     INSUFFICIENT_SCOPE,
     INVALID_PARAMS,
+    INVALID_REQUEST,
     RATE_LIMITED,
     UNAVAILABLE,
     BodyTooLarge,
@@ -92,6 +93,8 @@ class RequestGate:
             await self.app(scope, receive, self._issuer_outage_as_503(record, send))
             return
         record.caller = token.caller
+        if not await self._json_sent(scope, record, send):
+            return
         try:
             body = await read_body(receive, self.policy.max_body_bytes)
             message = messages.parse(body, max_depth=self.policy.max_json_depth)
@@ -103,7 +106,7 @@ class RequestGate:
             return
         except messages.BadMessage as exc:
             record.end(Outcome.BAD_REQUEST, exc.message)
-            await send_json(send, 400, jsonrpc_error(None, exc.code, exc.message))
+            await send_json(send, 400, jsonrpc_error(exc.request_id, exc.code, exc.message))
             return
         messages.keep(scope, message)
         name = message.tool_name
@@ -152,6 +155,21 @@ class RequestGate:
                     f"unsupported MCP-Protocol-Version {version[:40]!r}; this server speaks "
                     + ", ".join(supported),
                     {"supported": supported, "requested": version[:40]},
+                ),
+            )
+            return False
+        return True
+
+    async def _json_sent(self, scope: Scope, record: CallRecord, send: Send) -> bool:
+        """The transport reads JSON only; say so in JSON rather than its plain-text 400."""
+        media = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if media != "application/json":
+            record.end(Outcome.BAD_REQUEST, "content type")
+            await send_json(
+                send,
+                415,
+                jsonrpc_error(
+                    None, INVALID_REQUEST, "send the message as Content-Type: application/json"
                 ),
             )
             return False

@@ -15,7 +15,7 @@ from typing import Any
 
 from starlette.types import Scope
 
-from plughost.edge.asgi import INVALID_REQUEST, PARSE_ERROR
+from plughost.edge.asgi import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
 SCOPE_KEY = "plughost.message"
 
@@ -26,10 +26,11 @@ MAX_NAME_CHARS = 128
 class BadMessage(Exception):
     """The body is not a JSON-RPC message this host will read; ``code`` is the JSON-RPC one."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, request_id: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.request_id = request_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,39 @@ def parse(body: bytes, *, max_depth: int) -> Message:
         raise BadMessage(INVALID_REQUEST, "a JSON-RPC message is a JSON object")
     if not _within_depth(payload, max_depth):
         raise BadMessage(INVALID_REQUEST, f"JSON nested deeper than {max_depth} levels")
+    try:
+        _check_shape(payload)
+    except BadMessage as exc:  # answer with the request's id where it has a valid one
+        if _valid_id(payload.get("id")):
+            exc.request_id = payload["id"]
+        raise
     return Message(payload)
+
+
+def _check_shape(payload: dict[str, Any]) -> None:
+    """The JSON-RPC 2.0 envelope, named field by field, rather than a validator's dump."""
+    if payload.get("jsonrpc") != "2.0":
+        raise BadMessage(INVALID_REQUEST, 'a JSON-RPC message needs "jsonrpc": "2.0"')
+    if "id" in payload and not _valid_id(payload["id"]):
+        raise BadMessage(INVALID_REQUEST, '"id" must be a string or an integer')
+    if "method" not in payload:
+        if "result" in payload or "error" in payload:
+            return  # a client's answer to a server request
+        raise BadMessage(INVALID_REQUEST, 'a request needs a "method"')
+    if not isinstance(payload["method"], str):
+        raise BadMessage(INVALID_REQUEST, '"method" must be a string')
+    params = payload.get("params", {})
+    if not isinstance(params, dict):
+        raise BadMessage(INVALID_PARAMS, '"params" must be an object')
+    if payload["method"] == "tools/call":
+        if not isinstance(params.get("name"), str):
+            raise BadMessage(INVALID_PARAMS, 'tools/call needs "params.name", the tool\'s name')
+        if not isinstance(params.get("arguments", {}), dict):
+            raise BadMessage(INVALID_PARAMS, '"params.arguments" must be an object')
+
+
+def _valid_id(value: Any) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
 
 
 def _within_depth(value: Any, limit: int) -> bool:
