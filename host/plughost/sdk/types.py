@@ -24,10 +24,7 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Id = Annotated[
-    int,
-    Field(ge=1, le=MAX_INT32, description="A positive whole number that fits an INTEGER column."),
-]
+Id = Annotated[int, Field(ge=1, le=MAX_INT32)]
 """A row id, version or count: a positive whole number an INTEGER column holds on every
 database (1 to 2,147,483,647)."""
 

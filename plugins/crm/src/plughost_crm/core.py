@@ -55,5 +55,6 @@ plugin = Plugin(
         "crm:write": "Create, change and archive contacts, companies and deals; log activities.",
         "crm:delete": "Delete contacts and companies for good, with their activities.",
     },
+    baseline_scopes=["crm:read"],
     settings=CrmSettings,
 )

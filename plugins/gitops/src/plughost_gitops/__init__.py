@@ -96,6 +96,7 @@ plugin = Plugin(
         "environments (production).",
         "gitops:rollback": "Roll an app in an unprotected environment back to an earlier version.",
     },
+    baseline_scopes=["gitops:read"],
     settings=GitOpsSettings,
 )
 
