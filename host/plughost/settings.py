@@ -315,6 +315,12 @@ class HostSettings(BaseSettings):
         description="Worker threads each plugin's synchronous tools may use at once; a plugin "
         "whose calls hang exhausts only its own.",
     )
+    fast_path: bool = Field(
+        True,
+        description="Answer plain stateless tools/call requests without the transport's "
+        "per-request session (same middleware, validation and results); false routes every "
+        "request through the transport.",
+    )
     readiness_timeout_seconds: float = Field(
         2.0, gt=0, le=30, description="Each /readyz check (database, Redis, keys) gives up after."
     )

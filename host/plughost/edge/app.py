@@ -23,6 +23,7 @@ from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
 from plughost.edge.asgi import MCP_PATH
 from plughost.edge.binding import banner, check_dev_exposure, public_url
+from plughost.edge.fastpath import FastPath
 from plughost.edge.gate import GatePolicy, RequestGate
 from plughost.edge.listcache import ToolListCache
 from plughost.edge.origin import OriginGuard
@@ -87,6 +88,7 @@ def create_app(host: Host, *, public_url: str, resource_metadata_url: str) -> St
         registry=host.registry,
         limiter=host.limiter,
         metrics=host.metrics,
+        fast_path=FastPath(host.mcp) if settings.fast_path else None,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(

@@ -39,6 +39,7 @@ from plughost.edge.asgi import (
     replay,
     send_json,
 )
+from plughost.edge.fastpath import FastPath
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
@@ -72,8 +73,10 @@ class RequestGate:
         registry: ToolRegistry,
         limiter: RateLimiter,
         metrics: Metrics,
+        fast_path: FastPath | None = None,
     ) -> None:
         self.app = app
+        self.fast_path = fast_path
         self.policy = policy
         self.registry = registry
         self.limiter = limiter
@@ -114,6 +117,10 @@ class RequestGate:
             return
         if name is not None:
             send = self._refusals_from_the_tool(record, message, send)
+            version = self.fast_path.version_for(scope, message) if self.fast_path else None
+            if version is not None:
+                await self.fast_path.answer(message, version, send)
+                return
         await self.app(scope, replay(body, receive), send)
 
     async def _transport_allows(self, scope: Scope, record: CallRecord, send: Send) -> bool:

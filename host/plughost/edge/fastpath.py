@@ -1,0 +1,128 @@
+"""Answer a stateless ``tools/call`` without the transport's per-request session machinery.
+
+In stateless JSON mode the MCP SDK builds, for every request, a new server session, a task
+group, memory streams and cancel scopes, routes the message through them, and tears it all
+down: most of a call's cost when the tool itself is quick (bench/RESULTS.md). None of that
+carries anything a stateless JSON answer needs. So for the plain case — a handshake-era
+protocol version, a request with an id, a client that accepts JSON, no ``_meta`` asking for
+progress or anything else the session machinery would deliver — the host calls the tool
+through `FastMCP.call_tool` (the same middleware, validation and result conversion) and
+writes the JSON-RPC response as the SDK's runner would. Everything else falls back to the
+transport. `tests/test_fastpath.py` sends one corpus of requests both ways and compares the
+answers.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastmcp import FastMCP
+from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError
+from fastmcp.tools.base import RawStructuredToolResult, ToolResult
+from mcp.server.streamable_http import check_accept_headers
+from mcp.types import CallToolResult, JSONRPCResponse, TextContent
+from mcp_types.methods import serialize_server_result
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from starlette.requests import Request
+from starlette.types import Scope, Send
+
+from plughost.edge.message import Message
+
+log = logging.getLogger("plughost.fastpath")
+
+#: The protocol version the transport assumes when a request names none.
+DEFAULT_VERSION = "2025-03-26"
+
+_PLAIN_PARAMS = frozenset({"name", "arguments"})
+
+
+class FastPath:
+    def __init__(self, server: FastMCP) -> None:
+        self.server = server
+
+    def version_for(self, scope: Scope, message: Message) -> str | None:
+        """The protocol version to answer in, or None when the transport must answer."""
+        params = message.payload.get("params")
+        if message.method != "tools/call" or "id" not in message.payload:
+            return None
+        if not isinstance(params, dict) or not set(params) <= _PLAIN_PARAMS:
+            return None
+        request = Request(scope)
+        version = request.headers.get("mcp-protocol-version", DEFAULT_VERSION)
+        if version not in HANDSHAKE_PROTOCOL_VERSIONS:
+            return None
+        has_json, _ = check_accept_headers(request)
+        return version if has_json else None
+
+    async def answer(self, message: Message, version: str, send: Send) -> None:
+        """Call the tool and send the JSON-RPC response the transport would have sent."""
+        result = await self._call(message)
+        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+        response = JSONRPCResponse(
+            jsonrpc="2.0",
+            id=message.id,
+            result=serialize_server_result("tools/call", version, dumped),
+        )
+        body = response.model_dump_json(by_alias=True, exclude_unset=True).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode()),
+                    (b"content-type", b"application/json"),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+
+    async def _call(self, message: Message) -> CallToolResult:
+        """`FastMCP.call_tool` with the wire handler's treatment of what it raises and of
+        results that are not JSON objects (wrapped as ``{"result": ...}`` for these versions,
+        as every handshake-era client expects)."""
+        params = message.payload["params"]
+        name = params["name"]
+        try:
+            result = await self.server.call_tool(name, params.get("arguments") or {})
+        except (DisabledError, NotFoundError):
+            return _error(f"Unknown tool: {name!r}")
+        except FastMCPError as exc:
+            return _error(str(exc))
+        if isinstance(result, RawStructuredToolResult) or (
+            result.structured_content is not None
+            and not isinstance(result.structured_content, dict)
+        ):
+            result = _wrapped(result)
+        return _as_call_tool_result(result.to_mcp_result())
+
+
+def _wrapped(result: ToolResult) -> ToolResult:
+    meta = dict(result.meta or {})
+    fastmcp_meta = meta.get("fastmcp")
+    if isinstance(fastmcp_meta, dict) and fastmcp_meta.get("wrap_result") is True:
+        return result
+    meta["fastmcp"] = {
+        **(fastmcp_meta if isinstance(fastmcp_meta, dict) else {}),
+        "wrap_result": True,
+    }
+    return ToolResult(
+        content=result.content,
+        structured_content={"result": result.structured_content},
+        meta=meta,
+        is_error=result.is_error,
+    )
+
+
+def _as_call_tool_result(result: Any) -> CallToolResult:
+    """`ToolResult.to_mcp_result` returns a result, a content list or (content, structured)."""
+    if isinstance(result, CallToolResult):
+        return result
+    if isinstance(result, tuple):
+        content, structured = result
+        return CallToolResult(content=content, structured_content=structured)
+    return CallToolResult(content=result)
+
+
+def _error(text: str) -> CallToolResult:
+    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)

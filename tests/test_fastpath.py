@@ -1,0 +1,219 @@
+"""The fast path answers exactly as FastMCP's own transport does.
+
+Two hosts with the same plugins, one with the fast path and one without, get the same corpus
+of requests: every result shape, tool errors, validation errors, crashes, scope refusals,
+unknown tools, every protocol version, odd headers, notifications, large results. Status,
+content type and the JSON body must be the same on both.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import httpx
+import pytest
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
+
+PLUGIN = """
+from pydantic import BaseModel
+from plughost import InvalidInput, NotFound, Plugin, ToolContext
+
+plugin = Plugin(scopes={"diff:use": "Use the probe tools", "diff:extra": "Escalate"})
+
+
+class Pair(BaseModel):
+    a: int
+    b: int
+
+
+@plugin.tool(scopes=["diff:use"], read_only=True)
+def add(ctx: ToolContext, a: int, b: int) -> int:
+    "Add two numbers."
+    return a + b
+
+
+@plugin.tool(scopes=["diff:use"], read_only=True)
+def pair(ctx: ToolContext, a: int) -> Pair:
+    "A structured result."
+    return Pair(a=a, b=a * 2)
+
+
+@plugin.tool(scopes=["diff:use"], read_only=True)
+def words(ctx: ToolContext, n: int) -> list[str]:
+    "A list result."
+    return ["w"] * n
+
+
+@plugin.tool(scopes=["diff:use"], read_only=True)
+def text(ctx: ToolContext, n: int = 3) -> str:
+    "A text result, as long as asked."
+    return "x" * n
+
+
+@plugin.tool(scopes=["diff:use"])
+def nothing(ctx: ToolContext) -> None:
+    "No result at all."
+
+
+@plugin.tool(scopes=["diff:use"])
+def plain(ctx: ToolContext):
+    "An unannotated result."
+    return {"free": "form"}
+
+
+@plugin.tool(scopes=["diff:use"])
+def missing(ctx: ToolContext, id: int) -> dict:
+    "A tool error."
+    raise NotFound(f"nothing has id {id}", id=id)
+
+
+@plugin.tool(scopes=["diff:use"])
+def refuse(ctx: ToolContext) -> dict:
+    "Bad input, said by the tool."
+    raise InvalidInput("not like that")
+
+
+@plugin.tool(scopes=["diff:use"])
+def crash(ctx: ToolContext) -> str:
+    "An unexpected failure."
+    raise RuntimeError("boom")
+
+
+@plugin.tool(scopes=["diff:use"])
+def escalate(ctx: ToolContext) -> str:
+    "Needs a scope it asks for while running."
+    ctx.require_scopes("diff:extra")
+    return "escalated"
+"""
+
+CALLS = [
+    ("add", {"a": 1, "b": 2}),
+    ("add", {"a": "x", "b": 2}),
+    ("add", {"a": 1}),
+    ("add", {"a": 1, "b": 2, "c": 3}),
+    ("pair", {"a": 4}),
+    ("words", {"n": 3}),
+    ("words", {"n": 0}),
+    ("text", {}),
+    ("text", {"n": 200_000}),
+    ("nothing", {}),
+    ("plain", {}),
+    ("missing", {"id": 7}),
+    ("refuse", {}),
+    ("crash", {}),
+    ("escalate", {}),
+    ("nope", {}),
+]
+HEADER_SETS = [
+    {"Accept": "application/json, text/event-stream"},
+    {"Accept": "application/json"},
+    {"Accept": "*/*"},
+    {"Accept": "text/event-stream"},
+    {"Accept": "text/html"},
+]
+VERSIONS = [None, *HANDSHAKE_PROTOCOL_VERSIONS, *MODERN_PROTOCOL_VERSIONS, "1999-01-01"]
+
+
+@pytest.fixture(scope="module")
+def hosts(tmp_path_factory, request):
+    """Started by hand: the corpus is long, so one pair of hosts serves every case."""
+    import sys
+
+    from conftest import DistFactory
+
+    from plughost.testing import LiveHost
+
+    site = tmp_path_factory.mktemp("site")
+    sys.path.insert(0, str(site))
+    DistFactory(site)("acme-diff", PLUGIN, namespace="diff")
+    pair = [
+        LiveHost(
+            data_dir=tmp_path_factory.mktemp(f"fast-{fast}"),
+            plugins=["diff"],
+            settings={"fast_path": fast, "audit": {"sink": "off"}},
+        ).start()
+        for fast in (True, False)
+    ]
+    yield pair
+    for host in pair:
+        host.stop()
+    sys.path.remove(str(site))
+
+
+def _send(host, token, body, headers, version, rid):
+    sent = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", **headers}
+    sent["X-Request-ID"] = rid  # the same on both, so error texts quoting it match
+    if version is not None:
+        sent["MCP-Protocol-Version"] = version
+    reply = httpx.post(host.mcp_url, content=json.dumps(body), headers=sent, timeout=30)
+    try:
+        payload = reply.json() if reply.content else None
+    except ValueError:
+        payload = reply.text
+    return reply.status_code, reply.headers.get("content-type"), payload
+
+
+def test_every_call_in_every_form_is_answered_alike(hosts):
+    tokens = [host.token(["diff:use"]) for host in hosts]
+    compared = 0
+    cases = itertools.product(CALLS, HEADER_SETS, VERSIONS)
+    for n, ((name, arguments), headers, version) in enumerate(cases):
+        body = {
+            "jsonrpc": "2.0",
+            "id": n,
+            "method": "tools/call",
+            "params": {"name": f"diff_{name}", "arguments": arguments},
+        }
+        rid = f"diff-{n}"
+        answers = [
+            _send(host, token, body, headers, version, rid)
+            for host, token in zip(hosts, tokens, strict=True)
+        ]
+        assert answers[0] == answers[1], (name, arguments, headers, version)
+        compared += 1
+    assert compared == len(CALLS) * len(HEADER_SETS) * len(VERSIONS)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"jsonrpc": "2.0", "id": "s", "method": "tools/call", "params": {"name": "diff_add"}},
+        {"jsonrpc": "2.0", "method": "tools/call", "params": {"name": "diff_add"}},
+        {
+            "jsonrpc": "2.0",
+            "id": 9,
+            "method": "tools/call",
+            "params": {"name": "diff_add", "arguments": {"a": 1, "b": 1}, "_meta": {"k": 1}},
+        },
+        {"jsonrpc": "2.0", "id": 10, "method": "tools/list"},
+        {"jsonrpc": "2.0", "id": 11, "method": "ping"},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+    ],
+    ids=["no-arguments", "notification", "meta", "list", "ping", "initialized"],
+)
+def test_other_messages_are_answered_alike(hosts, body):
+    answers = [
+        _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], "2025-11-25", "other")
+        for host in hosts
+    ]
+    assert answers[0] == answers[1]
+
+
+def test_the_fast_path_really_answers(hosts, monkeypatch):
+    """Without this, the corpus could pass with both hosts on the transport."""
+    from plughost.edge.fastpath import FastPath
+
+    answered: list[int] = []
+    original = FastPath.answer
+
+    async def counting(self, message, version, send):
+        answered.append(message.id)
+        await original(self, message, version, send)
+
+    monkeypatch.setattr(FastPath, "answer", counting)
+    body = {"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "diff_text"}}
+    for host in hosts:
+        status, _, payload = _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], None, "x")
+        assert status == 200 and payload["result"]["content"][0]["text"] == "xxx"
+    assert answered == [77]  # the fast host only
