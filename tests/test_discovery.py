@@ -210,7 +210,7 @@ def _cli(args, tmp_path, site, **env):
 def test_plugins_cli_json(make_dist, tmp_path):
     make_dist("acme-alpha", simple_plugin("alpha"))
     make_dist("acme-future", simple_plugin("future"), requires="plughost>=99")
-    done = _cli(["plugins", "--json"], tmp_path, make_dist.root)
+    done = _cli(["plugins", "--json", "--allow-failures"], tmp_path, make_dist.root)
     assert done.returncode == 0, done.stderr
     report = {r["namespace"]: r for r in json.loads(done.stdout)}
     assert report["alpha"]["status"] == "loaded"
@@ -219,6 +219,13 @@ def test_plugins_cli_json(make_dist, tmp_path):
         {
             "name": "alpha_echo",
             "scopes": ["alpha:read"],
+            "conditional_scopes": {},
+            "annotations": {
+                "readOnlyHint": True,
+                "destructiveHint": False,
+                "idempotentHint": True,
+                "openWorldHint": False,
+            },
             "title": None,
             "description": "Echo text back with who asked.",
         }
@@ -227,6 +234,7 @@ def test_plugins_cli_json(make_dist, tmp_path):
     assert "plughost>=99" in report["future"]["error"]
     table = _cli(["plugins"], tmp_path, make_dist.root)
     assert "alpha" in table.stdout and "incompatible" in table.stdout
+    assert table.returncode == 1, "an incompatible plugin is a failure unless allowed"
 
 
 def test_bad_setting_stops_startup_naming_it(make_dist, tmp_path):

@@ -30,6 +30,7 @@ async def _list_and_call(url: str, token: str) -> None:
             "plugin": "alpha",
             "version": "1.0.0",
             "scopes": ["alpha:read"],
+            "conditional_scopes": {},
         }
         assert tools["todo_list"].annotations.read_only_hint is True
         assert tools["todo_delete"].annotations.destructive_hint is True
@@ -39,7 +40,7 @@ async def _list_and_call(url: str, token: str) -> None:
 
 def test_healthz_is_public_and_reports_plugin_statuses(plughost_factory, make_dist):
     make_dist("acme-broken", "raise ImportError('secret path /etc/x')\n", namespace="broken")
-    host = plughost_factory(plugins=["todo", "broken"])
+    host = plughost_factory(plugins=["todo", "broken"], allow_failures=True)
     body = httpx.get(f"{host.base_url}/healthz").json()
     statuses = {p["namespace"]: p["status"] for p in body["plugins"]}
     assert statuses["todo"] == "loaded"
@@ -67,7 +68,7 @@ def test_a_plugin_whose_startup_fails_is_withdrawn(plughost_factory, make_dist):
         """,
         namespace="fragile",
     )
-    host = plughost_factory(plugins=["fragile", "todo"])
+    host = plughost_factory(plugins=["fragile", "todo"], allow_failures=True)
     agent = host.client(["fragile:use", "todo:read"])
     assert "fragile_poke" not in agent.tool_names()
     assert agent.call("todo_list").ok

@@ -17,19 +17,24 @@ try:
 except PackageNotFoundError:  # running from a source tree that was never installed
     __version__ = "0.0.0"
 
-from plughost.sdk.context import Caller, PluginRuntime, ToolContext
+from plughost.sdk.context import CalledTool, Caller, PluginRuntime, ToolContext
 from plughost.sdk.errors import Conflict, InsufficientScope, InvalidInput, NotFound, ToolError
+from plughost.sdk.pagination import Cursor, Pages, PageSize
 from plughost.sdk.plugin import Plugin
 from plughost.sdk.tables import TenantStorage, UTCDateTime
 from plughost.sdk.types import Id, Text
 
 __all__ = [
+    "CalledTool",
     "Caller",
     "Conflict",
+    "Cursor",
     "Id",
     "InsufficientScope",
     "InvalidInput",
     "NotFound",
+    "PageSize",
+    "Pages",
     "Plugin",
     "PluginRuntime",
     "TenantStorage",

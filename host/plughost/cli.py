@@ -126,8 +126,14 @@ def serve(
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
-def plugins(as_json: bool) -> None:
-    """Show every installed plugin and whether it loaded."""
+@click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each failure.")
+@click.option("--allow-failures", is_flag=True, help="Exit 0 even when a plugin did not load.")
+def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
+    """Show every installed plugin, whether it loaded, and its tools.
+
+    Exits 1 when a plugin failed, was incompatible or conflicted (unless --allow-failures), so a
+    build step can stop an image whose plugins do not load.
+    """
     from plughost.core.host import load_plugins
 
     logging.basicConfig(level="ERROR")
@@ -139,16 +145,69 @@ def plugins(as_json: bool) -> None:
         _fail(exc)
     if as_json:
         click.echo(json.dumps([r.model_dump(mode="json") for r in report.records], indent=2))
-        return
-    if not report.records:
+    elif not report.records:
         click.echo("no plugins installed (entry-point group 'mcp_tools')")
-        return
-    for r in report.records:
-        click.echo(f"{r.namespace:<12} {r.status.value:<12} {r.distribution} {r.version}")
-        if r.error:
-            click.echo(f"    {r.error}")
-        for tool in r.tools:
-            click.echo(f"    {tool.name:<40} {' '.join(tool.scopes) or '(no scopes)'}")
+    else:
+        for record in report.records:
+            _print_record(record, verbose)
+        if report.problems:
+            click.echo(
+                f"{len(report.problems)} plugin(s) not loaded: calls to their tools are refused "
+                "as 'plugin not loaded' and audited as plugin_not_loaded"
+                + ("" if verbose else "; --verbose shows each traceback"),
+                err=True,
+            )
+    if report.problems and not allow_failures:
+        sys.exit(1)
+
+
+#: How `plughost plugins` names each MCP behaviour hint a tool has (closed-world otherwise).
+_HINT_LABELS = {
+    "readOnlyHint": "read-only",
+    "destructiveHint": "destructive",
+    "idempotentHint": "idempotent",
+    "openWorldHint": "open-world",
+}
+
+
+def _print_record(record: Any, verbose: bool) -> None:
+    """One plugin: status, why not loaded, and each tool with its scopes and hints."""
+    click.echo(
+        f"{record.namespace:<12} {record.status.value:<12} {record.distribution} {record.version}"
+    )
+    if record.error:
+        click.echo(f"    {record.error}")
+    if record.location:
+        click.echo(f"    at {record.location}")
+    if verbose and record.traceback:
+        click.echo("    " + record.traceback.replace("\n", "\n    "))
+    for tool in record.tools:
+        hints = [label for key, label in _HINT_LABELS.items() if tool.annotations.get(key)]
+        if not tool.annotations.get("openWorldHint"):
+            hints.append("closed-world")
+        click.echo(f"    {tool.name:<40} {' '.join(tool.scopes) or '(no scopes)'}")
+        click.echo(f"        hints: {', '.join(hints)}")
+        for scope, when in tool.conditional_scopes.items():
+            click.echo(f"        + {scope} {when}")
+
+
+def _base_url(settings: Any, url: str | None) -> str:
+    """The host's public base URL as `plughost token` and `plughost check` both take it.
+
+    ``--url`` first, then the configured public URL, then (dev issuer) where the host last
+    served, then the default address of ``plughost serve``.
+    """
+    from plughost.auth.dev_issuer import DevIssuer
+
+    if url:
+        return url.rstrip("/")
+    if settings.auth.public_url:
+        return str(settings.auth.public_url).rstrip("/")
+    if settings.auth.issuer == "dev":
+        remembered = DevIssuer(settings.data_dir).remembered_url()
+        if remembered:
+            return remembered[0]
+    return "http://127.0.0.1:8000"
 
 
 @main.command()
@@ -177,15 +236,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
         )
         sys.exit(2)
     dev = DevIssuer(settings.data_dir)
-    remembered = dev.remembered_url()
-    if url:
-        base = url.rstrip("/")
-    elif settings.auth.public_url:
-        base = settings.auth.public_url.rstrip("/")
-    elif remembered:
-        base = remembered[0]
-    else:
-        base = "http://127.0.0.1:8000"
+    base = _base_url(settings, url)
     declared = sorted({s for p in load_plugins(settings).loaded for s in p.record.scopes})
     scopes = scope.split() if scope is not None else declared
     unknown = sorted(set(scopes) - set(declared))
@@ -214,7 +265,6 @@ def check(url: str | None) -> None:
 
     from plughost.auth.issuers import resolve_issuer
     from plughost.core.host import load_plugins
-    from plughost.edge.binding import public_url
 
     logging.basicConfig(level="ERROR")
     problems: list[str] = []
@@ -224,7 +274,7 @@ def check(url: str | None) -> None:
         _fail(exc)
     report = load_plugins(settings)
     problems += [f"plugin {r.namespace} {r.status.value}: {r.error}" for r in report.problems]
-    base = url.rstrip("/") if url else public_url(settings, "127.0.0.1", 8000)
+    base = _base_url(settings, url)
     issuer = resolve_issuer(settings.auth, data_dir=settings.data_dir, public_url=base)
     cfg = issuer.verifier.config
     click.echo(f"issuer preset:   {issuer.kind}")

@@ -7,6 +7,11 @@ the input schema and validates against. What the plugin's function did (returned
 the SDK's errors, timed out, crashed) is noted on the request's call record and becomes a
 structured error result; a scope the function asked for and the caller lacks is noted there too,
 and the gate answers it with HTTP 403.
+
+Two things agents read before calling are settled here as well: the behaviour hints (every one
+stated, with defaults that fit a plugin's tools, `tool_hints`) and an output schema that admits
+the tool's error results (`admit_errors`), so strict clients that validate ``structuredContent``
+against ``outputSchema`` accept errors too.
 """
 
 from __future__ import annotations
@@ -24,17 +29,32 @@ from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
+from plughost.core.cursor_key import CursorKey
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
-from plughost.sdk.context import PluginRuntime, ToolContext
-from plughost.sdk.errors import InsufficientScope, ToolError
+from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
+from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TenantStorage
 
 META_KEY = "plughost"
 
 StorageFactory = Callable[[str], TenantStorage]
+
+#: The error object every error result carries in ``structuredContent.error``.
+ERROR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Present instead of the result when the call failed (isError is true).",
+    "properties": {
+        "code": {"type": "string", "description": "A stable label: not_found, invalid_input…"},
+        "message": {"type": "string", "description": "What was wrong and how to fix it."},
+        "details": {"type": "object", "description": "Facts to act on (ids, versions, fields)."},
+    },
+    "required": ["code", "message"],
+}
+#: Schema keywords that make a schema more than one plain object shape.
+_COMPOSED = ("$ref", "anyOf", "oneOf", "allOf", "not", "if")
 
 
 @dataclass(frozen=True)
@@ -56,10 +76,18 @@ def build_tool(
     entry: RegisteredTool,
     storage_for: StorageFactory,
     limits: CallLimits,
+    plugin_scopes: frozenset[str],
+    cursors: CursorKey,
 ) -> Tool:
-    """Adapt one plugin tool, registered as ``entry``."""
+    """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary."""
     parameters, returns = _agent_signature(spec, entry.name)
-    invoke = _invoker(runtime, spec, entry.name, storage_for, limits)
+    called = CalledTool(
+        name=entry.name,
+        scopes=entry.scopes,
+        conditional_scopes=entry.conditional_scopes,
+        plugin_scopes=plugin_scopes,
+    )
+    invoke = _invoker(runtime, spec, called, storage_for, limits, cursors)
 
     async def call(**kwargs: Any) -> Any:
         return await invoke(kwargs)
@@ -70,26 +98,76 @@ def build_tool(
     call.__annotations__ = {p.name: p.annotation for p in parameters}
     if returns is not inspect.Signature.empty:
         call.__annotations__["return"] = returns
-    return Tool.from_function(
+    hints = tool_hints(spec)
+    tool = Tool.from_function(
         call,
         name=entry.name,
         title=spec.title,
         description=spec.description,
         annotations=ToolAnnotations(
             title=spec.title,
-            read_only_hint=spec.read_only,
-            destructive_hint=spec.destructive,
-            idempotent_hint=spec.idempotent,
-            open_world_hint=spec.open_world,
+            read_only_hint=hints["readOnlyHint"],
+            destructive_hint=hints["destructiveHint"],
+            idempotent_hint=hints["idempotentHint"],
+            open_world_hint=hints["openWorldHint"],
         ),
         meta={
             META_KEY: {
                 "plugin": entry.plugin,
                 "version": entry.plugin_version,
                 "scopes": list(entry.scopes),
+                "conditional_scopes": dict(entry.conditional_scopes),
             }
         },
     )
+    return tool.model_copy(update={"output_schema": admit_errors(tool.output_schema)})
+
+
+def tool_hints(spec: ToolSpec) -> dict[str, bool]:
+    """The four MCP behaviour hints, every one stated, with defaults that fit plugin tools.
+
+    The MCP spec's defaults for an unset hint assume the worst (destructive, open-world), so a
+    plain "create" would look to agents like a delete reaching out to the internet. A plugin's
+    tools work on its organisation's data through the host, so a tool is: read-only only if it
+    says so; never destructive when read-only (the spec ignores the hint then), otherwise only
+    if it says ``destructive=True``; idempotent when read-only or when it says so; and
+    closed-world unless it says ``open_world=True`` (it reaches the web, arbitrary URLs).
+    """
+    read_only = bool(spec.read_only)
+    return {
+        "readOnlyHint": read_only,
+        "destructiveHint": not read_only and bool(spec.destructive),
+        "idempotentHint": read_only or bool(spec.idempotent),
+        "openWorldHint": bool(spec.open_world),
+    }
+
+
+def admit_errors(schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The tool's output schema, widened so its error results validate against it too.
+
+    The spec says structured content conforms to the output schema and clients should check;
+    strict clients do so for errors as well. For a plain object schema the error becomes one
+    more property and the required fields become "these, or ``error``"; any other schema
+    becomes "this, or an object holding ``error``". ``$defs`` and FastMCP's ``x-`` flags stay
+    at the root, where references and result unwrapping look for them.
+    """
+    if schema is None:
+        return None
+    properties = schema.get("properties") or {}
+    if (
+        schema.get("type") == "object"
+        and "error" not in properties
+        and not any(key in schema for key in _COMPOSED)
+    ):
+        widened = {**schema, "properties": {**properties, "error": ERROR_SCHEMA}}
+        required = widened.pop("required", None)
+        if required:
+            widened["anyOf"] = [{"required": required}, {"required": ["error"]}]
+        return widened
+    kept = {k: v for k, v in schema.items() if k in ("$defs", "definitions") or k.startswith("x-")}
+    shape = {k: v for k, v in schema.items() if k not in kept}
+    envelope = {"type": "object", "properties": {"error": ERROR_SCHEMA}, "required": ["error"]}
+    return {"type": "object", "anyOf": [shape, envelope], **kept}
 
 
 def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Parameter], Any]:
@@ -111,12 +189,13 @@ def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Par
 def _invoker(
     runtime: PluginRuntime,
     spec: ToolSpec,
-    public_name: str,
+    called: CalledTool,
     storage_for: StorageFactory,
     limits: CallLimits,
+    cursors: CursorKey,
 ) -> Callable[[dict[str, Any]], typing.Awaitable[Any]]:
     """Run the plugin's function for the current caller and settle the call's outcome."""
-    fn, timeout = spec.fn, limits.timeout
+    fn, timeout, public_name = spec.fn, limits.timeout, called.name
     is_async = inspect.iscoroutinefunction(fn)
 
     async def invoke(kwargs: dict[str, Any]) -> Any:
@@ -132,6 +211,8 @@ def _invoker(
             plugin_version=runtime.version,
             data_dir=runtime.data_dir,
             state=runtime.state,
+            tool=called,
+            pages=cursors.pages(public_name, record.caller.tenant_id),
         )
         try:
             with anyio.fail_after(timeout):
@@ -143,6 +224,13 @@ def _invoker(
                         abandon_on_cancel=True,
                         limiter=limits.threads,
                     )
+        except InsufficientScope as exc:
+            try:
+                called.vet(*exc.details["missing_scopes"])
+            except UndeclaredScope:
+                runtime.logger.exception("tool %s failed", public_name)
+                return _internal_error(record)
+            return _refused(record, exc)
         except ToolError as exc:
             return _refused(record, exc)
         except TimeoutError:
@@ -151,15 +239,20 @@ def _invoker(
             return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
         except Exception:
             runtime.logger.exception("tool %s failed", public_name)
-            rid = record.request_id
-            message = f"the tool failed unexpectedly; give this request id to the operator: {rid}"
-            return _error_result(
-                record, Outcome.INTERNAL_ERROR, "internal_error", message, {"request_id": rid}
-            )
+            return _internal_error(record)
         record.end(Outcome.OK)
         return result
 
     return invoke
+
+
+def _internal_error(record: CallRecord) -> ToolResult:
+    """A bug in the tool: the agent gets a request id, the operator's log has the traceback."""
+    rid = record.request_id
+    message = f"the tool failed unexpectedly; give this request id to the operator: {rid}"
+    return _error_result(
+        record, Outcome.INTERNAL_ERROR, "internal_error", message, {"request_id": rid}
+    )
 
 
 def _refused(record: CallRecord, exc: ToolError) -> ToolResult:

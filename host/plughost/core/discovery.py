@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -22,7 +23,9 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
-from plughost.core.naming import check_namespace, check_tool, check_vocabulary
+from plughost.core.adapter import tool_hints
+from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
+from plughost.core.scope_use import scope_uses
 from plughost.errors import PluginLoadError, ScopeError
 from plughost.sdk import hookspecs
 from plughost.sdk.plugin import ToolSpec
@@ -47,6 +50,8 @@ class ToolInfo(BaseModel):
 
     name: str
     scopes: list[str]
+    conditional_scopes: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, bool] = Field(default_factory=dict)
     title: str | None = None
     description: str | None = None
 
@@ -60,6 +65,9 @@ class PluginRecord(BaseModel):
     entry_point: str
     status: PluginStatus
     error: str | None = None
+    exception: str | None = Field(None, description="The exception's type, when one was raised.")
+    location: str | None = Field(None, description="file:line inside the plugin that raised it.")
+    traceback: str | None = Field(None, description="The whole traceback, for --verbose.")
     scopes: dict[str, str] = Field(default_factory=dict)
     baseline_scopes: list[str] = Field(default_factory=list)
     tools: list[ToolInfo] = Field(default_factory=list)
@@ -95,17 +103,19 @@ class LoadReport:
         ok = {PluginStatus.LOADED, PluginStatus.DISABLED}
         return [r for r in self.records if r.status not in ok]
 
-    def mark_failed(self, namespace: str, error: str) -> None:
+    def mark_failed(self, namespace: str, error: str, exc: BaseException | None = None) -> None:
         """Withdraw a plugin that failed after loading (e.g. in its start-up hook)."""
         for plugin in self.loaded:
             if plugin.namespace == namespace:
                 plugin.record.status = PluginStatus.FAILED
                 plugin.record.error = error
+                if exc is not None:
+                    _note_exception(plugin.record, exc)
         self.loaded = [p for p in self.loaded if p.namespace != namespace]
 
     def raise_for_problems(self) -> None:
         if self.problems:
-            lines = [f"{r.namespace} ({r.status}): {r.error}" for r in self.problems]
+            lines = [f"{r.namespace} ({r.status}): {r.error}{_at(r)}" for r in self.problems]
             raise PluginLoadError("plugins failed to load (strict mode):\n  " + "\n  ".join(lines))
 
 
@@ -151,7 +161,8 @@ def discover(
         try:
             loaded = _load(ep, record)
         except Exception as exc:
-            _refuse(record, PluginStatus.FAILED, _one_line(exc))
+            _note_exception(record, exc)
+            _refuse(record, PluginStatus.FAILED, _failure_message(exc, record), exc)
             continue
         report.loaded.append(loaded)
     if strict:
@@ -159,10 +170,84 @@ def discover(
     return report
 
 
-def _refuse(record: PluginRecord, status: PluginStatus, error: str) -> None:
+def _refuse(
+    record: PluginRecord, status: PluginStatus, error: str, exc: BaseException | None = None
+) -> None:
     record.status = status
     record.error = error
-    log.warning("plugin %s not loaded (%s): %s", record.namespace, status.value, error)
+    log.warning(
+        "plugin %s not loaded (%s): %s%s",
+        record.namespace,
+        status.value,
+        error,
+        _at(record),
+        exc_info=exc,
+    )
+
+
+def _at(record: PluginRecord) -> str:
+    return f" (at {record.location})" if record.location else ""
+
+
+def _note_exception(record: PluginRecord, exc: BaseException) -> None:
+    """Keep what an author needs to fix a failure: its type, the plugin's line, the traceback."""
+    record.exception = type(exc).__name__
+    record.location = _plugin_line(exc, _package(record.entry_point))
+    record.traceback = "".join(traceback.format_exception(exc)).rstrip()
+
+
+def _package(entry_point: str) -> str:
+    """The top-level package an entry point's object lives in (``plughost_x.tools:plugin``)."""
+    return entry_point.partition(":")[0].strip().split(".")[0]
+
+
+def _plugin_line(exc: BaseException, package: str) -> str | None:
+    """``file:line`` of the innermost frame in the plugin's own package, if any.
+
+    The frame that raised may be in the standard library (``os.environ[...]``) or a dependency;
+    the line to fix is the plugin's own. A syntax error has no frame in the plugin: its file
+    and line are on the exception.
+    """
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return f"{exc.filename}:{exc.lineno}"
+    found = None
+    for frame, lineno in traceback.walk_tb(exc.__traceback__):
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".")[0] == package:
+            found = f"{frame.f_code.co_filename}:{lineno}"
+    return found
+
+
+def _failure_message(exc: BaseException, record: PluginRecord) -> str:
+    """The one-line error, plus who should declare a module that is not installed."""
+    text = _one_line(exc)
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return text
+    missing, package = exc.name, _package(record.entry_point)
+    if missing.split(".")[0] == package:
+        return (
+            f"{text}: the plugin's own module {missing!r} is missing (a typo in an import, or a "
+            "file left out of the distribution)"
+        )
+    who = _importer(exc) or record.distribution or package
+    return (
+        f"{text}: {who} imports {missing.split('.')[0]!r}, which is not installed; {who} "
+        "should declare the distribution that provides it in its dependencies "
+        "([project] dependencies in pyproject.toml), then reinstall"
+    )
+
+
+def _importer(exc: ModuleNotFoundError) -> str | None:
+    """The distribution whose code ran the failing import (the innermost non-importlib frame)."""
+    importer = None
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        module = str(frame.f_globals.get("__name__", ""))
+        if module and not module.startswith("importlib"):
+            importer = module.split(".")[0]
+    if importer is None:
+        return None
+    owners = importlib_metadata.packages_distributions().get(importer)
+    return owners[0] if owners else None
 
 
 def _incompatibility(dist: Any, host_version: str) -> str | None:
@@ -213,23 +298,8 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
         )
 
     tools = [tool for part in manager.hook.plughost_tools() for tool in part]
-    seen: set[str] = set()
-    infos = []
-    for tool in tools:
-        if not isinstance(tool, ToolSpec):
-            raise ScopeError(f"plughost_tools returned {tool!r}; return plughost.ToolSpec objects")
-        public = check_tool(namespace, tool.name, tool.scopes, vocabulary)
-        if public in seen:
-            raise ScopeError(f"tool {public!r} is declared twice")
-        seen.add(public)
-        infos.append(
-            ToolInfo(
-                name=public,
-                scopes=list(tool.scopes),
-                title=tool.title,
-                description=tool.description or _first_paragraph(tool.fn.__doc__),
-            )
-        )
+    infos = _tool_infos(namespace, tools, vocabulary)
+    _check_scope_uses(ep.module, [tool.fn.__module__ for tool in tools], vocabulary)
 
     settings_model = manager.hook.plughost_settings_model()
     tables = [t for part in manager.hook.plughost_tables() for t in part]
@@ -252,6 +322,46 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
         settings_model=settings_model,
         tables=tables,
     )
+
+
+def _tool_infos(
+    namespace: str, tools: list[ToolSpec], vocabulary: dict[str, str]
+) -> list[ToolInfo]:
+    """Check every tool's name and scopes; describe each as the load report shows it."""
+    seen: set[str] = set()
+    infos = []
+    for tool in tools:
+        if not isinstance(tool, ToolSpec):
+            raise ScopeError(f"plughost_tools returned {tool!r}; return plughost.ToolSpec objects")
+        public = check_tool(namespace, tool.name, tool.scopes, vocabulary)
+        check_conditional(public, tool.scopes, tool.conditional_scopes, vocabulary)
+        if public in seen:
+            raise ScopeError(f"tool {public!r} is declared twice")
+        seen.add(public)
+        infos.append(
+            ToolInfo(
+                name=public,
+                scopes=list(tool.scopes),
+                conditional_scopes=dict(tool.conditional_scopes),
+                annotations=tool_hints(tool),
+                title=tool.title,
+                description=tool.description or _first_paragraph(tool.fn.__doc__),
+            )
+        )
+    return infos
+
+
+def _check_scope_uses(
+    entry_module: str, tool_modules: list[str], vocabulary: dict[str, str]
+) -> None:
+    """Refuse a ``require_scopes`` call in the plugin's code that names an undeclared scope."""
+    for use in scope_uses(entry_module, tool_modules):
+        if use.scope not in vocabulary:
+            raise ScopeError(
+                f"require_scopes({use.scope!r}) at {use.file}:{use.line} names a scope the "
+                "plugin never declared; add it to Plugin(scopes={...}) with a description and "
+                "to the tool's conditional_scopes={...}"
+            )
 
 
 def _first_paragraph(doc: str | None) -> str | None:

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, build_tool
+from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_settings import validate_plugin_settings
@@ -50,6 +51,7 @@ class Host:
     ledger: CallLedger
     metrics: Metrics
     limiter: RateLimiter
+    cursors: CursorKey
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
 
 
@@ -94,6 +96,7 @@ def build_host(
         audit=audit,
         ledger=ledger,
         metrics=metrics,
+        cursors=CursorKey(engine),
         limiter=RateLimiter(
             default=settings.rate_limit.default,
             per_plugin=settings.rate_limit.plugins,
@@ -202,6 +205,7 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
             plugin=plugin.namespace,
             plugin_version=plugin.version,
             scopes=tuple(info.scopes),
+            conditional_scopes=dict(info.conditional_scopes),
         )
         host.mcp.add_tool(
             build_tool(
@@ -212,6 +216,8 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
                 limits=CallLimits(
                     timeout=spec.timeout or host.settings.tool_timeout_seconds, threads=threads
                 ),
+                plugin_scopes=frozenset(plugin.record.scopes),
+                cursors=host.cursors,
             )
         )
         host.registry.add(entry)

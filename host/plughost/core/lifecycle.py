@@ -27,6 +27,7 @@ log = logging.getLogger("plughost.lifecycle")
 async def running(host: Host) -> AsyncIterator[None]:
     """The host's lifespan: the audit trail and every plugin, up in order and down in reverse."""
     host.audit.start()
+    host.cursors.load()
     await start_plugins(host)
     try:
         yield
@@ -50,7 +51,7 @@ async def start_plugins(host: Host) -> None:
             log.exception("plugin %s failed to start", plugin.namespace)
             if host.settings.strict:
                 raise
-            withdraw(host, plugin, f"start-up failed: {type(exc).__name__}: {exc}")
+            withdraw(host, plugin, f"start-up failed: {type(exc).__name__}: {exc}", exc)
     count_plugins(host.report, host.metrics)
 
 
@@ -64,11 +65,13 @@ async def stop_plugins(host: Host) -> None:
             log.exception("plugin %s failed to shut down cleanly", plugin.namespace)
 
 
-def withdraw(host: Host, plugin: LoadedPlugin, error: str) -> None:
+def withdraw(
+    host: Host, plugin: LoadedPlugin, error: str, exc: BaseException | None = None
+) -> None:
     """Take a plugin's tools off the server and the registry; the report says why."""
     for name in host.registry.withdraw(plugin.namespace, error):
         host.mcp.local_provider.remove_tool(name)
-    host.report.mark_failed(plugin.namespace, error)
+    host.report.mark_failed(plugin.namespace, error, exc)
 
 
 def count_plugins(report: LoadReport, metrics: Metrics) -> None:

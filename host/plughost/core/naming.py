@@ -63,3 +63,33 @@ def missing_scopes(required: Iterable[str], granted: Iterable[str]) -> list[str]
     """The required scopes a caller lacks, in declaration order."""
     have = set(granted)
     return [scope for scope in required if scope not in have]
+
+
+def check_conditional(
+    public_name: str,
+    required: Iterable[str],
+    conditional: Mapping[str, str],
+    declared: Mapping[str, str],
+) -> None:
+    """A tool's conditional scopes are declared by its plugin, described, and not also required.
+
+    Refused at load, so a 403 never names a scope no issuer can grant.
+    """
+    undeclared = sorted(set(conditional) - set(declared))
+    if undeclared:
+        raise ScopeError(
+            f"tool {public_name!r} lists undeclared conditional scope(s) "
+            f"{', '.join(undeclared)}; add them to the plugin's scopes with a description"
+        )
+    both = sorted(set(conditional) & set(required))
+    if both:
+        raise ScopeError(
+            f"tool {public_name!r} lists {', '.join(both)} in both scopes and "
+            "conditional_scopes; a scope every call needs belongs in scopes only"
+        )
+    for scope, when in conditional.items():
+        if not isinstance(when, str) or not when.strip():
+            raise ScopeError(
+                f"tool {public_name!r}: conditional scope {scope!r} needs a description of "
+                "when it is needed, e.g. 'when paging beyond the primary on-call'"
+            )

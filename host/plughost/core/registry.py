@@ -9,17 +9,19 @@ withdrawn; `generation` counts those changes so caches keyed on it never serve a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True, slots=True)
 class RegisteredTool:
-    """One public tool: its name, its plugin and the scopes every call needs."""
+    """One public tool: its name, its plugin, the scopes every call needs, and the scopes some
+    calls may need as well (``conditional_scopes``: scope to when), as the tool declared them."""
 
     name: str
     plugin: str
     plugin_version: str
     scopes: tuple[str, ...]
+    conditional_scopes: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 class ToolRegistry(Mapping[str, RegisteredTool]):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,8 +12,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from plughost.sdk.errors import InsufficientScope
+from plughost.sdk.errors import InsufficientScope, UndeclaredScope
+from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
+
+#: The SDK release from which a tool may only ask for the conditional scopes it declares.
+CONDITIONAL_SCOPES_ENFORCED_FROM = "0.2"
+
+log = logging.getLogger("plughost.sdk")
+_warned: set[tuple[str, str]] = set()
 
 
 class Caller(BaseModel):
@@ -54,12 +63,55 @@ class PluginRuntime:
 
 
 @dataclass(frozen=True)
+class CalledTool:
+    """The tool a call is for, with the scopes its plugin declared for it.
+
+    ``scopes`` are needed for every call (the host checked them before the tool ran);
+    ``conditional_scopes`` are the ones the tool may additionally ask for with
+    `ToolContext.require_scopes`, each with when it is needed; ``plugin_scopes`` is the
+    plugin's whole vocabulary.
+    """
+
+    name: str
+    scopes: tuple[str, ...]
+    conditional_scopes: Mapping[str, str]
+    plugin_scopes: frozenset[str]
+
+    def vet(self, *scopes: str) -> None:
+        """Refuse a scope the tool may not ask for: it is a bug in the plugin, not the caller.
+
+        A scope the plugin never declared raises `UndeclaredScope` (no issuer would grant it,
+        so the 403 would send clients after a scope they can never get). A declared scope
+        missing from ``conditional_scopes`` still works, with a `DeprecationWarning` once per
+        process, until plughost 0.2.
+        """
+        undeclared = [s for s in scopes if s not in self.plugin_scopes]
+        if undeclared:
+            raise UndeclaredScope(self.name, undeclared)
+        for scope in scopes:
+            if scope in self.scopes or scope in self.conditional_scopes:
+                continue
+            if (self.name, scope) in _warned:
+                continue
+            _warned.add((self.name, scope))
+            message = (
+                f"tool {self.name} asks for scope {scope} without declaring it: add "
+                f"conditional_scopes={{{scope!r}: 'when ...'}} to its @plugin.tool(...); from "
+                f"plughost {CONDITIONAL_SCOPES_ENFORCED_FROM} an undeclared conditional scope "
+                "is refused"
+            )
+            warnings.warn(message, DeprecationWarning, stacklevel=3)
+            log.warning("%s", message)
+
+
+@dataclass(frozen=True)
 class ToolContext:
     """Everything a tool needs besides its arguments, passed as its first parameter.
 
     ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
     validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
-    the ones its `PluginRuntime` has.
+    the ones its `PluginRuntime` has; ``tool`` is the tool being called and ``pages`` makes and
+    reads its pagination cursors.
     """
 
     caller: Caller
@@ -70,12 +122,16 @@ class ToolContext:
     plugin_version: str
     data_dir: Path
     state: dict[str, Any]
+    tool: CalledTool
+    pages: Pages
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.
 
         For scopes that depend on the arguments; ``reason`` tells the agent why they are needed.
+        Each scope must be in the tool's ``conditional_scopes`` (see `CalledTool.vet`).
         """
+        self.tool.vet(*scopes)
         missing = [scope for scope in scopes if scope not in self.caller.scopes]
         if missing:
             raise InsufficientScope(missing, reason)

@@ -69,3 +69,21 @@ class InsufficientScope(ToolError):
             message or f"this call also needs scope(s) {' '.join(missing)}",
             missing_scopes=missing,
         )
+
+
+class UndeclaredScope(Exception):
+    """A tool asked for a scope its plugin never declared: a bug in the plugin, not the call.
+
+    No issuer grants a scope nobody declared, so refusing the caller with a 403 naming it would
+    send clients after a scope they can never get. The call ends as ``internal_error`` and the
+    operator's log names the tool and the scope.
+    """
+
+    def __init__(self, tool: str, scopes: Sequence[str]) -> None:
+        self.tool = tool
+        self.scopes = list(scopes)
+        super().__init__(
+            f"tool {tool} asked for scope(s) {' '.join(self.scopes)}, which its plugin never "
+            "declared: add each to Plugin(scopes={...}) with a description and to the tool's "
+            "conditional_scopes={...} with when it is needed, or remove the require_scopes call"
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -37,6 +37,7 @@ class ToolSpec:
     idempotent: bool | None = None
     open_world: bool | None = None
     timeout: float | None = None
+    conditional_scopes: Mapping[str, str] = field(default_factory=dict)
 
 
 class Plugin:
@@ -76,6 +77,7 @@ class Plugin:
         self,
         *,
         scopes: Sequence[str],
+        conditional_scopes: Mapping[str, str] | None = None,
         name: str | None = None,
         title: str | None = None,
         description: str | None = None,
@@ -87,12 +89,21 @@ class Plugin:
     ) -> Callable[[F], F]:
         """Declare a tool. ``scopes`` is required: every listed scope is needed to call it.
 
-        ``read_only``, ``destructive``, ``idempotent`` and ``open_world`` become the MCP tool
-        annotations agents use to decide whether to ask before calling. ``timeout`` (seconds)
-        cuts a call off with a clear error.
+        ``conditional_scopes`` maps each scope the tool may additionally ask for with
+        ``ctx.require_scopes`` (depending on its arguments) to when it is needed, so agents and
+        operators see it before the first 403. ``read_only``, ``destructive``, ``idempotent``
+        and ``open_world`` become the MCP tool annotations agents use to decide whether to ask
+        before calling. ``timeout`` (seconds) cuts a call off with a clear error.
         """
         if isinstance(scopes, str):
             raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")
+        if conditional_scopes is not None and not isinstance(conditional_scopes, Mapping):
+            raise TypeError(
+                "conditional_scopes maps each scope to when it is needed, e.g. "
+                "conditional_scopes={'oncall:page:escalate': 'when paging beyond the primary'}"
+            )
+        if read_only and destructive:
+            raise TypeError("a tool cannot be both read_only and destructive; drop one")
 
         def register(fn: F) -> F:
             self._tools.append(
@@ -100,6 +111,7 @@ class Plugin:
                     name=name or fn.__name__,
                     fn=fn,
                     scopes=tuple(scopes),
+                    conditional_scopes=dict(conditional_scopes or {}),
                     title=title,
                     description=description,
                     read_only=read_only,

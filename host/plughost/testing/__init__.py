@@ -15,6 +15,7 @@ over HTTP, the scope gate, FastMCP's input validation, the tool, and the databas
 
 from __future__ import annotations
 
+import difflib
 import os
 import socket
 import threading
@@ -29,7 +30,7 @@ import httpx
 import pytest
 import uvicorn
 
-from plughost.errors import PluginLoadError, SettingsError
+from plughost.errors import PlughostError, PluginLoadError, SettingsError
 from plughost.testing.faults import FaultProxy
 
 __all__ = [
@@ -38,10 +39,30 @@ __all__ = [
     "LiveHost",
     "McpClient",
     "PluginLoadError",
+    "PluginNotLoaded",
+    "ScopeNotDeclared",
     "SettingsError",
     "ToolCall",
     "free_port",
 ]
+
+
+class PluginNotLoaded(PlughostError):
+    """A plugin a test asked for is not serving: not installed, or it failed to load or start.
+
+    Raised by `plughost_factory` (the host is stopped first), so the test fails on the cause,
+    not later on an unknown tool. The message names the plugin and its error, the line in the
+    plugin that raised, and the traceback.
+    """
+
+
+class ScopeNotDeclared(PlughostError, ValueError):
+    """A test asked for a token with a scope no installed plugin declares.
+
+    ``plughost token`` refuses such a scope, and no real issuer would grant it: a test passing
+    with it would prove nothing about production.
+    """
+
 
 PROTOCOL_VERSION = "2025-11-25"
 DEFAULT_TENANT = "tenant-a"
@@ -151,6 +172,7 @@ class LiveHost:
     settings: Mapping[str, Any] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     app: Any = None
+    allow_failures: bool = False
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -193,6 +215,10 @@ class LiveHost:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("plughost test server failed to start; see the log above")
             time.sleep(0.02)
+        problem = None if self.allow_failures else not_serving(self.host.report, self.plugins)
+        if problem:
+            self.stop()
+            raise PluginNotLoaded(problem)
         return self
 
     def stop(self) -> None:
@@ -215,7 +241,19 @@ class LiveHost:
         ttl: int = 600,
         **claims: Any,
     ) -> str:
-        """A token from this host's dev issuer with exactly these scopes and tenant."""
+        """A token from this host's dev issuer with exactly these scopes and tenant.
+
+        A scope no installed plugin declares raises `ScopeNotDeclared`, as ``plughost token``
+        refuses it.
+        """
+        declared = self.declared_scopes()
+        unknown = sorted(set(scopes) - set(declared))
+        if unknown:
+            raise ScopeNotDeclared(
+                f"no plugin declares scope(s) {' '.join(unknown)}; declared: "
+                f"{' '.join(declared) or '(none)'}. Declare each in Plugin(scopes={{...}}) "
+                "(`plughost token` refuses undeclared scopes too)"
+            )
         issuer = self.app.state.plughost_issuer
         return str(
             issuer.dev.mint(
@@ -240,13 +278,59 @@ class LiveHost:
         """An MCP client whose token carries ``scopes`` (default: every declared scope)."""
         if token is None:
             if scopes is None:
-                scopes = sorted({s for p in self.host.report.loaded for s in p.record.scopes})
+                scopes = self.declared_scopes()
             token = self.token(scopes, tenant=tenant, subject=subject)
         return McpClient(self.mcp_url, token)
 
     def anonymous(self) -> McpClient:
         """A client that sends no token at all."""
         return McpClient(self.mcp_url, None)
+
+    def declared_scopes(self) -> list[str]:
+        """Every scope the installed plugins declare, sorted: what tokens may carry.
+
+        A plugin withdrawn because its start-up failed still counts, as for ``plughost token``.
+        """
+        return sorted({scope for record in self.host.report.records for scope in record.scopes})
+
+
+def not_serving(report: Any, requested: Sequence[str] | None) -> str | None:
+    """Why plugins a test named are not serving, or None when all of them are (or none named)."""
+    records = {r.namespace: r for r in report.records}
+    problems = []
+    for name in requested or ():
+        record = records.get(name)
+        if record is None:
+            problems.append(_not_installed(name, sorted(records)))
+        elif record.status != "loaded":
+            problems.append(_did_not_load(record))
+    return "\n\n".join(problems) or None
+
+
+def _not_installed(name: str, installed: list[str]) -> str:
+    close = difflib.get_close_matches(name, installed, n=1)
+    return (
+        f"no plugin {name!r} is installed; installed: {', '.join(installed) or 'none'}"
+        + (f" (did you mean {close[0]!r}?)" if close else "")
+        + ". A plugin is a distribution with an [project.entry-points.mcp_tools] entry; "
+        "install its project (pip install -e .) in the environment running the tests"
+    )
+
+
+def _did_not_load(record: Any) -> str:
+    lines = [
+        f"plugin {record.namespace!r} ({record.distribution} {record.version}) did not load "
+        f"({record.status.value}): {record.error}"
+    ]
+    if record.location:
+        lines.append(f"  at {record.location}")
+    lines.append(
+        "Calls to its tools are refused as 'plugin not loaded'; to test that on purpose, "
+        "pass allow_failures=True to plughost_factory."
+    )
+    if record.traceback:
+        lines.append(record.traceback)
+    return "\n".join(lines)
 
 
 class HostFactory(Protocol):
@@ -259,6 +343,7 @@ class HostFactory(Protocol):
         settings: Mapping[str, Any] | None = None,
         data_dir: Path | None = None,
         port: int | None = None,
+        allow_failures: bool = False,
     ) -> LiveHost: ...
 
 
@@ -268,7 +353,9 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
 
     Each host gets a fresh data directory (its own SQLite database and dev keys) unless
     ``data_dir`` is given, and a free port unless ``port`` is (settings such as
-    ``auth.public_url`` may need to know it); all are stopped when the test ends.
+    ``auth.public_url`` may need to know it); all are stopped when the test ends. A named
+    plugin that is not serving raises `PluginNotLoaded` with its load error, unless
+    ``allow_failures`` (for tests of that very failure).
 
     With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
     (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
@@ -284,6 +371,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
         settings: Mapping[str, Any] | None = None,
         data_dir: Path | None = None,
         port: int | None = None,
+        allow_failures: bool = False,
     ) -> LiveHost:
         data_dir = data_dir or tmp_path_factory.mktemp("plughost")
         settings = dict(settings or {})
@@ -294,6 +382,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
             plugins=plugins,
             settings=settings,
             port=port or free_port(),
+            allow_failures=allow_failures,
         )
         started.append(host)
         host.start()
