@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import listing, machine, report, scaleout, startup, throughput, tokens
+from bench import listing, machine, profile, report, scaleout, startup, throughput, tokens
 from bench.load import Generator
 from bench.options import Options
 
@@ -26,6 +26,7 @@ SUITES: dict[str, Callable[[Options], dict[str, Any]]] = {
     "startup": startup.run,
     "listing": listing.run,
     "scaleout": scaleout.run,
+    "profile": profile.run,
 }
 
 

@@ -164,9 +164,15 @@ def server_env(extra: dict[str, str]) -> dict[str, str]:
     Some shells and CI images set PYTHONDONTWRITEBYTECODE; a deployed server has its ``.pyc``
     files, so start-up is measured with them (the first, unmeasured start writes them).
     """
-    env = {**os.environ, "PYTHONPATH": str(ROOT), **extra}
+    env = {**os.environ, "PYTHONPATH": python_path(ROOT), **extra}
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+def python_path(*entries: Path) -> str:
+    """``entries`` ahead of whatever PYTHONPATH this run was given (to bench a source tree)."""
+    inherited = os.environ.get("PYTHONPATH")
+    return os.pathsep.join([*(str(e) for e in entries), *([inherited] if inherited else [])])
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -184,7 +190,7 @@ class PlughostSetup:
 
     def env(self) -> dict[str, str]:
         return {
-            "PYTHONPATH": os.pathsep.join([str(self.site), str(ROOT)]),
+            "PYTHONPATH": python_path(self.site, ROOT),
             "PLUGHOST_DATA_DIR": str(self.workdir / "data"),
             "PLUGHOST_ENABLED_PLUGINS": ",".join(self.namespaces),
             "PLUGHOST_RATE_LIMIT__DEFAULT": "1000000/minute",

@@ -14,6 +14,7 @@ NAMES = {
     "baseline_gc": "(a') bare FastMCP + Plughost's GC settings",
     "peer": "(b) FastMCP + its JWTVerifier",
     "plughost": "(c) Plughost, everything on",
+    "floor": "(f) minimal ASGI endpoint: a call's essential work",
 }
 
 Runs = list[dict[str, float]]
@@ -71,6 +72,7 @@ def ratios_table(runs: dict[str, dict[str, Runs]]) -> list[str]:
                 f"{ratio(_median(c, 'p99_ms'), _median(a, 'p99_ms')):.2f}",
                 f"{ratio(_median(c, 'cpu_us'), _median(a, 'cpu_us')):.2f}",
                 _ratio_of(c, runs.get("baseline_gc", {}).get(clients), "cpu_us"),
+                _ratio_of(c, runs.get("floor", {}).get(clients), "cpu_us"),
             ]
         )
     header = [
@@ -80,6 +82,7 @@ def ratios_table(runs: dict[str, dict[str, Runs]]) -> list[str]:
         "p99 (c)/(a)",
         "CPU/call (c)/(a)",
         "CPU/call (c)/(a')",
+        "CPU/call (c)/(f)",
     ]
     return _table(header, rows)
 
@@ -181,6 +184,26 @@ def scaleout_section(scaleout: dict[str, Any]) -> list[str]:
     return _table(["server", "1 worker, calls/s", "2 workers, calls/s", "2 / 1"], rows)
 
 
+def profile_section(profile: dict[str, Any]) -> list[str]:
+    labels = list(profile)
+    groups = sorted({g for run in profile.values() for g in run["groups"]})
+    rows = [
+        [group, *(f"{profile[label]['groups'].get(group, 0.0):.0%}" for label in labels)]
+        for group in sorted(groups, key=lambda g: -profile[labels[-1]]["groups"].get(g, 0.0))
+    ]
+    lines = _table(["share of the server's own time", *labels], rows)
+    for label in labels:
+        run = profile[label]
+        lines += [
+            "",
+            f"**{label}**: {run['load']['rps']:.0f} calls/s under the profiler, "
+            f"{run['load']['cpu_us']:.0f} µs CPU per call. Heaviest functions (own time):",
+            "",
+            *(f"- {share:.1%} `{name}`" for name, share in run["heaviest"]),
+        ]
+    return lines
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, what was measured, met?) for every target the issue sets."""
     found: list[tuple[str, str, bool | None]] = []
@@ -197,6 +220,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     if calls and "64" in calls["plughost"]:
         c, a = (_median(calls[k]["64"], "p99_ms") for k in ("plughost", "baseline"))
         found.append(("64 clients: p99 within 2x of bare", f"(c)/(a) = {c / a:.2f}", c <= 2 * a))
+    for clients in ("16", "64"):
+        if calls and clients in calls["plughost"]:
+            found.append(_fast_target(calls, clients))
+    if calls and "floor" in calls and "16" in calls["plughost"]:
+        c, f = (_median(calls[k]["16"], "cpu_us") for k in ("plughost", "floor"))
+        found.append(
+            (
+                "16 clients: server CPU per call within 3x of the floor",
+                f"(c)/(f) = {c / f:.2f}",
+                c <= 3 * f,
+            )
+        )
     startup = results.get("startup")
     if startup:
         runs = startup["runs"]
@@ -223,6 +258,18 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
             )
         )
     return found
+
+
+def _fast_target(calls: dict[str, dict[str, Runs]], clients: str) -> tuple[str, str, bool]:
+    """Issue 19: at least 2.5x bare FastMCP's calls/s, with p99 no worse."""
+    c, a = (calls[k][clients] for k in ("plughost", "baseline"))
+    rps = _median(c, "rps") / _median(a, "rps")
+    p99 = _median(c, "p99_ms") / _median(a, "p99_ms")
+    return (
+        f"{clients} clients: ≥ 2.5x bare calls/s, p99 no worse",
+        f"calls/s (c)/(a) = {rps:.2f}, p99 (c)/(a) = {p99:.2f}",
+        rps >= 2.5 and p99 <= 1.0,
+    )
 
 
 def targets_section(results: dict[str, Any]) -> list[str]:
@@ -292,6 +339,9 @@ def render(results: dict[str, Any]) -> str:
         lines += ["## 4. tools/list", "", *listing_section(results["listing"]), ""]
     if "scaleout" in results:
         lines += ["## 5. Scale-out (64 clients)", "", *scaleout_section(results["scaleout"]), ""]
+    if "profile" in results:
+        lines += ["## 6. Where the time goes (cProfile, 16 clients)", ""]
+        lines += [*profile_section(results["profile"]), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -32,8 +32,10 @@ from bench.procs import (
 )
 from bench.servers import TOOL
 
-#: (a) bare FastMCP, (a') the same with Plughost's GC settings, (b) the peer, (c) Plughost.
-KINDS = ("baseline", "baseline_gc", "peer", "plughost")
+#: (a) bare FastMCP, (a') the same with Plughost's GC settings, (b) the peer, (c) Plughost,
+#: (f) the floor: a minimal ASGI endpoint doing only a call's essential work.
+KINDS = ("baseline", "baseline_gc", "peer", "plughost", "floor")
+MODULES = {"peer": ("bench.servers", "peer"), "floor": ("bench.floor",)}
 ARGUMENTS = {"text": "hello"}
 
 
@@ -98,29 +100,27 @@ def targets(workdir: Path) -> dict[str, Target]:
     token = setup.token([f"{plugins.ECHO_NAMESPACE}:call"], ports["plughost"])
     pem = workdir / "peer-public-key.pem"
     pem.write_bytes(public_key_pem(workdir / "data"))
-    env = {
-        "baseline": {},
-        "baseline_gc": {"BENCH_TUNED_GC": "1"},
-        "peer": {
-            "BENCH_PEER_PUBLIC_KEY": str(pem),
-            "BENCH_PEER_ISSUER": issuer,
-            "BENCH_PEER_AUDIENCE": f"{issuer}/mcp",
-        },
+    peer_env = {
+        "BENCH_PEER_PUBLIC_KEY": str(pem),
+        "BENCH_PEER_ISSUER": issuer,
+        "BENCH_PEER_AUDIENCE": f"{issuer}/mcp",
     }
+    env = {"baseline": {}, "baseline_gc": {"BENCH_TUNED_GC": "1"}, "peer": peer_env}
+    env["floor"] = peer_env
     body = call_body(TOOL, ARGUMENTS)
     found = {
         kind: Target(
             Server(
                 kind,
                 python_module(
-                    "bench.servers", "peer" if kind == "peer" else "baseline", "--port", str(port)
+                    *MODULES.get(kind, ("bench.servers", "baseline")), "--port", str(port)
                 ),
                 port,
                 env=env[kind],
                 log=workdir / f"{kind}.log",
             ),
             body,
-            token if kind == "peer" else None,
+            token if kind in ("peer", "floor") else None,
         )
         for kind, port in ports.items()
         if kind != "plughost"

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
+import re
+import shutil
 import site
 import subprocess
 import sys
+import tomllib
 import venv
 from pathlib import Path
 
 import pytest
+import yaml
 from click.testing import CliRunner
+from packaging.requirements import Requirement
 
 from plughost import __version__
 from plughost.cli import main
@@ -77,6 +83,110 @@ def test_new_plugin_installs_passes_its_tests_and_loads(tmp_path: Path) -> None:
     assert demo["status"] == "loaded", demo
     assert demo["distribution"] == "plughost-demo"
     assert [(t["name"], t["scopes"]) for t in demo["tools"]] == [("demo_hello", ["demo:read"])]
+
+
+ROOT = Path(__file__).parent.parent
+
+
+def host_source(destination: Path) -> Path:
+    """A copy of this checkout's host project, so building it never writes into the checkout."""
+    destination.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, destination / name)
+    shutil.copytree(
+        ROOT / "host",
+        destination / "host",
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
+    )
+    return destination
+
+
+def clean_env(cwd: Path, **extra: str) -> dict[str, str]:
+    """This environment without PLUGHOST_ settings, nox's or the venv's markers; plus ``extra``."""
+    dropped = ("PLUGHOST_", "SCALEKIT_", "VIRTUAL_ENV", "NOX")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    return {**env, "PLUGHOST_DATA_DIR": str(cwd / ".plughost"), **extra}
+
+
+def imported_top_levels(folder: Path) -> set[str]:
+    """The top-level names every ``import`` under ``folder`` reaches."""
+    names: set[str] = set()
+    for path in folder.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names |= {alias.name.split(".")[0] for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
+    return names - set(sys.stdlib_module_names) - {"__future__"}
+
+
+def test_new_plugin_is_a_repository_ready_for_ci(tmp_path: Path) -> None:
+    """The generated repository's own CI (`nox`: its tests against the installed host, and
+    ruff) passes as generated, with the host installed the way its README says."""
+    target = tmp_path / "plughost-oncall"
+    made = run(
+        sys.executable, "-m", "plughost", "new-plugin", "oncall", "--dir", target, cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    assert "nox" in made.stdout
+
+    pyproject = tomllib.loads((target / "pyproject.toml").read_text())
+    declared = {Requirement(r).name.replace("-", "_") for r in pyproject["project"]["dependencies"]}
+    tests_may_use = declared | {
+        Requirement(r).name for r in pyproject["project"]["optional-dependencies"]["test"]
+    }
+    assert imported_top_levels(target / "src") <= declared | {"plughost_oncall"}
+    assert imported_top_levels(target / "tests") <= tests_may_use | {"plughost_oncall"}
+    assert pyproject["tool"]["ruff"]["line-length"] == 100
+
+    workflow = yaml.safe_load((target / ".github" / "workflows" / "ci.yml").read_text())
+    steps = [step.get("run") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert steps[-2:] == ["python -m pip install nox", "nox"]
+    assert (target / ".gitignore").read_text().startswith(".venv/")
+
+    readme = (target / "README.md").read_text()
+    assert "PLUGHOST_REQUIREMENT" in readme and ".venv/bin/nox" in readme
+    assert "PLUGHOST_REQUIREMENT" in (target / "noxfile.py").read_text()
+
+    source = host_source(tmp_path / "host-checkout")
+    env = clean_env(target, PLUGHOST_REQUIREMENT=str(source))
+    ci = subprocess.run(
+        [sys.executable, "-m", "nox", "--no-color"],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+    output = ci.stdout + ci.stderr
+    assert ci.returncode == 0, output[-4000:]
+    assert "Session tests was successful" in output and "Session lint was successful" in output
+    assert re.search(r"\b3 passed\b", output), output[-2000:]
+
+
+def test_the_generated_readmes_develop_commands_work_as_written(tmp_path: Path) -> None:
+    target = tmp_path / "plughost-oncall"
+    made = run(
+        sys.executable, "-m", "plughost", "new-plugin", "oncall", "--dir", target, cwd=tmp_path
+    )
+    assert made.returncode == 0, made.stderr
+    readme = (target / "README.md").read_text()
+    develop = readme.split("## Develop", 1)[1].split("```sh\n", 1)[1].split("```", 1)[0]
+    assert develop.startswith("python3 -m venv .venv\n"), develop
+    source = host_source(tmp_path / "host-checkout")
+    env = clean_env(target, PLUGHOST_REQUIREMENT=str(source))
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", develop],
+        cwd=target,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    assert re.search(r"\b3 passed\b", done.stdout), done.stdout[-2000:]
 
 
 @pytest.mark.parametrize(

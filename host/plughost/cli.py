@@ -410,7 +410,7 @@ def _when(value: str | None) -> Any:
     help="Directory to create; default: ./plughost-NAME. Must not exist.",
 )
 def new_plugin(name: str, target: str | None) -> None:
-    """Write a ready plugin package NAME: entry point, one example tool, tests, docs."""
+    """Write a plugin repository NAME ready for CI: package, tests, nox, ruff, workflow, docs."""
     import shlex
     from pathlib import Path
 
@@ -429,3 +429,4 @@ def new_plugin(name: str, target: str | None) -> None:
     click.echo(f"  cd {shlex.quote(str(written))}")
     click.echo(f"  {python} -m pip install -e '.[test]'")
     click.echo(f"  {python} -m pytest")
+    click.echo("CI runs `nox` (tests against the installed host, and ruff); see README.md")

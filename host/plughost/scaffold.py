@@ -1,8 +1,12 @@
-"""``plughost new-plugin``: write a ready plugin package from the templates shipped with the host.
+"""``plughost new-plugin``: write a plugin repository ready for CI from the host's templates.
 
-The templates live in ``plughost/templates/plugin``. Their paths may hold ``{name}`` (the
-namespace) and end in ``.tmpl``; their text is a `string.Template` with ``$name``, ``$dist``,
-``$package`` and ``$requirement``. A missing placeholder is an error, never a silent blank.
+The templates live in ``plughost/templates/plugin``: the package, its tests, a ``noxfile.py``
+(tests against the installed host, lint), ruff settings, a GitHub Actions workflow and a README
+whose commands work as written. Their paths may hold ``{name}`` (the namespace), start a part
+with ``dot-`` for a name starting with ``.`` (``dot-github`` is ``.github``: hidden files are
+easily lost from package data) and end in ``.tmpl``; their text is a `string.Template` with
+``$name``, ``$dist``, ``$package`` and ``$requirement``. A missing placeholder is an error,
+never a silent blank.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from plughost import __version__
 from plughost.core.naming import NAMESPACE_RE
 
 TEMPLATE_SUFFIX = ".tmpl"
+#: A template path part starting with this stands for one starting with ".".
+HIDDEN_PREFIX = "dot-"
 # Leaves room for `<name>_<tool>` under the 64-character limit LLM APIs put on function names.
 MAX_NAME = 32
 
@@ -89,10 +95,18 @@ def new_plugin(name: str, target: Path | None = None) -> Path:
         for relative, source in _templates(files("plughost") / "templates" / "plugin", ())
     }
     for relative, text in sorted(rendered.items()):
-        path = target.joinpath(*(part.format(name=names.name) for part in relative))
+        path = target.joinpath(*(_output_part(part, names.name) for part in relative))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return target
+
+
+def _output_part(part: str, name: str) -> str:
+    """A template path part as written: ``{name}`` filled in, ``dot-x`` as ``.x``."""
+    part = part.format(name=name)
+    if part.startswith(HIDDEN_PREFIX):
+        return "." + part.removeprefix(HIDDEN_PREFIX)
+    return part
 
 
 def _templates(
