@@ -10,6 +10,7 @@ from datetime import datetime
 import httpx
 from sqlalchemy import create_engine, func, select
 
+from plughost.core import migrations
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome, audit_table
 from plughost.testing import McpClient
 
@@ -128,6 +129,7 @@ def test_a_long_tool_name_is_bounded_in_the_database_audit(plughost_factory, tmp
 
 def test_one_unstorable_record_never_costs_the_others(tmp_path):
     engine = create_engine(f"sqlite:///{tmp_path / 'audit.db'}")
+    migrations.upgrade(engine, migrations.host_track("test"))
     trail = AuditTrail(engine=engine)
     trail.start()
     good = {"outcome": Outcome.OK, "tool": "todo_list"}

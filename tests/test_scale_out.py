@@ -52,6 +52,8 @@ def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
         PLUGHOST_AUDIT__DATABASE="true",
     )
     assert run_cli(env, "check", "--url", public).returncode == 0  # dev keys made once, for both
+    # As a deploy's migration Job would: PostgreSQL replicas refuse a database that is behind.
+    assert run_cli(env, "db", "upgrade").returncode == 0
     replicas = []
     try:
         replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]

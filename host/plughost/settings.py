@@ -289,6 +289,18 @@ class HostSettings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         5, gt=0, description="Longest wait for a free pooled connection before failing."
     )
+    migrate_on_start: Literal["auto", "upgrade", "refuse"] = Field(
+        "auto",
+        description="At start: 'upgrade' runs pending schema migrations; 'refuse' serves no "
+        "plugin whose database is behind (run `plughost db upgrade` in the deploy); 'auto' "
+        "upgrades SQLite and refuses elsewhere.",
+    )
+    migration_timeout_seconds: float = Field(
+        300,
+        gt=0,
+        description="Longest start-up wait for one schema check or upgrade; a plugin still "
+        "waiting is withdrawn (strict mode: the host stops).",
+    )
     strict: bool = Field(False, description="Refuse to start if any plugin fails to load or start.")
     enabled_plugins: NameList | None = Field(
         None, description="If set, only these plugin namespaces are loaded (comma-separated)."

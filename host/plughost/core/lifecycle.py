@@ -1,8 +1,11 @@
 """Start and stop the loaded plugins; withdraw one whose start-up fails.
 
-A plugin's tables are created and its start-up hook runs once per process, before the first
-call. A plugin that fails there is withdrawn (its tools leave the registry and the server, the
-load report says why) and the others keep serving; in strict mode the host refuses to start.
+The host's own schema is made ready first (without it the host does not start). Then, once per
+process and before the first call, each plugin's schema is made ready and its start-up hook
+runs. Ready means migrated (`PLUGHOST_MIGRATE_ON_START=upgrade`, SQLite's default) or checked
+to be current (``refuse``, the default elsewhere, where the deploy runs ``plughost db
+upgrade``). A plugin that fails there is withdrawn (its tools leave the registry and the server,
+the load report says why) and the others keep serving; in strict mode the host refuses to start.
 """
 
 from __future__ import annotations
@@ -12,8 +15,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
+import anyio
+from sqlalchemy.exc import SQLAlchemyError
+
+from plughost import __version__
+from plughost.core import migrations
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginStatus
-from plughost.core.schema import ensure_schema
 from plughost.ops.metrics import Metrics
 from plughost.sdk.plugin import maybe_await
 
@@ -26,6 +33,7 @@ log = logging.getLogger("plughost.lifecycle")
 @asynccontextmanager
 async def running(host: Host) -> AsyncIterator[None]:
     """The host's lifespan: the audit trail and every plugin, up in order and down in reverse."""
+    await ready_host_schema(host)
     host.audit.start()
     host.cursors.load()
     await start_plugins(host)
@@ -43,8 +51,7 @@ async def start_plugins(host: Host) -> None:
         runtime = host.runtimes[plugin.namespace]
         try:
             runtime.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            for change in ensure_schema(host.engine, plugin.tables):
-                log.info("plugin %s: %s", plugin.namespace, change)
+            await ready_schema(host, migrations.plugin_track(plugin))
             for result in plugin.manager.hook.plughost_startup(runtime=runtime):
                 await maybe_await(result)
         except Exception as exc:
@@ -53,6 +60,39 @@ async def start_plugins(host: Host) -> None:
                 raise
             withdraw(host, plugin, f"start-up failed: {type(exc).__name__}: {exc}", exc)
     count_plugins(host.report, host.metrics)
+
+
+async def ready_host_schema(host: Host) -> None:
+    """The host's own tables: a database that cannot be reached is no reason not to start.
+
+    As with the cursor key, the host then serves what it can and `/readyz` says the database is
+    down; a schema that is behind or ahead stops the start, since the host would write into it.
+    """
+    try:
+        await ready_schema(host, migrations.host_track(__version__))
+    except SQLAlchemyError as exc:
+        log.warning("the host's schema could not be checked at start-up: %s", exc)
+
+
+async def ready_schema(host: Host, track: migrations.Track) -> None:
+    """Migrate or check one track, off the event loop and within the migration deadline."""
+    settings = host.settings
+    migrate = settings.migrate_on_start == "upgrade" or (
+        settings.migrate_on_start == "auto" and host.engine.dialect.name == "sqlite"
+    )
+    deadline = settings.migration_timeout_seconds
+    try:
+        with anyio.fail_after(deadline):
+            await anyio.to_thread.run_sync(
+                lambda: migrations.make_ready(host.engine, track, migrate=migrate),
+                abandon_on_cancel=True,
+            )
+    except TimeoutError:
+        raise migrations.MigrationTimeout(
+            f"the schema of {track.name} was not ready within {deadline:g} s "
+            "(PLUGHOST_MIGRATION_TIMEOUT_SECONDS): another replica may hold the migration "
+            "lock, or the database is slow; run `plughost db status` to see where it stands"
+        ) from None
 
 
 async def stop_plugins(host: Host) -> None:

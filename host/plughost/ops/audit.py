@@ -36,7 +36,6 @@ from sqlalchemy import (
     insert,
 )
 
-from plughost.core.schema import ensure_schema
 from plughost.sdk.tables import UTCDateTime
 
 log = logging.getLogger("plughost.ops.audit")
@@ -140,8 +139,6 @@ class AuditTrail:
     def start(self) -> None:
         if not self.enabled or self._thread is not None:
             return
-        if self._engine is not None:
-            ensure_schema(self._engine, [audit_table])
         if self._path is not None:
             self._path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="plughost-audit", daemon=True)

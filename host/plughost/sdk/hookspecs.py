@@ -69,8 +69,18 @@ def plughost_tables() -> Sequence[Table]:
     """Return the SQLAlchemy tables the plugin stores data in.
 
     Each table's name starts with ``<namespace>_`` and carries a ``tenant_id`` column (use
-    `plughost.tenant_table` to get both right). The host creates missing tables, and adds
-    missing nullable columns, at start-up.
+    `plughost.tenant_table` to get both right). A plugin without migrations gets its missing
+    tables, and missing nullable columns, created at start-up.
+    """
+
+
+@hookspec(firstresult=True)
+def plughost_migrations() -> str | None:
+    """Return the package holding the plugin's Alembic revisions, or None for a plugin without.
+
+    The host runs them (``plughost db upgrade``, or at start-up by setting) with the plugin's
+    own version table, ``<namespace>_alembic_version``. The first revision is the baseline: a
+    database whose tables were made before the plugin had migrations is stamped there.
     """
 
 

@@ -54,6 +54,9 @@ class Plugin:
     The entry point's name is the namespace; scopes and table names must start with it.
     ``baseline_scopes`` are the plugin's least-privilege default (usually its read scopes):
     clients that are not told otherwise sign in with these and step up when a call needs more.
+    ``migrations`` names the package of the plugin's Alembic revisions
+    (``"plughost_todo.migrations"``); without it the host only creates missing tables and
+    nullable columns.
     """
 
     def __init__(
@@ -62,12 +65,14 @@ class Plugin:
         scopes: Mapping[str, str],
         baseline_scopes: Sequence[str] = (),
         settings: type[BaseModel] | None = None,
+        migrations: str | None = None,
     ) -> None:
         if isinstance(baseline_scopes, str):
             raise TypeError("baseline_scopes is a list of scope names: ['todo:read']")
         self.scopes: dict[str, str] = dict(scopes)
         self.baseline_scopes = tuple(baseline_scopes)
         self.settings_model = settings
+        self.migrations = migrations
         self.metadata = MetaData()
         self._tools: list[ToolSpec] = []
         self._startup: list[Hook] = []
@@ -158,6 +163,10 @@ class Plugin:
     @hookimpl
     def plughost_tables(self) -> Sequence[Table]:
         return list(self.metadata.sorted_tables)
+
+    @hookimpl
+    def plughost_migrations(self) -> str | None:
+        return self.migrations
 
     @hookimpl
     async def plughost_startup(self, runtime: PluginRuntime) -> None:

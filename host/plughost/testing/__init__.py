@@ -194,7 +194,12 @@ class LiveHost:
         from plughost.settings import load_settings
 
         # Audit records would flood captured test output; tests about auditing configure a sink.
-        overrides: dict[str, Any] = {"data_dir": self.data_dir, "audit": {"sink": "off"}}
+        # Every start migrates, on PostgreSQL too, as a deploy's `plughost db upgrade` would.
+        overrides: dict[str, Any] = {
+            "data_dir": self.data_dir,
+            "audit": {"sink": "off"},
+            "migrate_on_start": "upgrade",
+        }
         overrides.update(self.settings)
         if self.plugins is not None:
             overrides["enabled_plugins"] = list(self.plugins)
