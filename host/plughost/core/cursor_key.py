@@ -2,8 +2,9 @@
 
 A cursor one replica issues must be accepted by every other replica behind the load balancer,
 and by the same replica after a restart, with nothing for an operator to configure: the first
-replica to start generates the key and stores it; the others (and later starts) read it back.
-Plugins never see it; they get `plughost.sdk.pagination.Pages` bound to their tool and tenant.
+replica to need the key generates and stores it; the others (and later starts) read it back.
+The table is the host's (migration 0002 of its track). Plugins never see the key; they get
+`plughost.sdk.pagination.Pages` bound to their tool and tenant.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import threading
 from sqlalchemy import Column, Engine, MetaData, String, Table, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from plughost.core.schema import ensure_schema
 from plughost.sdk.pagination import Pages
 
 #: Bytes of key: as long as the HMAC-SHA256 output.
@@ -65,7 +65,6 @@ class CursorKey:
 
 
 def _load_or_create(engine: Engine) -> bytes:
-    ensure_schema(engine, [keys_table])
     stored = _read(engine)
     if stored is None:
         value = base64.b64encode(secrets.token_bytes(KEY_BYTES)).decode()

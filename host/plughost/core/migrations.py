@@ -42,7 +42,10 @@ HOST_TRACK = "plughost"
 HOST_MIGRATIONS = "plughost.core.host_migrations"
 #: The host's tables, as ``module:attribute`` naming a `Table`. Adding a host table is one line
 #: here and a revision (``plughost db revision --plugin plughost -m ... --autogenerate``).
-HOST_TABLES: tuple[str, ...] = ("plughost.ops.audit:audit_table",)
+HOST_TABLES: tuple[str, ...] = (
+    "plughost.ops.audit:audit_table",
+    "plughost.core.cursor_key:keys_table",
+)
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"
 
 
