@@ -496,7 +496,11 @@ def test_dev_issuer_metadata_and_jwks(dev):
     meta = httpx.get(f"{dev.base_url}/.well-known/oauth-authorization-server").json()
     assert meta["issuer"] == dev.base_url
     assert meta["token_endpoint"] == f"{dev.base_url}/oauth/token"
-    assert meta["grant_types_supported"] == ["client_credentials"]
+    assert meta["grant_types_supported"] == [
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+    ]
     jwks = httpx.get(meta["jwks_uri"]).json()
     assert [k["kty"] for k in jwks["keys"]] == ["RSA"]
     assert "d" not in jwks["keys"][0]

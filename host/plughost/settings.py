@@ -132,6 +132,17 @@ class AuthSettings(BaseModel):
     dev_token_ttl_seconds: int = Field(
         3600, ge=60, le=86400, description="Dev issuer token lifetime."
     )
+    dev_refresh_token_ttl_seconds: int = Field(
+        1_209_600,
+        ge=300,
+        le=7_776_000,
+        description="Lifetime of a dev-issuer refresh token; each use rotates it for a new one.",
+    )
+    dev_auto_approve: bool = Field(
+        False,
+        description="Approve every authorization request of the dev issuer without showing the "
+        "consent page (scripted tests only: any local program then gets any scope).",
+    )
 
     @field_validator("algorithms")
     @classmethod

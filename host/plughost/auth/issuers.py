@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
 from plughost.auth.dev_issuer import JWKS_PATH, TENANT_CLAIM, DevIssuer
 from plughost.auth.jwks import JWKSCache
+from plughost.auth.upstream_metadata import metadata_urls
 from plughost.auth.verifier import TokenVerifier, VerifierConfig
 from plughost.edge.asgi import MCP_PATH
 from plughost.errors import SettingsError
@@ -26,6 +27,8 @@ class Issuer:
     verifier: TokenVerifier
     dev: DevIssuer | None = None
     issuer_url: str | None = None
+    #: Where a real issuer's authorization-server metadata is, to answer on our own origin.
+    metadata_urls: list[str] = field(default_factory=list)
 
     @property
     def keys(self) -> JWKSCache:
@@ -42,6 +45,7 @@ class _Preset:
     servers: list[str]
     tenant_claim: str
     issuer_url: str
+    metadata_urls: list[str]
 
 
 def resolve_issuer(
@@ -82,6 +86,7 @@ def resolve_issuer(
         verifier=TokenVerifier(config, keys),
         dev=DevIssuer(data_dir) if settings.issuer == "dev" else None,
         issuer_url=issuer_url,
+        metadata_urls=preset.metadata_urls,
     )
 
 
@@ -93,6 +98,7 @@ def _dev(settings: AuthSettings, base: str, resource: str) -> _Preset:
         servers=[base],
         tenant_claim=settings.tenant_claim or TENANT_CLAIM,
         issuer_url=base,
+        metadata_urls=[],
     )
 
 
@@ -106,6 +112,8 @@ def _scalekit(settings: AuthSettings, base: str, resource: str) -> _Preset:
         servers=[f"{env}/resources/{rid}"],
         tenant_claim=settings.tenant_claim or "oid",
         issuer_url=env,
+        # Scalekit publishes each resource's authorization-server metadata under its id.
+        metadata_urls=[f"{env}/.well-known/oauth-authorization-server/resources/{rid}"],
     )
 
 
@@ -118,6 +126,7 @@ def _oidc(settings: AuthSettings, base: str, resource: str) -> _Preset:
         servers=[issuer_url],
         tenant_claim=settings.tenant_claim or "org_id",
         issuer_url=issuer_url,
+        metadata_urls=metadata_urls(issuer_url),
     )
 
 

@@ -2,8 +2,9 @@
 
 FastMCP's `RequireAuthMiddleware` answers missing or invalid tokens with the RFC 6750 / MCP
 challenge (``resource_metadata`` always; ``error="invalid_token"`` only when a token was sent).
-This provider supplies the verification, the RFC 9728 metadata documents, and, in dev mode,
-the embedded issuer's endpoints.
+This provider supplies the verification, the RFC 9728 metadata documents, and either the
+embedded issuer's authorization server (dev mode) or, for Scalekit and OIDC, the real issuer's
+authorization-server metadata answered on this server's own origin.
 """
 
 from __future__ import annotations
@@ -16,7 +17,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from plughost.auth.authorization_server import (
+    METADATA_PATH as AS_METADATA_PATH,
+)
+from plughost.auth.authorization_server import (
+    DevAuthorizationServer,
+    DevServerOptions,
+    ScopeInfo,
+)
+from plughost.auth.consent import ConsentPage
 from plughost.auth.issuers import Issuer
+from plughost.auth.oauth_store import OAuthStore
+from plughost.auth.upstream_metadata import UpstreamMetadata
 from plughost.auth.verifier import InvalidToken
 from plughost.edge.asgi import MCP_PATH
 from plughost.ops.callrecord import current_call
@@ -41,14 +53,31 @@ class PlughostAuth(AuthProvider):
         base_url: str,
         scopes_supported: Callable[[], list[str]],
         baseline_scopes: Callable[[], list[str]] = list,
-        dev_token_ttl: int = 3600,
     ) -> None:
         super().__init__(base_url=base_url)
         self.issuer = issuer
         self._base_url = base_url.rstrip("/")
         self._scopes = scopes_supported
         self._baseline = baseline_scopes
-        self._dev_ttl = dev_token_ttl
+        self.dev_server: DevAuthorizationServer | None = None
+        self._upstream = UpstreamMetadata(issuer.metadata_urls) if issuer.metadata_urls else None
+
+    def serve_dev_issuer(
+        self, store: OAuthStore, options: DevServerOptions, catalog: Callable[[], list[ScopeInfo]]
+    ) -> None:
+        """Run the embedded issuer's authorization server on ``store`` (the host's database,
+        which exists only once the host is built, after this provider)."""
+        if self.issuer.dev is None:
+            raise RuntimeError(f"the {self.issuer.kind} issuer has no embedded server to run")
+        self.dev_server = DevAuthorizationServer(
+            dev=self.issuer.dev,
+            store=store,
+            issuer=self._base_url,
+            resource=self.issuer.resource,
+            catalog=catalog,
+            baseline=self._baseline,
+            options=options,
+        )
 
     @property
     def scopes_supported(self) -> list[str]:
@@ -102,10 +131,9 @@ class PlughostAuth(AuthProvider):
             Route(METADATA_PATH + (mcp_path or MCP_PATH), metadata, methods=["GET"]),
         ]
         if self.issuer.dev is not None:
-            routes += self.issuer.dev.routes(
-                issuer=self._base_url,
-                resource=self.issuer.resource,
-                scopes=self._scopes,
-                ttl=self._dev_ttl,
-            )
+            if self.dev_server is None:
+                raise RuntimeError("serve_dev_issuer must be called before the routes are built")
+            routes += self.dev_server.routes(ConsentPage(self.dev_server).routes)
+        if self._upstream is not None:
+            routes.append(Route(AS_METADATA_PATH, self._upstream.endpoint, methods=["GET"]))
         return routes

@@ -16,7 +16,9 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
+from plughost.auth.authorization_server import BROWSER_PATHS, DevServerOptions, ScopeInfo
 from plughost.auth.issuers import resolve_issuer
+from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.provider import PlughostAuth
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.edge import health
@@ -26,7 +28,13 @@ from plughost.edge.binding import banner, check_dev_exposure, public_url
 from plughost.edge.fastpath import FastPath
 from plughost.edge.gate import GatePolicy, RequestGate
 from plughost.edge.listcache import ToolListCache
-from plughost.edge.origin import OriginGuard
+from plughost.edge.origin import (
+    CORS_ALLOW_HEADERS,
+    CORS_EXPOSE_HEADERS,
+    CORS_METHODS,
+    LoopbackCors,
+    OriginGuard,
+)
 from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
@@ -55,14 +63,24 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     def baseline_scopes() -> list[str]:
         return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
 
+    def scope_catalog() -> list[ScopeInfo]:
+        return [
+            ScopeInfo(name=name, plugin=p.namespace, description=description)
+            for p in report.loaded
+            for name, description in p.record.scopes.items()
+        ]
+
     auth = PlughostAuth(
         issuer,
         base_url=base,
         scopes_supported=scopes_supported,
         baseline_scopes=baseline_scopes,
-        dev_token_ttl=settings.auth.dev_token_ttl_seconds,
     )
     host = build_host(settings, auth=auth, report=report, metrics=metrics)
+    if issuer.dev is not None:
+        store = OAuthStore(host.engine)
+        store.try_ensure()
+        auth.serve_dev_issuer(store, DevServerOptions.from_settings(settings.auth), scope_catalog)
     health.routes(host, issuer.keys.ensure)
     app = create_app(host, public_url=base, resource_metadata_url=auth.resource_metadata_url)
     app.state.plughost = host
@@ -101,19 +119,21 @@ def create_app(host: Host, *, public_url: str, resource_metadata_url: str) -> St
         extra_hosts=settings.allowed_hosts,
     )
     app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
-    if settings.cors_origins:
+    if settings.auth.issuer == "dev":
+        # Browser-based clients (the Inspector) sign in and call /mcp from their own page.
+        app.add_middleware(
+            LoopbackCors,
+            paths=(MCP_PATH, *BROWSER_PATHS),
+            prefixes=("/.well-known/",),
+            extra_origins=settings.cors_origins,
+        )
+    elif settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
-            allow_headers=[
-                "Authorization",
-                "Content-Type",
-                "MCP-Protocol-Version",
-                "Mcp-Session-Id",
-                "X-Request-ID",
-            ],
-            expose_headers=["WWW-Authenticate", "Mcp-Session-Id", "X-Request-ID", "Retry-After"],
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
         )
     if settings.allowed_networks:
         app.add_middleware(

@@ -15,6 +15,7 @@ import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plughost.edge.asgi import send_json
@@ -22,6 +23,18 @@ from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import current_call
 
 UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
+
+CORS_METHODS = ["GET", "POST", "DELETE", "OPTIONS"]
+CORS_ALLOW_HEADERS = [
+    "Authorization",
+    "Content-Type",
+    "MCP-Protocol-Version",
+    "Mcp-Session-Id",
+    "X-Request-ID",
+]
+CORS_EXPOSE_HEADERS = ["WWW-Authenticate", "Mcp-Session-Id", "X-Request-ID", "Retry-After"]
+#: http(s) on localhost, 127.0.0.0/8 or [::1], any port: where a developer's tools serve pages.
+LOOPBACK_ORIGIN = r"https?://(localhost|127(\.\d{1,3}){3}|\[::1\])(:\d{1,5})?"
 
 
 class OriginGuard:
@@ -86,3 +99,40 @@ async def _refuse(send: Send, description: str) -> None:
     if record is not None:
         record.end(Outcome.DENIED, description)
     await send_json(send, 403, {"error": "forbidden", "error_description": description})
+
+
+class LoopbackCors:
+    """CORS for pages served from loopback (and ``extra_origins``), on the given paths only.
+
+    With the dev issuer, browser-based clients such as the MCP Inspector register, fetch
+    tokens and call ``/mcp`` from their own page on another loopback port. The authorization
+    and consent pages are left out on purpose: they are navigated to, and no other page may
+    read them. Credentials (cookies) are never allowed cross-origin.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        paths: Iterable[str],
+        prefixes: Iterable[str] = (),
+        extra_origins: Iterable[str] = (),
+    ) -> None:
+        self.app = app
+        self.paths = frozenset(paths)
+        self.prefixes = tuple(prefixes)
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=list(extra_origins),
+            allow_origin_regex=LOOPBACK_ORIGIN,
+            allow_methods=CORS_METHODS,
+            allow_headers=CORS_ALLOW_HEADERS,
+            expose_headers=CORS_EXPOSE_HEADERS,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if path in self.paths or path.startswith(self.prefixes):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

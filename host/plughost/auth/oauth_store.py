@@ -1,0 +1,296 @@
+"""What the dev issuer remembers between requests, kept in the host's database.
+
+Client registrations must outlive a restart (an MCP client registers once and keeps its
+client id), and with ``plughost serve --workers N`` the consent page, the code and the token
+exchange of one sign-in may each reach a different process: so registrations, pending
+authorization requests, authorization codes and refresh tokens all live in the database every
+process shares, never in one process's memory.
+
+Codes, refresh tokens and pending-request ids are bearer secrets: only their SHA-256 is
+stored, so reading the database does not hand out a usable code or token. Single use is one
+conditional ``UPDATE`` (or ``DELETE``) whose row count says who won, so two racing requests
+cannot both redeem the same code or refresh token.
+
+The tables hang off `oauth_metadata` (one module-level `MetaData`) so the host's migrations
+can import them. The methods here block; callers run them off the event loop
+(`anyio.to_thread`), where the engine's connect, pool and statement deadlines bound them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import time
+
+from mcp.shared.auth import OAuthClientInformationFull
+from pydantic import BaseModel
+from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import update as sql_update
+from sqlalchemy.exc import SQLAlchemyError
+
+from plughost.core.schema import ensure_schema
+
+log = logging.getLogger("plughost.auth.oauth_store")
+
+oauth_metadata = MetaData()
+
+clients_table = Table(
+    "plughost_oauth_clients",
+    oauth_metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column("registration", Text, nullable=False),
+    Column("created_at", Integer, nullable=False),
+)
+requests_table = Table(
+    "plughost_oauth_requests",
+    oauth_metadata,
+    Column("id_hash", String(64), primary_key=True),
+    Column("request", Text, nullable=False),
+    Column("expires_at", Integer, nullable=False, index=True),
+)
+codes_table = Table(
+    "plughost_oauth_codes",
+    oauth_metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("grant", Text, nullable=False),
+    Column("expires_at", Integer, nullable=False, index=True),
+    Column("used_at", Integer),
+)
+refresh_tokens_table = Table(
+    "plughost_oauth_refresh_tokens",
+    oauth_metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("family", String(64), nullable=False, index=True),
+    Column("grant", Text, nullable=False),
+    Column("expires_at", Integer, nullable=False, index=True),
+    Column("used_at", Integer),
+    Column("revoked_at", Integer),
+)
+
+#: Used codes and refresh tokens are kept this long past their expiry, so a late replay is
+#: still recognised as a replay (and its family revoked) rather than as an unknown token.
+REPLAY_MEMORY_SECONDS = 86_400
+
+
+class PendingAuthorization(BaseModel):
+    """An authorization request waiting for the user's decision on the consent page."""
+
+    client_id: str
+    redirect_uri: str
+    redirect_uri_provided_explicitly: bool
+    scopes: list[str]
+    code_challenge: str
+    state: str | None
+    resource: str
+
+
+class Grant(BaseModel):
+    """What one sign-in granted; every code and refresh token of the sign-in carries it.
+
+    ``family`` names the sign-in: the code and every refresh token rotated from it share it,
+    so a replay anywhere in the chain revokes all of them at once.
+    """
+
+    client_id: str
+    scopes: list[str]
+    resource: str
+    subject: str
+    family: str
+
+
+class CodeGrant(Grant):
+    """A grant as an authorization code carries it, bound to the redirect and PKCE challenge."""
+
+    redirect_uri: str
+    redirect_uri_provided_explicitly: bool
+    code_challenge: str
+
+
+class Redeemable(BaseModel):
+    """A stored code or refresh token as found, used or not: the caller decides on replays."""
+
+    grant: CodeGrant | Grant
+    expires_at: int
+    used: bool
+    revoked: bool = False
+
+
+def digest(secret: str) -> str:
+    """The stored form of a code, token or request id: its SHA-256, never the value."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class OAuthStore:
+    """The dev issuer's tables on the host's engine; every method blocks (run it in a thread)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._ready = False
+        self._lock = threading.Lock()
+
+    def ensure(self) -> None:
+        """Create the tables once per process; a database that is down is retried on next use."""
+        with self._lock:
+            if not self._ready:
+                ensure_schema(self._engine, list(oauth_metadata.tables.values()))
+                self._ready = True
+
+    def try_ensure(self) -> None:
+        """`ensure` at start-up, logging instead of failing when the database is down."""
+        try:
+            self.ensure()
+        except SQLAlchemyError as exc:
+            log.warning("OAuth tables not checked at start-up (retried on first use): %s", exc)
+
+    # --- clients ---------------------------------------------------------------------------
+
+    def save_client(self, client: OAuthClientInformationFull) -> None:
+        self.ensure()
+        with self._engine.begin() as conn:
+            conn.execute(
+                clients_table.insert().values(
+                    client_id=client.client_id,
+                    registration=client.model_dump_json(exclude_none=True),
+                    created_at=int(time.time()),
+                )
+            )
+
+    def client(self, client_id: str) -> OAuthClientInformationFull | None:
+        self.ensure()
+        with self._engine.connect() as conn:
+            raw = conn.execute(
+                select(clients_table.c.registration).where(clients_table.c.client_id == client_id)
+            ).scalar_one_or_none()
+        return None if raw is None else OAuthClientInformationFull.model_validate_json(raw)
+
+    # --- pending authorization requests ----------------------------------------------------
+
+    def save_request(self, request_id: str, pending: PendingAuthorization, ttl: int) -> None:
+        self.ensure()
+        now = int(time.time())
+        with self._engine.begin() as conn:
+            conn.execute(delete(requests_table).where(requests_table.c.expires_at < now))
+            conn.execute(
+                requests_table.insert().values(
+                    id_hash=digest(request_id),
+                    request=pending.model_dump_json(),
+                    expires_at=now + ttl,
+                )
+            )
+
+    def request(self, request_id: str) -> PendingAuthorization | None:
+        """The pending request, if it exists and has not expired; it stays pending."""
+        self.ensure()
+        with self._engine.connect() as conn:
+            raw = conn.execute(
+                select(requests_table.c.request).where(
+                    requests_table.c.id_hash == digest(request_id),
+                    requests_table.c.expires_at >= int(time.time()),
+                )
+            ).scalar_one_or_none()
+        return None if raw is None else PendingAuthorization.model_validate_json(raw)
+
+    def take_request(self, request_id: str) -> PendingAuthorization | None:
+        """Remove and return the pending request: a decision is taken on it once only."""
+        self.ensure()
+        with self._engine.begin() as conn:
+            where = requests_table.c.id_hash == digest(request_id)
+            raw = conn.execute(
+                select(requests_table.c.request).where(
+                    where, requests_table.c.expires_at >= int(time.time())
+                )
+            ).scalar_one_or_none()
+            if raw is None or conn.execute(delete(requests_table).where(where)).rowcount != 1:
+                return None
+        return PendingAuthorization.model_validate_json(raw)
+
+    # --- authorization codes ---------------------------------------------------------------
+
+    def save_code(self, code: str, grant: CodeGrant, ttl: int) -> None:
+        self.ensure()
+        now = int(time.time())
+        with self._engine.begin() as conn:
+            conn.execute(
+                delete(codes_table).where(codes_table.c.expires_at < now - REPLAY_MEMORY_SECONDS)
+            )
+            conn.execute(
+                codes_table.insert().values(
+                    code_hash=digest(code), grant=grant.model_dump_json(), expires_at=now + ttl
+                )
+            )
+
+    def code(self, code: str) -> Redeemable | None:
+        self.ensure()
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(codes_table).where(codes_table.c.code_hash == digest(code))
+            ).first()
+        if row is None:
+            return None
+        return Redeemable(
+            grant=CodeGrant.model_validate_json(row.grant),
+            expires_at=row.expires_at,
+            used=row.used_at is not None,
+        )
+
+    def use_code(self, code: str) -> bool:
+        """Mark the code used; False if it already was (or expired): the caller lost a race."""
+        return self._use(codes_table, codes_table.c.code_hash, code)
+
+    # --- refresh tokens --------------------------------------------------------------------
+
+    def save_refresh_token(self, token: str, grant: Grant, ttl: int) -> None:
+        self.ensure()
+        now = int(time.time())
+        table = refresh_tokens_table
+        with self._engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at < now - REPLAY_MEMORY_SECONDS))
+            conn.execute(
+                table.insert().values(
+                    token_hash=digest(token),
+                    family=grant.family,
+                    grant=grant.model_dump_json(),
+                    expires_at=now + ttl,
+                )
+            )
+
+    def refresh_token(self, token: str) -> Redeemable | None:
+        self.ensure()
+        table = refresh_tokens_table
+        with self._engine.connect() as conn:
+            row = conn.execute(select(table).where(table.c.token_hash == digest(token))).first()
+        if row is None:
+            return None
+        return Redeemable(
+            grant=Grant.model_validate_json(row.grant),
+            expires_at=row.expires_at,
+            used=row.used_at is not None,
+            revoked=row.revoked_at is not None,
+        )
+
+    def use_refresh_token(self, token: str) -> bool:
+        """Mark the token used (rotated); False if it was used, revoked or expired already."""
+        return self._use(refresh_tokens_table, refresh_tokens_table.c.token_hash, token)
+
+    def revoke_family(self, family: str) -> int:
+        """Revoke every refresh token of one sign-in; returns how many were still live."""
+        self.ensure()
+        table = refresh_tokens_table
+        with self._engine.begin() as conn:
+            return conn.execute(
+                sql_update(table)
+                .where(table.c.family == family, table.c.revoked_at.is_(None))
+                .values(revoked_at=int(time.time()))
+            ).rowcount
+
+    def _use(self, table: Table, key: Column[str], secret: str) -> bool:
+        self.ensure()
+        now = int(time.time())
+        conditions = [key == digest(secret), table.c.used_at.is_(None), table.c.expires_at >= now]
+        if "revoked_at" in table.c:
+            conditions.append(table.c.revoked_at.is_(None))
+        with self._engine.begin() as conn:
+            return (
+                conn.execute(sql_update(table).where(*conditions).values(used_at=now)).rowcount == 1
+            )
