@@ -42,6 +42,7 @@ __all__ = [
     "PluginNotLoaded",
     "ScopeNotDeclared",
     "SettingsError",
+    "TestDatabase",
     "ToolCall",
     "free_port",
 ]
@@ -443,3 +444,83 @@ class _TestDatabases:
                 name = make_url(url).database
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+@dataclass
+class TestDatabase:
+    """An empty database for one test, to build what an earlier release left behind.
+
+    SQLite in ``data_dir``, or with ``PLUGHOST_TEST_DATABASE_URL`` a fresh PostgreSQL database.
+    Create the old tables and rows (or run a plugin's migrations up to an old revision with
+    `upgrade`), then start a host on it and see what an upgrade makes of them::
+
+        db.upgrade("notes", "0001")
+        ...insert rows as 0.1 wrote them, through db.engine...
+        host = plughost_factory(plugins=["notes"], data_dir=db.data_dir, settings=db.settings)
+    """
+
+    __test__ = False  # a fixture's value, not a test class
+
+    data_dir: Path
+    url: str
+    _engine: Any = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The host settings that point a host at this database."""
+        return {"database_url": self.url}
+
+    @property
+    def engine(self) -> Any:
+        """A SQLAlchemy engine on this database (disposed after the test)."""
+        if self._engine is None:
+            from plughost.core.database import build_engine
+
+            self._engine = build_engine(self.url)
+        return self._engine
+
+    def upgrade(self, plugin: str, revision: str = "head") -> list[str]:
+        """Run ``plugin``'s migrations (``plughost``: the host's) up to ``revision``."""
+        from plughost.core import migrations
+
+        return migrations.upgrade(self.engine, self._track(plugin), revision)
+
+    def downgrade(self, plugin: str, revision: str) -> list[str]:
+        """Undo ``plugin``'s migrations down to ``revision`` (``base``: all of them)."""
+        from plughost.core import migrations
+
+        return migrations.downgrade(self.engine, self._track(plugin), revision)
+
+    def revision(self, plugin: str) -> str | None:
+        """The revision ``plugin``'s version table records, or None before any."""
+        from plughost.core import migrations
+
+        return migrations.status(self.engine, self._track(plugin)).revision
+
+    def _track(self, plugin: str) -> Any:
+        from plughost import __version__
+        from plughost.core import migrations
+        from plughost.core.discovery import discover
+
+        if plugin == migrations.HOST_TRACK:
+            return migrations.host_track(__version__)
+        report = discover(host_version=__version__, enabled=[plugin])
+        problem = not_serving(report, [plugin])
+        if problem:
+            raise PluginNotLoaded(problem)
+        return migrations.plugin_track(report.loaded[0])
+
+
+@pytest.fixture
+def plughost_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
+    """An empty `TestDatabase`: SQLite, or PostgreSQL with ``PLUGHOST_TEST_DATABASE_URL``."""
+    from plughost.core.database import default_database_url
+
+    data_dir = tmp_path_factory.mktemp("plughost-db")
+    databases = _TestDatabases(os.environ.get(TEST_DATABASE_ENV))
+    url = databases.for_dir(data_dir) if databases.server_url else default_database_url(data_dir)
+    database = TestDatabase(data_dir=data_dir, url=url)
+    yield database
+    if database._engine is not None:
+        database._engine.dispose()
+    databases.drop_all()

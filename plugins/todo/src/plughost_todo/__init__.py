@@ -17,12 +17,10 @@ from plughost import (
     InvalidInput,
     NotFound,
     Plugin,
-    PluginRuntime,
     Text,
     ToolContext,
     UTCDateTime,
 )
-from plughost_todo.upgrade import move_items_of_0_1
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
@@ -41,12 +39,13 @@ plugin = Plugin(
     },
     baseline_scopes=["todo:read"],
     settings=TodoSettings,
+    migrations="plughost_todo.migrations",
 )
 
 # Ids are numbered per tenant (1, 2, 3, ...), so an id tells nobody how many items other
 # organisations made: the key is (tenant_id, id). 0.1 kept items in `todo_items` under one
 # counter for all tenants; a key cannot be changed in place, so this is a new table and
-# start-up moves 0.1's rows here (`upgrade.move_items_of_0_1`).
+# migration 0002 moves 0.1's rows here.
 items = plugin.table(
     "todo_tenant_items",
     Column("id", Integer, nullable=False, autoincrement=False),
@@ -91,14 +90,6 @@ Cursor = Text[MAX_CURSOR]
 # The SDK's `Id` describes itself generically; agents are better served by what the id names.
 ItemId = Annotated[Id, Field(description="The item's id.")]
 _cursor_id = TypeAdapter(Id)
-
-
-@plugin.on_startup
-def start(runtime: PluginRuntime) -> None:
-    """Move the items of a database 0.1 left behind into the per-tenant table, once."""
-    moved = move_items_of_0_1(runtime.engine, items)
-    if moved:
-        runtime.logger.info("moved %d todo items of plughost-todo 0.1 to per-tenant ids", moved)
 
 
 def _now() -> datetime:

@@ -1,0 +1,1 @@
+"""plughost-todo's schema revisions (version table ``todo_alembic_version``)."""
