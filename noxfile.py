@@ -84,11 +84,31 @@ def e2e(session: nox.Session) -> None:
 
     The Node clients (and Node 22 where the system's is older) are npm-installed into nox's
     cache directory, so later runs reuse them; their tests skip only where Node and npm are
-    missing.
+    missing. The sign-in tests drive Debian's Chromium with Playwright (its own browser
+    download is never used): installed here with apt-get when running as root; without it
+    they skip, saying so. ``PLUGHOST_E2E_SCREENSHOTS=docs`` refreshes the guide's screenshot.
     """
-    session.install(".[test]", "mcp", *(f"./plugins/{name}" for name in PLUGINS))
-    env = {"PLUGHOST_E2E": "1", "PLUGHOST_E2E_NODE_DIR": str(session.cache_dir / "e2e-node")}
+    session.install(".[test]", "mcp", "playwright", *(f"./plugins/{name}" for name in PLUGINS))
+    env = {
+        "PLUGHOST_E2E": "1",
+        "PLUGHOST_E2E_NODE_DIR": str(session.cache_dir / "e2e-node"),
+        "PLUGHOST_E2E_CHROMIUM": _chromium(session),
+    }
     session.run("pytest", "tests/e2e", "-p", "no:cacheprovider", *session.posargs, env=env)
+
+
+def _chromium(session: nox.Session) -> str:
+    """Debian's Chromium, apt-installed when missing and this is root; "" when unavailable."""
+    import os
+    import shutil
+
+    found = shutil.which("chromium")
+    if found is None and os.geteuid() == 0 and shutil.which("apt-get"):
+        apt = {"DEBIAN_FRONTEND": "noninteractive"}
+        session.run("apt-get", "update", "-qq", external=True, env=apt)
+        session.run("apt-get", "install", "-y", "-qq", "chromium", external=True, env=apt)
+        found = shutil.which("chromium")
+    return found or ""
 
 
 @nox.session(python="3.11")

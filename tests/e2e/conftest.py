@@ -122,6 +122,27 @@ def _wait_until_healthy(proc: subprocess.Popen[bytes], server: Server) -> None:
     pytest.fail(f"plughost serve did not answer in {START_TIMEOUT}s:\n{server.log.read_text()}")
 
 
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's Chromium for Playwright to drive; skip, saying what is missing, without it."""
+    from .browser import NoBrowser, chromium_path
+
+    try:
+        return chromium_path()
+    except NoBrowser as exc:
+        pytest.skip(f"browser tests need a browser: {exc}")
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path | None:
+    """Where browser tests also keep their screenshots: ``PLUGHOST_E2E_SCREENSHOTS`` (read
+    before each test's environment is cleaned), e.g. ``docs`` to refresh the guide's."""
+    from .browser import SCREENSHOTS_ENV
+
+    folder = os.environ.get(SCREENSHOTS_ENV)
+    return Path(folder) if folder else None
+
+
 @dataclass
 class NodeTools:
     """The Inspector and mcp-remote installed under ``root``, and the Node to run them with."""

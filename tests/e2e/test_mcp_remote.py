@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -13,6 +14,9 @@ from mcp import ClientSession, StdioServerParameters
 from mcp.client.stdio import stdio_client
 from mcp.shared.exceptions import MCPError
 
+from plughost.testing import free_port
+
+from .browser import consent, headless_page
 from .conftest import NodeTools, Server
 
 RUN_TIMEOUT = 120
@@ -87,3 +91,55 @@ def test_the_bridge_passes_scopes_through(
     assert created.structured_content["title"] == "bridged"
     # The refused call above wrote nothing.
     assert [i["title"] for i in listing.structured_content["items"]] == ["bridged"]
+
+
+AUTHORIZE_LINE = re.compile(r"Please authorize this client by visiting:\s+(\S+)")
+
+
+async def authorization_url(log: Path) -> str:
+    """The URL mcp-remote asks its user to open, as it prints it (its browser launch is not
+    relied on: a headless machine has no desktop to open it on)."""
+    while True:
+        found = AUTHORIZE_LINE.search(log.read_text() if log.exists() else "")
+        if found:
+            return found.group(1)
+        await anyio.sleep(0.1)
+
+
+def test_the_bridge_signs_in_by_its_own_oauth_flow(
+    node_tools: NodeTools, server: Server, chromium: str, tmp_path: Path
+) -> None:
+    """No token given: mcp-remote registers, prints the authorization URL, headless Chromium
+    answers the consent page, the bridge's own callback takes the code, and a tool is called
+    through it with the scopes that were ticked (gitops:read unticked: its tools are gone)."""
+    log = tmp_path / "mcp-remote.log"
+    bridge = StdioServerParameters(
+        command=str(node_tools.bin("mcp-remote")),
+        args=[server.mcp_url, str(free_port()), "--transport", "http-only"],
+        env=node_tools.env(tmp_path),
+    )
+    listed: list[list[str]] = []
+
+    async def approve() -> None:
+        async with headless_page(chromium) as page:
+            await page.goto(await authorization_url(log))
+            listed.append(await consent(page, untick=("gitops:read",)))
+            await page.get_by_text("Authorization successful").wait_for()
+
+    async def main() -> Any:
+        with anyio.fail_after(RUN_TIMEOUT), log.open("a") as errlog:
+            async with anyio.create_task_group() as tasks:
+                tasks.start_soon(approve)
+                async with (
+                    stdio_client(bridge, errlog=errlog) as (read, write),
+                    ClientSession(read, write) as session,
+                ):
+                    await session.initialize()
+                    names = {tool.name for tool in (await session.list_tools()).tools}
+                    return names, await session.call_tool("todo_list", {})
+
+    names, listing = anyio.run(main)
+    assert listed and "gitops:read" in listed[0] and "todo:read" in listed[0]
+    assert {"todo_list", "todo_get"} <= names
+    assert not any(name.startswith(("gitops_", "todo_create")) for name in names)
+    assert listing.structured_content is not None and "items" in listing.structured_content

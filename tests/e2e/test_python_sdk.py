@@ -5,16 +5,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import anyio
 import httpx2
 import pytest
+from mcp.client.auth import OAuthClientProvider
 from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
-from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
 from mcp.shared.exceptions import MCPError
 
+from plughost.testing import free_port
+
+from .browser import Callback, consent, headless_page
 from .conftest import Server
 
 READ_TOOLS = {"todo_get", "todo_list"}
@@ -230,4 +240,86 @@ def test_client_credentials_step_up_on_a_403(server: Server) -> None:
     assert created.structured_content["title"] == "after step-up"
     assert after >= READ_TOOLS | WRITE_TOOLS
     assert storage.tokens is not None and storage.tokens.scope is not None
+    assert {"todo:read", "todo:write"} <= set(storage.tokens.scope.split())
+
+
+class BrowserSignIn:
+    """The SDK's redirect and callback handlers, with headless Chromium as the user.
+
+    ``open`` sends the browser to the authorization URL and answers the real consent page
+    (recording which scopes it listed); ``result`` hands the SDK what arrived at the
+    redirect URI, exactly as a desktop client's local callback would.
+    """
+
+    def __init__(self, page: Any, callback: Callback) -> None:
+        self.page = page
+        self.callback = callback
+        self.consents: list[list[str]] = []
+
+    async def open(self, url: str) -> None:
+        await self.page.goto(url)
+        self.consents.append(await consent(self.page))
+
+    async def result(self) -> AuthorizationCodeResult:
+        params = parse_qs(urlsplit(await self.callback.wait()).query)
+        return AuthorizationCodeResult(
+            code=params["code"][0], state=params["state"][0], iss=params["iss"][0]
+        )
+
+
+def test_the_sdk_signs_in_through_the_consent_page_and_steps_up(
+    server: Server, chromium: str
+) -> None:
+    """OAuthClientProvider from nothing: 401, discovery, registration, the consent page in a
+    real browser for the baseline scopes, list and call; then a write is refused with 403,
+    the SDK goes back through consent for the added scope, and the new token carries both."""
+    storage = MemoryStorage()
+    redirect = f"http://127.0.0.1:{free_port()}/callback"
+    title = f"signed in through the browser {uuid.uuid4().hex[:8]}"
+    wire = Wire()
+
+    async def main() -> Any:
+        async with headless_page(chromium) as page:
+            callback = Callback(redirect)
+            await callback.install(page)
+            sign_in = BrowserSignIn(page, callback)
+            provider = OAuthClientProvider(
+                server_url=server.mcp_url,
+                client_metadata=OAuthClientMetadata(
+                    client_name="Plughost e2e (MCP Python SDK)",
+                    redirect_uris=[redirect],
+                    token_endpoint_auth_method="none",
+                ),
+                storage=storage,
+                redirect_handler=sign_in.open,
+                callback_handler=sign_in.result,
+            )
+            with anyio.fail_after(CALL_TIMEOUT):
+                async with (
+                    httpx2.AsyncClient(
+                        auth=provider, event_hooks={"response": [wire.record]}
+                    ) as http,
+                    streamable_http_client(server.mcp_url, http_client=http) as streams,
+                    ClientSession(streams[0], streams[1]) as session,
+                ):
+                    await session.initialize()
+                    before = await tool_names(session)
+                    listing = await session.call_tool("todo_list", {})
+                    created = await session.call_tool("todo_create", {"title": title})
+                    after = await tool_names(session)
+            return sign_in.consents, before, listing, created, after
+
+    consents, before, listing, created, after = anyio.run(main)
+
+    first, second = consents
+    assert "todo:read" in first and "todo:write" not in first  # the 401's baseline
+    assert {"todo:read", "todo:write"} <= set(second)  # what it had plus what the call needs
+    assert {n for n in before if n.startswith("todo_")} == READ_TOOLS
+    assert listing.structured_content == {"items": [], "next_cursor": None}
+    assert ("POST", "/oauth/register", 201) in wire.exchanges
+    assert ("POST", "/mcp", 403) in wire.exchanges
+    assert created.structured_content["title"] == title
+    assert after >= READ_TOOLS | WRITE_TOOLS
+    assert storage.tokens is not None and storage.tokens.scope is not None
+    assert storage.tokens.refresh_token
     assert {"todo:read", "todo:write"} <= set(storage.tokens.scope.split())

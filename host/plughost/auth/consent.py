@@ -45,7 +45,7 @@ fieldset{border:1px solid #c8c8c8;border-radius:6px;margin:1rem 0;padding:.5rem 
 legend{font-weight:600;padding:0 .25rem}
 label{display:flex;gap:.6rem;align-items:flex-start;padding:.45rem 0}
 input[type=checkbox]{width:1.2rem;height:1.2rem;margin-top:.2rem;flex:none}
-code{background:#eef;padding:0 .25rem;border-radius:3px}
+code{background:#eef;padding:0 .25rem;border-radius:3px;white-space:nowrap}
 .desc{display:block;color:#3d3d3d}
 .buttons{display:flex;gap:.75rem;margin-top:1rem}
 button{font:inherit;padding:.5rem 1.25rem;border-radius:6px;border:2px solid #1a4fa0;cursor:pointer}
