@@ -261,3 +261,42 @@ def test_deals_in_a_stage_dropped_from_settings_still_show(plughost_factory, tmp
 def test_a_bad_pipeline_stops_start_up(plughost_factory, crm):
     with pytest.raises(SettingsError, match="PLUGHOST_PLUGINS__CRM"):
         plughost_factory(plugins=["crm"], settings={"plugins": {"crm": crm}})
+
+
+@pytest.mark.parametrize(
+    ("sent", "currency", "shown"),
+    [
+        ("1000", "JPY", "1000"),
+        ("1000.00", "JPY", "1000"),
+        ("1.125", "KWD", "1.125"),
+        ("0.5", "BHD", "0.500"),
+        ("7", "EUR", "7.00"),
+    ],
+)
+def test_amounts_take_their_currencys_decimal_places(agent, sent, currency, shown):
+    deal = agent.ok("create_deal", title="Money", amount=sent, currency=currency)
+    assert deal["amount"] == shown
+    assert agent.ok("list_deals")["deals"][0]["amount"] == shown
+    totals = {s["stage"]: s["totals"] for s in agent.ok("pipeline_summary")["stages"]}
+    assert totals["lead"] == {currency: shown}
+
+
+@pytest.mark.parametrize(
+    ("sent", "currency", "places"),
+    [("1000.5", "JPY", "no decimal places"), ("1.1255", "KWD", None), ("1.005", "EUR", "2")],
+)
+def test_more_decimal_places_than_the_currency_has_are_refused(
+    agent, count_rows, sent, currency, places
+):
+    message = agent.invalid("create_deal", title="Money", amount=sent, currency=currency)
+    assert "amount" in message
+    if places is not None:
+        assert places in message
+    assert count_rows("crm_deals") == 0
+
+
+@pytest.mark.parametrize("currency", ["ABC", "XYZ", "DEM", "XAU"])
+def test_three_capital_letters_are_not_enough_for_a_currency(agent, count_rows, currency):
+    message = agent.invalid("create_deal", title="Deal", amount="1", currency=currency)
+    assert "currency" in message and "ISO 4217" in message
+    assert count_rows("crm_deals") == 0

@@ -1,108 +1,90 @@
-"""Schema upgrade: a database an older crm release left behind keeps its rows and gains columns.
+"""Upgrading a database plughost-crm 0.1 made: every row survives, amounts keep their value.
 
-The "older release" is simulated by hand-written DDL: ``crm_contacts`` without the ``phone`` and
-``title`` columns and no deal or activity tables yet, holding rows of two tenants.
+`release_0_1` builds the tables and rows 0.1 left (in an empty SQLite or, with
+``PLUGHOST_TEST_DATABASE_URL``, PostgreSQL database); the host adopts them at revision 0001 and
+migration 0002 stores each amount in its currency's minor unit.
 """
 
 from __future__ import annotations
 
-import sqlite3
+from decimal import Decimal
 
-import pytest
+import release_0_1 as old
 from conftest import Agent
-from sqlalchemy import create_engine, inspect
+from sqlalchemy import MetaData, Table, select
 
-OLD_SCHEMA = """
-CREATE TABLE crm_companies (
-    tenant_id VARCHAR(255) NOT NULL,
-    id VARCHAR(32) NOT NULL,
-    name VARCHAR(200) NOT NULL,
-    domain VARCHAR(253),
-    version INTEGER NOT NULL,
-    created_at DATETIME NOT NULL,
-    updated_at DATETIME NOT NULL,
-    archived_at DATETIME,
-    PRIMARY KEY (tenant_id, id)
-);
-CREATE TABLE crm_contacts (
-    tenant_id VARCHAR(255) NOT NULL,
-    id VARCHAR(32) NOT NULL,
-    name VARCHAR(200) NOT NULL,
-    email VARCHAR(254),
-    company_id VARCHAR(32),
-    version INTEGER NOT NULL,
-    created_at DATETIME NOT NULL,
-    updated_at DATETIME NOT NULL,
-    archived_at DATETIME,
-    PRIMARY KEY (tenant_id, id),
-    UNIQUE (tenant_id, email),
-    FOREIGN KEY (tenant_id, company_id) REFERENCES crm_companies (tenant_id, id)
-);
-"""
-COMPANY = "c0" * 16
-ANN, BOB, EVE = "a1" * 16, "b2" * 16, "e5" * 16
-OLD_ROWS = [
-    "INSERT INTO crm_companies VALUES ('acme', '{company}', 'Acme', 'acme.example', 3, "
-    "'2024-05-01 09:30:00.000000', '2024-06-01 10:00:00.000000', NULL)",
-    "INSERT INTO crm_contacts VALUES ('acme', '{ann}', 'Ann', 'ann@acme.example', '{company}', "
-    "2, '2024-05-01 09:30:00.000000', '2024-05-02 11:00:00.000000', NULL)",
-    "INSERT INTO crm_contacts VALUES ('acme', '{bob}', 'Bob', NULL, NULL, 1, "
-    "'2024-05-03 08:00:00.000000', '2024-05-03 08:00:00.000000', '2024-07-01 00:00:00.000000')",
-    "INSERT INTO crm_contacts VALUES ('globex', '{eve}', 'Eve', 'ann@acme.example', NULL, 1, "
-    "'2024-05-04 08:00:00.000000', '2024-05-04 08:00:00.000000', NULL)",
-]
+from plughost_crm.schema import deals
 
 
-@pytest.fixture
-def old_database(tmp_path):
-    path = tmp_path / "older-release.db"
-    with sqlite3.connect(path) as db:
-        db.executescript(OLD_SCHEMA)
-        for statement in OLD_ROWS:
-            db.execute(statement.format(company=COMPANY, ann=ANN, bob=BOB, eve=EVE))
-    return path
+def rows(engine, table: Table, leave_out: tuple[str, ...] = ()) -> list[tuple]:
+    """Every row of ``table`` as the database holds it now, read with 0.1's declaration."""
+    columns = [c for c in table.columns if c.name not in leave_out]
+    with engine.connect() as conn:
+        return sorted(conn.execute(select(*columns)).all())
 
 
-def test_an_older_database_is_upgraded_without_losing_rows(plughost_factory, old_database):
-    url = f"sqlite:///{old_database}"
-    host = plughost_factory(plugins=["crm"], settings={"database_url": url})
-    acme = Agent(host.client(tenant="acme"))
+def test_every_row_of_0_1_survives_and_amounts_keep_their_value(
+    plughost_database, plughost_factory
+):
+    db = plughost_database
+    old.create(db.engine)
+    amounts = ("amount_minor",)
+    before = {t.name: rows(db.engine, t, amounts) for t in old.metadata.sorted_tables}
 
-    details = acme.ok("get_contact", id=ANN)
-    assert details["contact"] == {
-        "id": ANN,
-        "name": "Ann",
-        "email": "ann@acme.example",
-        "phone": None,
-        "title": None,
-        "company_id": COMPANY,
-        "version": 2,
-        "created_at": "2024-05-01T09:30:00Z",
-        "updated_at": "2024-05-02T11:00:00Z",
-        "archived_at": None,
+    host = plughost_factory(plugins=["crm"], data_dir=db.data_dir, settings=db.settings)
+
+    assert db.revision("crm") == "0002"
+    after = {t.name: rows(db.engine, t, amounts) for t in old.metadata.sorted_tables}
+    assert after == before
+    acme, globex = Agent(host.client(tenant="acme")), Agent(host.client(tenant="globex"))
+    shown = {
+        d["id"]: (d["currency"], d["amount"])
+        for agent in (acme, globex)
+        for d in agent.ok("list_deals")["deals"]
     }
-    assert details["company"]["name"] == "Acme" and details["company"]["version"] == 3
-    archived = acme.ok("search_contacts", include_archived=True)["contacts"]
-    assert [(c["id"], c["archived_at"]) for c in archived] == [
-        (ANN, None),
-        (BOB, "2024-07-01T00:00:00Z"),
-    ]
-    eve = Agent(host.client(tenant="globex")).ok("get_contact", id=EVE)["contact"]
-    assert eve["email"] == "ann@acme.example"
+    assert shown == {deal_id: (cur, amount) for deal_id, _, cur, _, amount in old.DEALS}
+    with db.engine.connect() as conn:
+        stored = dict(conn.execute(select(deals.c.id, deals.c.amount_minor)).all())
+    assert stored["d1" * 16] == 1000  # JPY in yen
+    assert stored["d3" * 16] == 1500  # KWD in thousandths
+    assert stored["d2" * 16] == 1234  # JPY 12.34 cannot be yen: kept in hundredths
 
-    updated = acme.ok("update_contact", id=ANN, version=2, title="CTO", phone="+44 20 7946 0000")
-    assert (updated["title"], updated["phone"], updated["version"]) == (
-        "CTO",
-        "+44 20 7946 0000",
-        3,
-    )
-    assert acme.error("create_contact", name="Imposter", email="ann@acme.example")["details"] == {
-        "existing_contact_id": ANN
-    }
-    deal = acme.ok("create_deal", title="New", amount="1", currency="EUR", contact_id=ANN)
-    acme.ok("log_activity", kind="note", summary="after the upgrade", deal_id=deal["id"])
+    lead = {s["stage"]: s for s in acme.ok("pipeline_summary")["stages"]}["lead"]
+    assert lead["totals"] == {"EUR": "1234.50", "JPY": "1012.34", "KWD": "1.500"}
+    assert Decimal(lead["totals"]["JPY"]) == Decimal("1000") + Decimal("12.34")
+    contact = acme.ok("get_contact", id=old.ANN)
+    assert contact["contact"]["title"] == "CTO"
+    assert [a["summary"] for a in contact["latest_activities"]] == ["intro"]
 
+    made = acme.ok("create_deal", title="new", amount="2500", currency="JPY")
+    assert made["amount"] == "2500"
     host.restart()
-    assert acme.ok("get_contact", id=ANN)["contact"] == updated
-    columns = {c["name"] for c in inspect(create_engine(url)).get_columns("crm_contacts")}
-    assert {"phone", "title"} <= columns
+    assert acme.ok("list_deals")["deals"][-1]["amount"] == "2500"
+
+
+def test_a_downgrade_to_0_1_restores_hundredths(plughost_database):
+    db = plughost_database
+    old.create(db.engine)
+    before = rows(db.engine, old.deals)
+    db.upgrade("crm")
+    db.downgrade("crm", "0001")
+    assert rows(db.engine, old.deals) == before
+    reflected = Table("crm_deals", MetaData(), autoload_with=db.engine)
+    assert "amount_digits" not in reflected.c
+
+
+def test_a_downgrade_refuses_amounts_0_1_cannot_hold(plughost_database, plughost_factory):
+    db = plughost_database
+    db.upgrade("crm")
+    host = plughost_factory(plugins=["crm"], data_dir=db.data_dir, settings=db.settings)
+    Agent(host.client(tenant="acme")).ok(
+        "create_deal", title="fils", amount="0.125", currency="KWD"
+    )
+    host.stop()
+    try:
+        db.downgrade("crm", "0001")
+    except RuntimeError as exc:
+        assert "1 deal(s) have amounts with more than 2 decimal places" in str(exc)
+    else:
+        raise AssertionError("the downgrade should have been refused")
+    assert db.revision("crm") == "0002"

@@ -57,4 +57,5 @@ plugin = Plugin(
     },
     baseline_scopes=["crm:read"],
     settings=CrmSettings,
+    migrations="plughost_crm.migrations",
 )

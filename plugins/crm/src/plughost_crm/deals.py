@@ -23,6 +23,7 @@ from plughost_crm.models import (
     StageSummary,
     Version,
 )
+from plughost_crm.money import from_minor, to_minor
 from plughost_crm.schema import companies, contacts, deals
 from plughost_crm.store import fetch, new_id, now, paginate, update_versioned
 
@@ -30,18 +31,8 @@ LABEL = "deal"
 
 
 def to_deal(row: Row) -> Deal:
-    return Deal.model_validate(
-        {**row._mapping, "amount": _from_minor(row.amount_minor)}, from_attributes=True
-    )
-
-
-def _to_minor(amount: Decimal) -> int:
-    """Hundredths of the unit as an integer; exact, since amounts have at most 2 places."""
-    return int(amount.scaleb(2))
-
-
-def _from_minor(minor: int) -> Decimal:
-    return Decimal(minor).scaleb(-2)
+    amount = from_minor(row.amount_minor, row.amount_digits)
+    return Deal.model_validate({**row._mapping, "amount": amount}, from_attributes=True)
 
 
 def _known_stage(settings: CrmSettings, stage: str) -> str:
@@ -106,9 +97,10 @@ def pipeline_summary(ctx: ToolContext, owner: Owner | None = None) -> PipelineSu
         deals,
         deals.c.stage,
         deals.c.currency,
+        deals.c.amount_digits,
         func.count().label("deal_count"),
         func.sum(deals.c.amount_minor).label("total_minor"),
-    ).group_by(deals.c.stage, deals.c.currency)
+    ).group_by(deals.c.stage, deals.c.currency, deals.c.amount_digits)
     if owner is not None:
         stmt = stmt.where(deals.c.owner == owner)
     with ctx.storage.transaction() as conn:
@@ -122,7 +114,8 @@ def pipeline_summary(ctx: ToolContext, owner: Owner | None = None) -> PipelineSu
     for group in groups:
         entry = summary[group.stage]
         entry.count += group.deal_count
-        entry.totals[group.currency] = _from_minor(int(group.total_minor))
+        total = from_minor(int(group.total_minor), group.amount_digits)
+        entry.totals[group.currency] = entry.totals.get(group.currency, Decimal(0)) + total
     return PipelineSummary(stages=list(summary.values()))
 
 
@@ -142,7 +135,8 @@ def create_deal(
     Args:
         title: What is being sold (1 to 200 characters).
         amount: The deal's value as a decimal string ("1234.50") or an integer; never a float.
-        currency: ISO 4217 code in capitals, e.g. EUR.
+            At most as many decimal places as the currency has (JPY none, KWD 3).
+        currency: ISO 4217 code of a currency in use, in capitals, e.g. EUR.
         stage: Pipeline stage; the pipeline's first stage when omitted.
         owner: Who owns the deal; the caller when omitted.
         contact_id: The contact the deal is with.
@@ -150,11 +144,13 @@ def create_deal(
     """
     settings: CrmSettings = ctx.settings
     deal_id, created = new_id(), now()
+    amount_minor, amount_digits = to_minor(amount, currency)
     stage = _known_stage(settings, stage) if stage is not None else settings.stages[0]
     values = {
         "id": deal_id,
         "title": title,
-        "amount_minor": _to_minor(amount),
+        "amount_minor": amount_minor,
+        "amount_digits": amount_digits,
         "currency": currency,
         "stage": stage,
         "owner": owner or ctx.caller.subject,

@@ -7,7 +7,8 @@ INTEGER column): a value the database cannot hold would otherwise fail there, as
 error.
 
 Money is `Decimal` end to end: agents send amounts as strings (``"1234.50"``) or integers,
-never JSON floats, and get strings back.
+never JSON floats, and get strings back, written with their currency's decimal places
+(`plughost_crm.money`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from pydantic import (
 
 from plughost import Id as PositiveInt32
 from plughost import Text
+from plughost_crm.money import MAX_DIGITS as MAX_CURRENCY_DIGITS
+from plughost_crm.money import check_currency
 from plughost_crm.schema import (
     ID_LENGTH,
     MAX_BODY,
@@ -39,8 +42,9 @@ from plughost_crm.schema import (
     MAX_STAGE,
 )
 
-MAX_DIGITS = 15
-AMOUNT_PATTERN = r"^\d{1,13}(\.\d{1,2})?$"
+#: 13 digits before the point and up to `money.MAX_DIGITS` after it: fits a BIGINT of minor units.
+MAX_DIGITS = 13 + MAX_CURRENCY_DIGITS
+AMOUNT_PATTERN = rf"^\d{{1,13}}(\.\d{{1,{MAX_CURRENCY_DIGITS}}})?$"
 #: No field a search looks in is longer than an email address, so no longer query can match.
 MAX_QUERY = MAX_EMAIL
 #: A cursor is base64 of JSON holding a sort key (a name of up to 200 characters, each escaped
@@ -88,7 +92,8 @@ Stage = Text[MAX_STAGE]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),
-    Field(description="ISO 4217 code in capitals, e.g. EUR."),
+    AfterValidator(check_currency),
+    Field(description="ISO 4217 code of a currency in use, in capitals, e.g. EUR."),
 ]
 ActivityKind = Literal["note", "call", "email", "meeting"]
 
@@ -102,14 +107,15 @@ def _refuse_float(value: Any) -> Any:
 Amount = Annotated[
     Decimal,
     BeforeValidator(_refuse_float),
-    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=2),
+    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=MAX_CURRENCY_DIGITS),
     WithJsonSchema(
         {
             "anyOf": [
                 {"type": "string", "pattern": AMOUNT_PATTERN},
                 {"type": "integer", "minimum": 0},
             ],
-            "description": 'Non-negative, at most 2 decimal places: "1234.50" or 1234.',
+            "description": "Non-negative, with at most the currency's decimal places (JPY "
+            'none, EUR 2, KWD 3): "1234.50" or 1234.',
         }
     ),
 ]

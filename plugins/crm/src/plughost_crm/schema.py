@@ -3,8 +3,8 @@
 Ids are random (uuid4 hex), so an id reveals nothing about other tenants' rows. Primary keys
 are ``(tenant_id, id)`` and references are composite foreign keys on ``(tenant_id, <ref>_id)``:
 the database itself refuses a row that points into another tenant, and refuses a reference to a
-row a concurrent call just deleted. Columns added in later releases must be nullable or have a
-server default, so the host can add them to an existing database without losing rows.
+row a concurrent call just deleted. The schema changes with migrations (``migrations/``,
+version table ``crm_alembic_version``): a change here needs a revision there.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Index,
     Integer,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Text,
     UniqueConstraint,
@@ -87,9 +88,11 @@ deals = plugin.table(
     "crm_deals",
     Column("id", String(ID_LENGTH), nullable=False),
     Column("title", String(MAX_NAME), nullable=False),
-    # Hundredths of the currency unit: exact on every database, including SQLite, which has no
-    # decimal type and would store a NUMERIC column as a float.
+    # Minor units of the currency (`money`): exact on every database, including SQLite, which
+    # has no decimal type and would store a NUMERIC column as a float. `amount_digits` is how
+    # many digits the minor unit had when the amount was stored (rows from 0.1: 2).
     Column("amount_minor", BigInteger, nullable=False),
+    Column("amount_digits", SmallInteger, nullable=False, server_default="2"),
     Column("currency", String(3), nullable=False),
     Column("stage", String(MAX_STAGE), nullable=False),
     Column("owner", String(MAX_OWNER), nullable=False),

@@ -1,0 +1,1 @@
+"""plughost-crm's schema revisions (version table ``crm_alembic_version``)."""
