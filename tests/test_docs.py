@@ -1,10 +1,24 @@
 """The docs against the code: every public name and hook in the reference with its current
-signature, every host setting in the operator's guide, and the author's guide's (and the
-README's) example plugin installed and tested for real.
+signature, every host setting in the operator's guide, and every snippet in the README and the
+docs run as written.
 
 Reference convention (docs/reference.md): each entry is a ``###`` heading holding the name in
 backticks (``Plugin.tool``, ``plughost_startup``); where the entry is callable, the first line of
 the first fenced block under the heading is its signature exactly as `api` renders it below.
+
+Snippet convention: every fenced ``python`` and ``sh`` block runs, in one of these ways
+(`Snippet.kind`):
+
+- ``title="path"``: a file of the document's example project (the README's and the guide's
+  plugin), installed and tested with its own tests;
+- a reference entry's signature: checked against the code above;
+- ``sh`` blocks of ``NAME=value`` lines: settings, loaded and validated by the host;
+- blocks naming the local host's port 8000: run against a ``plughost serve`` on a free port
+  (the port replaced), with ``$TOKEN`` set and ``.nox/serve`` as ``nox -s serve`` leaves it;
+- other ``python`` blocks: run on their own; other ``sh`` blocks: run in order, in one shell per
+  document, in an empty directory (the guide's: from a new virtualenv to a tested plugin);
+- ``no-run="why"``: not run, for what a test cannot do (install from the public index, serve
+  until stopped, reach a deployment), rarely and always with the reason.
 """
 
 from __future__ import annotations
@@ -12,13 +26,19 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import shlex
+import shutil
 import subprocess
 import sys
 import tomllib
 from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
+from processes import cli_env, run_cli, serve
 from pydantic import BaseModel
 
 import plughost
@@ -174,19 +194,222 @@ def test_every_host_setting_is_in_the_operators_guide() -> None:
     assert not missing, f"document in {OPERATORS.name}: {missing}"
 
 
-def blocks(markdown: Path) -> list[tuple[str, str]]:
-    """Every fenced block in ``markdown`` as (info string, body)."""
-    found, info, body = [], None, []
-    for line in markdown.read_text(encoding="utf-8").splitlines():
+SNIPPET_DOCS = (ROOT / "README.md", *sorted(DOCS.glob("*.md")))
+#: Languages a fenced block may be tagged with; only python and sh are code that runs.
+LANGUAGES = {"python", "sh", "toml", "json", "dockerfile", "yaml", ""}
+NO_RUN = re.compile(r'\bno-run="([^"]+)"')
+TITLE = re.compile(r'\btitle="([^"]+)"')
+SETTING = re.compile(r"^[A-Z][A-Z0-9_]*=")
+#: The port the docs give a local host; the tests serve on a free one and put it in its place.
+DOCS_PORT = re.compile(r"\b8000\b")
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """One fenced block: where it is, its info string and its text."""
+
+    doc: Path
+    line: int
+    info: str
+    body: str
+
+    @property
+    def language(self) -> str:
+        return self.info.split(maxsplit=1)[0] if self.info else ""
+
+    @property
+    def where(self) -> str:
+        return f"{self.doc.relative_to(ROOT)}:{self.line}"
+
+    @property
+    def title(self) -> str | None:
+        match = TITLE.search(self.info)
+        return match[1] if match else None
+
+    @property
+    def no_run(self) -> str | None:
+        match = NO_RUN.search(self.info)
+        return match[1] if match else None
+
+    @property
+    def kind(self) -> str:
+        """How the docs test runs this block (see the module's docstring)."""
+        if self.no_run is not None:
+            return "no-run"
+        if self.title is not None:
+            return "example file"
+        if self.doc == REFERENCE and self.line in signature_lines():
+            return "signature"
+        lines = [x for x in self.body.splitlines() if x.strip() and not x.startswith("#")]
+        if self.language == "sh" and all(SETTING.match(x) for x in lines):
+            return "settings"
+        if DOCS_PORT.search(self.body):
+            return "live"
+        return "standalone" if self.language == "python" else "session"
+
+
+def blocks(markdown: Path) -> list[Snippet]:
+    """Every fenced block in ``markdown``, with the line its fence opens on."""
+    found: list[Snippet] = []
+    info: str | None = None
+    start, body = 0, []
+    for number, line in enumerate(markdown.read_text(encoding="utf-8").splitlines(), 1):
         match = FENCE.match(line)
         if match and info is None:
-            info, body = match["info"].strip(), []
+            info, start, body = match["info"].strip(), number, []
         elif line.startswith("```") and info is not None:
-            found.append((info, "\n".join(body) + "\n"))
+            found.append(Snippet(markdown, start, info, "\n".join(body) + "\n"))
             info = None
         elif info is not None:
             body.append(line)
     return found
+
+
+@cache
+def signature_lines() -> frozenset[int]:
+    """The lines of the reference's signature blocks: the first block under each entry."""
+    lines, current = set(), False
+    for snippet_line, text in enumerate(REFERENCE.read_text(encoding="utf-8").splitlines(), 1):
+        if text.startswith("#"):
+            current = HEADING.match(text) is not None
+        elif current and FENCE.match(text):
+            lines.add(snippet_line)
+            current = False
+    return frozenset(lines)
+
+
+def snippets(*kinds: str) -> list[Snippet]:
+    """Every python and sh block of the README and the docs, of the given kinds."""
+    found = [s for doc in SNIPPET_DOCS for s in blocks(doc) if s.language in ("python", "sh")]
+    return [s for s in found if s.kind in kinds]
+
+
+def example_files(doc: Path) -> dict[str, str]:
+    """The document's example project: its ``title="path"`` blocks."""
+    return {s.title: s.body for s in blocks(doc) if s.title is not None}
+
+
+def snippet_env(cwd: Path, **extra: str) -> dict[str, str]:
+    """This environment without the host's settings, its data under ``cwd``, plus ``extra``."""
+    dropped = ("PLUGHOST_", "SCALEKIT_", "VIRTUAL_ENV", "NOX")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
+    return {**env, "PLUGHOST_DATA_DIR": str(cwd / ".plughost"), **extra}
+
+
+def run_snippet(
+    snippet: Snippet, cwd: Path, env: dict[str, str], text: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run one snippet (or ``text`` in its place) as python or under ``bash -euo pipefail``."""
+    code = snippet.body if text is None else text
+    command = (
+        [sys.executable, "-c", code]
+        if snippet.language == "python"
+        else ["bash", "-euo", "pipefail", "-c", code]
+    )
+    return subprocess.run(
+        command,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_every_fenced_block_says_its_language() -> None:
+    """A block tagged ``bash`` or ``py`` would slip past the runner; none is."""
+    tagged = {s.where: s.language for doc in SNIPPET_DOCS for s in blocks(doc)}
+    odd = {where: language for where, language in tagged.items() if language not in LANGUAGES}
+    assert not odd, f"tag code blocks python or sh (or a data format): {odd}"
+
+
+def test_snippets_left_unrun_are_few_and_say_why() -> None:
+    runnable = snippets("no-run", "example file", "settings", "live", "standalone", "session")
+    skipped = [s for s in runnable if s.kind == "no-run"]
+    vague = [s.where for s in skipped if len(str(s.no_run).split()) < 4]
+    assert not vague, f'no-run="..." must say why the snippet cannot run: {vague}'
+    assert 3 * len(skipped) <= len(runnable), (
+        f"{len(skipped)} of {len(runnable)} snippets are no-run: make more of them run"
+    )
+
+
+@pytest.mark.parametrize("snippet", snippets("standalone"), ids=lambda s: s.where)
+def test_python_snippets_run_on_their_own(snippet: Snippet, tmp_path: Path) -> None:
+    done = run_snippet(snippet, tmp_path, snippet_env(tmp_path))
+    assert done.returncode == 0, f"{snippet.where}\n{done.stdout}{done.stderr}"
+
+
+@pytest.mark.parametrize("snippet", snippets("settings"), ids=lambda s: s.where)
+def test_settings_snippets_are_settings_the_host_accepts(snippet: Snippet, tmp_path: Path) -> None:
+    variables = dict(
+        token.split("=", 1) for token in shlex.split(snippet.body, comments=True) if "=" in token
+    )
+    check = "from plughost.settings import load_settings; load_settings()"
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        env=snippet_env(tmp_path, **variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, f"{snippet.where}: {done.stderr}"
+
+
+def test_snippets_for_a_running_host_work_against_one(tmp_path: Path) -> None:
+    """What the README tells a reader to do while ``nox -s serve`` runs, done against a host."""
+    live = snippets("live")
+    assert live, "the README's token, curl and Python SDK snippets are live snippets"
+    sandbox = tmp_path / "checkout"
+    tools = sandbox / ".nox" / "serve" / "bin"
+    tools.mkdir(parents=True)
+    (tools / "plughost").symlink_to(Path(sys.executable).parent / "plughost")
+    env = cli_env(tmp_path / "data")
+    served = serve(env)
+    try:
+        port = served.url.rsplit(":", 1)[1]
+        token = run_cli(env, "token", "--scope", "todo:read todo:write").stdout.strip()
+        for snippet in live:
+            text = DOCS_PORT.sub(port, snippet.body)
+            done = run_snippet(snippet, sandbox, {**env, "TOKEN": token}, text)
+            output = done.stdout + done.stderr
+            assert done.returncode == 0, f"{snippet.where}\n{output}"
+            assert '"error"' not in done.stdout and '"isError":true' not in done.stdout, output
+    finally:
+        served.stop()
+
+
+def host_checkout(destination: Path) -> Path:
+    """A copy of this checkout's host project, for ``PLUGHOST_REQUIREMENT``: installing it
+    builds it, and a build must never write into the checkout other sessions work in."""
+    destination.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, destination / name)
+    shutil.copytree(
+        ROOT / "host",
+        destination / "host",
+        ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"),
+    )
+    return destination
+
+
+SESSION_DOCS = sorted({s.doc for s in snippets("session")})
+
+
+@pytest.mark.parametrize("doc", SESSION_DOCS, ids=lambda d: d.name)
+def test_shell_snippets_run_in_order_as_a_reader_would(doc: Path, tmp_path: Path) -> None:
+    """The document's shell steps, top to bottom in one shell, in an empty directory, with the
+    host installed from this checkout (``PLUGHOST_REQUIREMENT``, as the guide says)."""
+    steps = [s for s in snippets("session") if s.doc == doc]
+    script = "trap 'kill $(jobs -p) 2>/dev/null || true' EXIT\n" + "".join(
+        f"# {s.where}\n{s.body}" for s in steps
+    )
+    sandbox = tmp_path / "reader"
+    sandbox.mkdir()
+    requirement = str(host_checkout(tmp_path / "plughost-checkout"))
+    env = snippet_env(sandbox, PLUGHOST_REQUIREMENT=requirement)
+    done = run_snippet(steps[0], sandbox, env, script)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-6000:]
 
 
 def install_example(project: Path, files: dict[str, str]) -> list[Path]:
@@ -232,11 +455,7 @@ def run_example_tests(project: Path, path: list[Path]) -> subprocess.CompletedPr
 
 
 def test_the_guide_example_installs_loads_and_passes_its_tests(tmp_path: Path) -> None:
-    files = {}
-    for info, body in blocks(GUIDE):
-        match = re.search(r'title="([^"]+)"', info)
-        if match:
-            files[match[1]] = body
+    files = example_files(GUIDE)
     assert {"pyproject.toml", "tests/test_notes.py"} <= set(files), sorted(files)
     assert f'"{host_requirement()}"' in files["pyproject.toml"], (
         "the guide's pyproject.toml should show the range `plughost new-plugin` writes today"
@@ -249,16 +468,8 @@ def test_the_guide_example_installs_loads_and_passes_its_tests(tmp_path: Path) -
 
 def test_the_readme_example_installs_loads_and_passes(tmp_path: Path) -> None:
     """The README's short plugin: its pyproject, module and test, taken as they are."""
-    readme = blocks(ROOT / "README.md")
-    pyproject = next(body for info, body in readme if info == "toml" and "mcp_tools" in body)
-    module = next(body for info, body in readme if info == "python" and "Plugin(" in body)
-    test = next(body for info, body in readme if info == "python" and "def test_" in body)
-    namespace = next(iter(tomllib.loads(pyproject)["project"]["entry-points"]["mcp_tools"]))
-    files = {
-        "pyproject.toml": pyproject,
-        f"plughost_{namespace}/__init__.py": module,
-        "tests/test_readme.py": test,
-    }
+    files = example_files(ROOT / "README.md")
+    assert {"pyproject.toml", "tests/test_notes.py"} <= set(files), sorted(files)
     project = tmp_path / "readme-example"
     result = run_example_tests(project, install_example(project, files))
     assert result.returncode == 0, result.stdout + result.stderr
