@@ -60,13 +60,15 @@ async def headless_page(executable: str) -> AsyncIterator[Page]:
 
 
 async def consent(page: Page, *, untick: tuple[str, ...] = ()) -> list[str]:
-    """On the dev issuer's consent page: untick some scopes, Allow; returns the scopes listed."""
+    """On the dev issuer's consent page: untick those of ``untick`` it lists, Allow; returns
+    the scopes it listed."""
     await page.get_by_role("button", name="Allow").wait_for()
     listed = await page.locator('input[name="scope"]').evaluate_all(
         "boxes => boxes.map(b => b.value)"
     )
     for scope in untick:
-        await page.get_by_label(scope).uncheck()
+        if scope in listed:
+            await page.get_by_label(scope).uncheck()
     await page.get_by_role("button", name="Allow").click()
     return [str(scope) for scope in listed]
 
