@@ -9,11 +9,18 @@ argument is short.
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
-import yaml
+from ruamel.yaml import YAML, YAMLError
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarbool import ScalarBoolean
+from ruamel.yaml.scalarfloat import ScalarFloat
+from ruamel.yaml.scalarint import ScalarInt
+from ruamel.yaml.scalarstring import ScalarString
 
 from plughost import InvalidInput, Text, ToolError
 
@@ -82,13 +89,16 @@ def one_line(value: str) -> str:
 
 @dataclass(frozen=True)
 class Manifest:
-    """One app in one environment: the parsed YAML, with every key the file had.
+    """One app in one environment: the file's text and its parsed values.
 
-    Only ``image`` and ``version`` have meaning here; other keys (replicas, resources, whatever
-    the deploy controller reads) are carried through untouched on every write.
+    Only ``image`` and ``version`` have meaning here. A new release is written into the text by
+    a YAML round trip (ruamel.yaml, YAML 1.2), so only those values change: comments, key order,
+    quoting, indentation and every other key stay as they were, and nothing is reinterpreted
+    (``no`` stays the string ``no``; YAML 1.1 readers made it ``false``).
     """
 
     path: str
+    text: str
     data: dict[str, Any]
 
     @property
@@ -100,23 +110,80 @@ class Manifest:
         return str(self.data["image"])
 
     def with_release(self, version: str, image: str | None = None) -> Manifest:
-        """The same manifest pointing at another release; key order is kept."""
-        data = dict(self.data)
-        data["version"] = version
+        """The same file pointing at another release: only the changed values differ."""
+        yaml = _round_trip(*_indents(self.text))
+        tree = yaml.load(self.text)
+        _replace(tree, "version", version)
         if image is not None:
-            data["image"] = image
-        return Manifest(self.path, data)
+            _replace(tree, "image", image)
+        out = io.StringIO()
+        yaml.dump(tree, out)
+        return parse_manifest(self.path, out.getvalue())
 
     def dump(self) -> str:
-        return yaml.safe_dump(self.data, sort_keys=False, default_flow_style=False)
+        return self.text
+
+
+def _round_trip(mapping: int = 2, sequence: int = 2, offset: int = 0) -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.preserve_quotes = True
+    yaml.width = 4096  # never fold a long line that was not folded
+    yaml.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return yaml
+
+
+def _indents(text: str) -> tuple[int, int, int]:
+    """The file's own indentation: of nested mappings, of sequence items and of their dashes.
+
+    ruamel.yaml writes one style per document, so it has to be told the one the file uses;
+    each is read from the first block of its kind that opens under a ``key:``.
+    """
+    lines = [line for line in text.splitlines() if line.strip() and line.lstrip()[0] != "#"]
+    mapping = sequence = offset = None
+    for opener, line in pairwise(lines):
+        if not opener.split(" #")[0].rstrip().endswith(":"):
+            continue
+        base = len(opener) - len(opener.lstrip(" -"))
+        inner = len(line) - len(line.lstrip())
+        item = line.lstrip()
+        if item.startswith("- ") and sequence is None:
+            offset = inner - base
+            sequence = offset + len(item) - len(item[1:].lstrip())
+        elif not item.startswith("-") and mapping is None and inner > base:
+            mapping = inner - base
+    return mapping or 2, sequence or 2, offset or 0
+
+
+def _replace(tree: CommentedMap, key: str, value: str) -> None:
+    """Set ``key`` to ``value``, quoted the way the old value was."""
+    old = tree.get(key)
+    tree[key] = type(old)(value) if isinstance(old, ScalarString) else value
+
+
+def plain(value: Any) -> Any:
+    """Parsed YAML as plain JSON-ready Python: ruamel's scalar types would serialise oddly."""
+    if isinstance(value, CommentedMap | dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, CommentedSeq | list):
+        return [plain(v) for v in value]
+    if isinstance(value, ScalarBoolean):
+        return bool(value)
+    if isinstance(value, ScalarFloat):
+        return float(value)
+    if isinstance(value, ScalarInt):
+        return int(value)
+    if isinstance(value, str):
+        return str(value)
+    return value
 
 
 def parse_manifest(path: str, text: str) -> Manifest:
     """Parse a manifest file; a file the plugin cannot use is an error naming the file."""
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
+        tree = _round_trip().load(text)
+    except YAMLError as exc:
         raise ToolError(f"{path} is not valid YAML: {exc}", code="invalid_manifest") from None
+    data = plain(tree)
     if not isinstance(data, dict) or not all(
         isinstance(data.get(key), str) and data[key] for key in ("image", "version")
     ):
@@ -125,4 +192,4 @@ def parse_manifest(path: str, text: str) -> Manifest:
             code="invalid_manifest",
             path=path,
         )
-    return Manifest(path, data)
+    return Manifest(path, text, data)
