@@ -60,3 +60,16 @@ def test_a_forged_cursor_with_an_impossible_id_is_invalid_input(host, value):
     assert call.error is not None, call.body
     assert call.error["code"] == "invalid_input", call.body
     assert "cursor" in call.error["message"]
+
+
+def test_a_cursor_is_signed_for_one_organisation(host):
+    """0.3 cursors are signed by the host: an edited one, or another tenant's, is refused."""
+    acme = host.client(WRITE, tenant="acme")
+    for n in range(25):
+        acme.call("todo_create", title=f"item {n}")
+    cursor = acme.call("todo_list").data["next_cursor"]
+    assert acme.call("todo_list", cursor=cursor).data["items"][0]["title"] == "item 20"
+    edited = cursor[:-3] + ("AAA" if not cursor.endswith("AAA") else "BBB")
+    assert acme.call("todo_list", cursor=edited).error["code"] == "invalid_input"
+    other = host.client(WRITE, tenant="globex").call("todo_list", cursor=cursor)
+    assert other.error["code"] == "invalid_input"

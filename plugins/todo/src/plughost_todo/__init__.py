@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import BaseModel, Field
 from sqlalchemy import Boolean, Column, Connection, Integer, PrimaryKeyConstraint, String, func
 from sqlalchemy import Text as TextColumn
 from sqlalchemy.exc import IntegrityError
 
 from plughost import (
+    Cursor,
     Id,
     InvalidInput,
     NotFound,
@@ -24,8 +23,6 @@ from plughost import (
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
-#: A cursor is the base64 of ``todo:<id>``: 20 characters for the largest id.
-MAX_CURSOR = 64
 
 
 class TodoSettings(BaseModel):
@@ -86,10 +83,8 @@ class Deleted(BaseModel):
 
 Title = Annotated[Text[MAX_TITLE], Field(min_length=1, description="What to do.")]
 Notes = Annotated[Text[MAX_NOTES], Field(description="Longer details.")]
-Cursor = Text[MAX_CURSOR]
 # The SDK's `Id` describes itself generically; agents are better served by what the id names.
 ItemId = Annotated[Id, Field(description="The item's id.")]
-_cursor_id = TypeAdapter(Id)
 
 
 def _now() -> datetime:
@@ -105,23 +100,6 @@ def _clean_title(title: str) -> str:
 
 def _row_to_item(row: object) -> TodoItem:
     return TodoItem.model_validate(row, from_attributes=True)
-
-
-def _encode_cursor(last_id: int) -> str:
-    return base64.urlsafe_b64encode(f"todo:{last_id}".encode()).decode()
-
-
-def _decode_cursor(cursor: str) -> int:
-    """The id in a cursor `_encode_cursor` made; a forged one is refused, never queried with."""
-    try:
-        kind, _, value = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if kind != "todo":
-            raise ValueError(kind)
-        return _cursor_id.validate_python(int(value))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput(
-            "cursor is not one this tool returned; omit it to start from the first page"
-        ) from None
 
 
 def _fetch(ctx: ToolContext, conn: Connection, item_id: int) -> TodoItem:
@@ -191,16 +169,16 @@ def list_items(
         cursor: The `next_cursor` of the previous page.
     """
     page_size = ctx.settings.page_size
+    after = ctx.pages.after(cursor)  # a cursor the host signed for this tool and tenant
     stmt = ctx.storage.select(items).order_by(items.c.id).limit(page_size + 1)
     if completed is not None:
         stmt = stmt.where(items.c.completed == completed)
-    if cursor:
-        stmt = stmt.where(items.c.id > _decode_cursor(cursor))
+    if after is not None:
+        stmt = stmt.where(items.c.id > after["id"])
     with ctx.storage.transaction() as conn:
         rows = conn.execute(stmt).all()
-    page = [_row_to_item(r) for r in rows[:page_size]]
-    more = len(rows) > page_size
-    return TodoPage(items=page, next_cursor=_encode_cursor(page[-1].id) if more else None)
+    page, next_cursor = ctx.pages.page(rows, page_size, lambda row: {"id": row.id})
+    return TodoPage(items=[_row_to_item(r) for r in page], next_cursor=next_cursor)
 
 
 @plugin.tool(scopes=["todo:read"], title="Get a todo item", read_only=True)
