@@ -129,9 +129,18 @@ def _cursor(*parts: str) -> str:
 )
 def test_a_cursor_not_made_by_list_deals_is_refused(agent, cursor):
     _make(agent, "a")
-    assert agent.ok("list_deals", cursor=_cursor("deals", "2000-01-01T00:00:00+00:00", ""))["deals"]
     error = agent.error("list_deals", cursor=cursor)
     assert error["code"] == "invalid_input" and "cursor" in error["message"]
+
+
+def test_a_cursor_of_another_tool_is_refused(agent):
+    """Cursors are signed by the host for one tool: search_contacts' does not page list_deals."""
+    for name in ["Ann", "Bo", "Cy"]:
+        agent.ok("create_contact", name=name)
+    cursor = agent.ok("search_contacts")["next_cursor"]
+    assert agent.ok("search_contacts", cursor=cursor)["contacts"]
+    error = agent.error("list_deals", cursor=cursor)
+    assert error["code"] == "invalid_input" and "first page" in error["message"]
 
 
 def test_move_records_closing_and_reopening(agent):

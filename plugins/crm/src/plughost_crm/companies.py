@@ -6,12 +6,11 @@ from typing import Literal
 
 from sqlalchemy import Row
 
-from plughost import ToolContext
+from plughost import Cursor, ToolContext
 from plughost_crm.core import plugin
 from plughost_crm.models import (
     Company,
     CompanyPage,
-    Cursor,
     Deleted,
     Domain,
     Id,
@@ -62,9 +61,9 @@ def search_companies(
         stmt = stmt.where(companies.c.archived_at.is_(None))
     with ctx.storage.transaction() as conn:
         rows, next_cursor = paginate(
+            ctx,
             conn,
             stmt,
-            kind="companies",
             sort=companies.c.name,
             cursor=cursor,
             size=ctx.settings.page_size,

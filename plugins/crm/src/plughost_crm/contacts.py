@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import Connection, Row, or_
 from sqlalchemy.exc import IntegrityError
 
-from plughost import Conflict, ToolContext
+from plughost import Conflict, Cursor, ToolContext
 from plughost_crm.activities import to_activity
 from plughost_crm.companies import to_company
 from plughost_crm.core import plugin
@@ -17,7 +17,6 @@ from plughost_crm.models import (
     Contact,
     ContactDetails,
     ContactPage,
-    Cursor,
     Deleted,
     Email,
     Id,
@@ -124,9 +123,9 @@ def search_contacts(
         stmt = stmt.where(contacts.c.archived_at.is_(None))
     with ctx.storage.transaction() as conn:
         rows, next_cursor = paginate(
+            ctx,
             conn,
             stmt,
-            kind="contacts",
             sort=contacts.c.name,
             cursor=cursor,
             size=ctx.settings.page_size,

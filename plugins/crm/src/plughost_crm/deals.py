@@ -7,12 +7,11 @@ from decimal import Decimal
 from sqlalchemy import Connection, Row, func
 from sqlalchemy.exc import IntegrityError
 
-from plughost import InvalidInput, ToolContext
+from plughost import Cursor, InvalidInput, ToolContext
 from plughost_crm.core import CrmSettings, plugin
 from plughost_crm.models import (
     Amount,
     Currency,
-    Cursor,
     Deal,
     DealPage,
     Id,
@@ -74,9 +73,9 @@ def list_deals(
         stmt = stmt.where(deals.c.owner == owner)
     with ctx.storage.transaction() as conn:
         rows, next_cursor = paginate(
+            ctx,
             conn,
             stmt,
-            kind="deals",
             sort=deals.c.created_at,
             cursor=cursor,
             size=ctx.settings.page_size,

@@ -47,9 +47,6 @@ MAX_DIGITS = 13 + MAX_CURRENCY_DIGITS
 AMOUNT_PATTERN = rf"^\d{{1,13}}(\.\d{{1,{MAX_CURRENCY_DIGITS}}})?$"
 #: No field a search looks in is longer than an email address, so no longer query can match.
 MAX_QUERY = MAX_EMAIL
-#: A cursor is base64 of JSON holding a sort key (a name of up to 200 characters, each escaped
-#: to at most 12) and an id: under 3,400 characters.
-MAX_CURSOR = 4096
 
 
 def _trimmed(max_length: int) -> Any:
@@ -86,7 +83,6 @@ Domain = Annotated[
 Owner = _trimmed(MAX_OWNER)
 Body = Text[MAX_BODY]
 Query = Text[MAX_QUERY]
-Cursor = Text[MAX_CURSOR]
 # Configured stage names are checked by the tools, which list the valid ones in their error.
 Stage = Text[MAX_STAGE]
 Currency = Annotated[

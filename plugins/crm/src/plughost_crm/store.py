@@ -7,9 +7,6 @@ another tenant and a row that never existed are indistinguishable: both raise th
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -158,10 +155,10 @@ def concurrently_referenced(label: str, record_id: str) -> Conflict:
 
 
 def paginate(
+    ctx: ToolContext,
     conn: Connection,
     stmt: Select[Any],
     *,
-    kind: str,
     sort: Column[Any],
     cursor: str | None,
     size: int,
@@ -170,55 +167,25 @@ def paginate(
 
     Keyset pagination: the cursor holds the last row's sort key, so rows inserted or removed
     between pages never make another row repeat or go missing. ``id`` breaks ties in ``sort``.
+    Cursors are the host's (``ctx.pages``): signed and bound to the tool and the caller's
+    tenant, so a position read back is one this tool wrote; any other cursor is `InvalidInput`.
     """
     table = sort.table
-    if cursor:
-        raw_sort, last_id = _decode_cursor(kind, cursor)
-        last_sort = _parse_key(sort, raw_sort, kind)
+    after = ctx.pages.after(cursor)
+    if after is not None:
+        last_sort, last_id = _parse_key(sort, after["sort"]), after["id"]
         stmt = stmt.where(or_(sort > last_sort, and_(sort == last_sort, table.c.id > last_id)))
     rows = conn.execute(stmt.order_by(sort, table.c.id).limit(size + 1)).all()
-    if len(rows) <= size:
-        return rows, None
-    last = rows[size - 1]._mapping
-    return rows[:size], _encode_cursor(kind, _format_key(last[sort]), last[table.c.id])
+    return ctx.pages.page(
+        rows,
+        size,
+        lambda row: {"sort": _format_key(row._mapping[sort]), "id": row._mapping[table.c.id]},
+    )
 
 
 def _format_key(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
-def _parse_key(column: Column[Any], raw: str, kind: str) -> Any:
-    if not isinstance(column.type, UTCDateTime):
-        return raw
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        raise _bad_cursor(kind) from None
-    if value.tzinfo is None:
-        raise _bad_cursor(kind)
-    return value
-
-
-def _encode_cursor(kind: str, *keys: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([kind, *keys]).encode()).decode()
-
-
-def _decode_cursor(kind: str, cursor: str) -> list[str]:
-    try:
-        value = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except (binascii.Error, UnicodeError, ValueError):
-        value = None
-    if (
-        not isinstance(value, list)
-        or len(value) != 3
-        or value[0] != kind
-        or not all(isinstance(part, str) for part in value[1:])
-    ):
-        raise _bad_cursor(kind)
-    return value[1:]
-
-
-def _bad_cursor(kind: str) -> InvalidInput:
-    return InvalidInput(
-        f"cursor is not one this tool returned for {kind}; omit it to start from the first page"
-    )
+def _parse_key(column: Column[Any], raw: str) -> Any:
+    return datetime.fromisoformat(raw) if isinstance(column.type, UTCDateTime) else raw
