@@ -83,6 +83,9 @@ CODE_TTL_SECONDS = 60
 CONSENT_TTL_SECONDS = 600
 #: The one resource owner on a developer's machine: the developer.
 DEV_USER = "dev-user"
+#: Longer client ids, codes, tokens and request ids than this server issues are unknown.
+MAX_ID_CHARS = 64
+MAX_SECRET_CHARS = 128
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 SDK_GRANTS = ("authorization_code", "refresh_token")
 GRANTS = [*SDK_GRANTS, "client_credentials"]
@@ -228,7 +231,9 @@ class DevAuthorizationServer(
     # --- clients ---------------------------------------------------------------------------
 
     async def get_client(self, client_id: str) -> RegisteredClient | None:
-        stored = await self._run(self.store.client, client_id[:64])
+        if len(client_id) > MAX_ID_CHARS:
+            return None
+        stored = await self._run(self.store.client, client_id)
         if stored is None:
             return None
         return RegisteredClient.model_validate({**stored.model_dump(), "declared": self.declared()})
@@ -251,7 +256,7 @@ class DevAuthorizationServer(
             scopes=params.scopes if params.scopes is not None else self.baseline(),
             code_challenge=params.code_challenge,
             state=params.state,
-            resource=self._target(params.resource),
+            resource=self.target(params.resource),
         )
         if self.options.auto_approve:
             return await self.approve(pending, pending.scopes)
@@ -259,7 +264,7 @@ class DevAuthorizationServer(
         await self._run(self.store.save_request, request_id, pending, CONSENT_TTL_SECONDS)
         return f"{self.issuer}{CONSENT_PATH}?{urlencode({'request': request_id})}"
 
-    def _target(self, resource: str | None) -> str:
+    def target(self, resource: str | None) -> str:
         """RFC 8707: tokens are only for this server's MCP endpoint, whatever is asked."""
         if resource is None or resource.rstrip("/") == self.resource.rstrip("/"):
             return self.resource
@@ -268,10 +273,14 @@ class DevAuthorizationServer(
         )
 
     async def pending(self, request_id: str) -> PendingAuthorization | None:
-        return await self._run(self.store.request, request_id[:128])
+        if len(request_id) > MAX_SECRET_CHARS:
+            return None
+        return await self._run(self.store.request, request_id)
 
     async def take_pending(self, request_id: str) -> PendingAuthorization | None:
-        return await self._run(self.store.take_request, request_id[:128])
+        if len(request_id) > MAX_SECRET_CHARS:
+            return None
+        return await self._run(self.store.take_request, request_id)
 
     async def approve(self, pending: PendingAuthorization, ticked: list[str]) -> str:
         """The user said yes to ``ticked`` (a subset of what was asked): a code, redirected."""
@@ -308,7 +317,9 @@ class DevAuthorizationServer(
     async def load_authorization_code(
         self, client: OAuthClientInformationFull, authorization_code: str
     ) -> IssuedCode | None:
-        found = await self._run(self.store.code, authorization_code[:256])
+        if len(authorization_code) > MAX_SECRET_CHARS:
+            return None
+        found = await self._run(self.store.code, authorization_code)
         if found is None or found.grant.client_id != client.client_id:
             return None
         grant = found.grant
@@ -349,7 +360,9 @@ class DevAuthorizationServer(
     async def load_refresh_token(
         self, client: OAuthClientInformationFull, refresh_token: str
     ) -> IssuedRefreshToken | None:
-        found = await self._run(self.store.refresh_token, refresh_token[:256])
+        if len(refresh_token) > MAX_SECRET_CHARS:
+            return None
+        found = await self._run(self.store.refresh_token, refresh_token)
         if found is None or found.grant.client_id != client.client_id or found.revoked:
             return None
         if found.used:
@@ -542,7 +555,7 @@ class _Endpoints:
         if unknown:
             return oauth_error(400, "invalid_scope", f"unknown scope(s): {' '.join(unknown)}")
         try:
-            audience = self.server._target(str(form.get("resource") or "") or None)
+            audience = self.server.target(str(form.get("resource") or "") or None)
         except AuthorizeError as exc:
             return oauth_error(400, exc.error, exc.error_description or "")
         ttl = self.server.options.access_ttl
