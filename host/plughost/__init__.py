@@ -19,16 +19,20 @@ except PackageNotFoundError:  # running from a source tree that was never instal
 
 from plughost.sdk.context import CalledTool, Caller, PluginRuntime, ToolContext
 from plughost.sdk.errors import Conflict, InsufficientScope, InvalidInput, NotFound, ToolError
+from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
 from plughost.sdk.pagination import Cursor, Pages, PageSize
 from plughost.sdk.plugin import Plugin
 from plughost.sdk.tables import TenantStorage, UTCDateTime
 from plughost.sdk.types import Id, Text
 
 __all__ = [
+    "CallInfo",
+    "CallOutput",
     "CalledTool",
     "Caller",
     "Conflict",
     "Cursor",
+    "Deny",
     "Id",
     "InsufficientScope",
     "InvalidInput",
@@ -37,6 +41,7 @@ __all__ = [
     "Pages",
     "Plugin",
     "PluginRuntime",
+    "Rewrite",
     "TenantStorage",
     "Text",
     "ToolContext",

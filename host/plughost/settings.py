@@ -338,6 +338,13 @@ class HostSettings(BaseSettings):
         description="Worker threads each plugin's synchronous tools may use at once; a plugin "
         "whose calls hang exhausts only its own.",
     )
+    guardrail_timeout_seconds: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="How long one plugin's guardrail hooks may take per call; one that takes "
+        "longer (or raises) refuses the call.",
+    )
     fast_path: bool = Field(
         True,
         description="Answer plain stateless tools/call requests without the transport's "

@@ -28,6 +28,7 @@ from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import RegisteredTool, ToolRegistry
+from plughost.edge.guardrails import Guardrails
 from plughost.edge.mcp_middleware import CallOutcomes, ScopeFilter
 from plughost.ops.audit import AuditTrail, build_trail
 from plughost.ops.callrecord import CallLedger
@@ -110,6 +111,12 @@ def build_host(
     )
     for plugin in report.loaded:
         _register(host, plugin)
+    # Innermost: inside CallOutcomes, which has checked the caller's scopes by then.
+    host.mcp.add_middleware(
+        Guardrails(
+            lambda: host.report.loaded, timeout=settings.guardrail_timeout_seconds, metrics=metrics
+        )
+    )
     lifecycle.count_plugins(host.report, metrics)
     return host
 

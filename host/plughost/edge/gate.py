@@ -28,6 +28,7 @@ from plughost.core.naming import missing_scopes
 from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge import message as messages
 from plughost.edge.asgi import (
+    DENIED_BY_RULE,
     INSUFFICIENT_SCOPE,
     INVALID_PARAMS,
     INVALID_REQUEST,
@@ -292,15 +293,21 @@ class RequestGate:
         await send_json(send, 200, jsonrpc_error(message.id, INVALID_PARAMS, text, data))
 
     def _refusals_from_the_tool(self, record: CallRecord, message: Any, send: Send) -> Send:
-        """Answer a scope the tool asked for while running with the gate's own 403.
+        """Answer a scope the tool asked for while running, or a guardrail's refusal, with the
+        gate's own 403.
 
         The tool has finished when the response starts (responses are single JSON documents),
-        so the call record already says whether it asked for a scope the caller lacks.
+        so the call record already says whether it asked for a scope the caller lacks or a
+        guardrail refused it.
         """
         refused = False
 
         async def sending(event: Message) -> None:
             nonlocal refused
+            if event["type"] == "http.response.start" and record.refusal is not None:
+                refused = True
+                await self._refuse_by_rule(send, record, message)
+                return
             if event["type"] == "http.response.start" and record.missing_scopes:
                 refused = True
                 entry = record.registered
@@ -343,6 +350,21 @@ class RequestGate:
                 {"tool": entry.name, "required": needed, "missing": missing},
             ),
             [(b"www-authenticate", challenge)],
+        )
+
+    async def _refuse_by_rule(self, send: Send, record: CallRecord, message: Any) -> None:
+        """HTTP 403 with a JSON-RPC error naming the rule that refused the call and why."""
+        refusal = record.refusal
+        assert refusal is not None
+        await send_json(
+            send,
+            403,
+            jsonrpc_error(
+                message.id,
+                DENIED_BY_RULE,
+                f"{record.tool} refused by rule {refusal.rule}: {refusal.reason}",
+                {"tool": record.tool, "rule": refusal.rule, "reason": refusal.reason},
+            ),
         )
 
     def _challenge(self, error: str) -> bytes:

@@ -26,6 +26,14 @@ from plughost.sdk.context import Caller
 UNREGISTERED = "(unregistered)"
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A call refused by a rule (a guardrail's `Deny`, or a guardrail that failed)."""
+
+    rule: str
+    reason: str
+
+
 @dataclass(slots=True)
 class CallRecord:
     """What is known about one request so far."""
@@ -41,6 +49,7 @@ class CallRecord:
     detail: str | None = None
     auth_refusal: str | None = None
     missing_scopes: tuple[str, ...] = ()
+    refusal: Refusal | None = None
     notes: list[str] = field(default_factory=list)
 
     def end(self, outcome: Outcome, detail: str | None = None) -> None:
@@ -52,6 +61,12 @@ class CallRecord:
         """The caller lacks ``missing``: answered with HTTP 403 by the gate."""
         self.missing_scopes = tuple(missing)
         self.end(Outcome.DENIED, f"missing {' '.join(missing)}")
+
+    def refuse(self, rule: str, reason: str) -> None:
+        """Refused by ``rule``: answered with HTTP 403 by the gate. Overrides an outcome the
+        tool settled, since an after-call guardrail may withhold a result the tool produced."""
+        self.refusal = Refusal(rule, reason)
+        self.outcome, self.detail = Outcome.DENIED, f"rule {rule}: {reason}"
 
 
 current_call: ContextVar[CallRecord | None] = ContextVar("plughost_call", default=None)

@@ -48,6 +48,13 @@ class Metrics:
             "Calls whose rate-limit storage failed or timed out (then fail open or closed).",
             registry=r,
         )
+        self.guardrail_latency = Histogram(
+            "plughost_guardrail_seconds",
+            "Time spent in each plugin's guardrail hooks, per call.",
+            ["plugin", "hook"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.plugins = Gauge(
             "plughost_plugins",
             "Installed plugins by load status.",

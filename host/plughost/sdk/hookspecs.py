@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
 
     from plughost.sdk.context import PluginRuntime
+    from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
     from plughost.sdk.plugin import ToolSpec
 
 PROJECT = "plughost"
@@ -96,3 +97,30 @@ def plughost_startup(runtime: PluginRuntime) -> Awaitable[None] | None:
 @hookspec
 def plughost_shutdown(runtime: PluginRuntime) -> Awaitable[None] | None:
     """Release what `plughost_startup` acquired. Runs once, when the host stops."""
+
+
+@hookspec
+def plughost_before_call(
+    call: CallInfo,
+) -> Awaitable[Deny | Rewrite | None] | Deny | Rewrite | None:
+    """See every tool call of every plugin before it runs: None lets it through, a `Deny`
+    refuses it (HTTP 403 naming the rule), a `Rewrite` replaces its arguments.
+
+    Runs for plugins in namespace order; each sees the arguments as the previous one left them,
+    and the first `Deny` ends the call. A hook that raises or overruns
+    ``PLUGHOST_GUARDRAIL_TIMEOUT_SECONDS`` refuses the call. May return an awaitable; a sync
+    hook runs in a worker thread.
+    """
+
+
+@hookspec
+def plughost_after_call(
+    call: CallInfo, output: CallOutput
+) -> Awaitable[CallOutput | None] | CallOutput | None:
+    """See every tool call's result before the caller does: None passes it on, a `CallOutput`
+    replaces it (to redact or rewrite it).
+
+    Runs in the same order as `plughost_before_call`, each hook seeing the previous one's
+    output; a hook that raises or overruns its deadline withholds the result and refuses the
+    call.
+    """

@@ -11,6 +11,16 @@ from pydantic import BaseModel
 from sqlalchemy import MetaData, Table
 
 from plughost.sdk.context import PluginRuntime
+from plughost.sdk.guardrails import (
+    AfterCall,
+    BeforeCall,
+    CallInfo,
+    CallOutput,
+    Deny,
+    Rewrite,
+    run_after,
+    run_before,
+)
 from plughost.sdk.hookspecs import hookimpl
 from plughost.sdk.tables import tenant_table
 
@@ -77,6 +87,8 @@ class Plugin:
         self._tools: list[ToolSpec] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
+        self._before: list[BeforeCall] = []
+        self._after: list[AfterCall] = []
 
     def tool(
         self,
@@ -144,6 +156,23 @@ class Plugin:
         self._shutdown.append(fn)
         return fn
 
+    def before_call(self, fn: BeforeCall) -> BeforeCall:
+        """Guard every tool call of every plugin: ``fn(call)`` returns None, `Deny` or `Rewrite`.
+
+        May be async; a sync guardrail runs in a worker thread. A plugin's guardrails run in the
+        order declared; the first `Deny` ends them.
+        """
+        self._before.append(fn)
+        return fn
+
+    def after_call(self, fn: AfterCall) -> AfterCall:
+        """See every tool call's result: ``fn(call, output)`` returns None or a new `CallOutput`.
+
+        May be async; a sync guardrail runs in a worker thread.
+        """
+        self._after.append(fn)
+        return fn
+
     @hookimpl
     def plughost_scopes(self) -> Mapping[str, str]:
         return self.scopes
@@ -177,6 +206,14 @@ class Plugin:
     async def plughost_shutdown(self, runtime: PluginRuntime) -> None:
         for fn in reversed(self._shutdown):
             await maybe_await(fn(runtime))
+
+    @hookimpl
+    async def plughost_before_call(self, call: CallInfo) -> Deny | Rewrite | None:
+        return await run_before(self._before, call) if self._before else None
+
+    @hookimpl
+    async def plughost_after_call(self, call: CallInfo, output: CallOutput) -> CallOutput | None:
+        return await run_after(self._after, call, output) if self._after else None
 
 
 async def maybe_await(value: Awaitable[None] | None) -> None:

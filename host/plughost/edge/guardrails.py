@@ -1,0 +1,224 @@
+"""`Guardrails`: every loaded plugin's before- and after-call hooks around every tool call.
+
+A FastMCP middleware, so the hooks run for calls through the transport and through the fast
+path alike (both go through `FastMCP.call_tool`). Order is fixed: plugins by namespace, for
+before and after alike; each plugin's hooks see the arguments (or the result) as the previous
+plugin left them. A `Deny` is noted on the call record, and the gate answers it with HTTP 403
+naming the rule; a dry-run `Deny` is only noted in the audit detail. A hook that raises or
+overruns its deadline refuses the call as ``guardrail:<namespace>.<hook>`` (fail closed). Each
+plugin's hook time is observed in ``plughost_guardrail_seconds`` by namespace and hook.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import anyio.to_thread
+from fastmcp.server.middleware import Middleware, MiddlewareContext
+from fastmcp.tools.base import ToolResult
+from mcp.types import TextContent
+from pluggy import HookCaller
+
+from plughost.core.adapter import error_result
+from plughost.core.discovery import LoadedPlugin
+from plughost.ops.callrecord import CallRecord, current_call
+from plughost.ops.metrics import Metrics
+from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, GuardrailFailed, Rewrite
+
+log = logging.getLogger("plughost.guardrails")
+
+BEFORE, AFTER = "before_call", "after_call"
+
+
+class GuardrailError(Exception):
+    """A guardrail hook raised or overran its deadline; the call is refused under ``rule``."""
+
+    def __init__(self, rule: str, reason: str) -> None:
+        super().__init__(reason)
+        self.rule = rule
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Hook:
+    """One plugin's hook, and whether pluggy may call it on the event loop."""
+
+    namespace: str
+    name: str
+    caller: HookCaller
+    on_loop: bool
+
+
+class Guardrails(Middleware):
+    def __init__(
+        self,
+        plugins: Callable[[], Sequence[LoadedPlugin]],
+        *,
+        timeout: float,
+        metrics: Metrics,
+    ) -> None:
+        self.plugins = plugins
+        self.timeout = timeout
+        self.metrics = metrics
+        self._seen: Sequence[LoadedPlugin] | None = None
+        self._hooks: dict[str, list[_Hook]] = {BEFORE: [], AFTER: []}
+
+    async def on_call_tool(
+        self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
+    ) -> Any:
+        record = current_call.get()
+        before, after = self._current(BEFORE), self._current(AFTER)
+        if record is None or record.caller is None or record.registered is None:
+            return await call_next(context)
+        if not before and not after:
+            return await call_next(context)
+        entry = record.registered
+        call = CallInfo(
+            caller=record.caller,
+            tool=entry.name,
+            plugin=entry.plugin,
+            plugin_version=entry.plugin_version,
+            arguments=dict(context.message.arguments or {}),
+        )
+        try:
+            call = await self._before(before, call, record)
+        except GuardrailError as exc:
+            return _refused(record, exc.rule, exc.reason)
+        if record.refusal is not None:
+            refusal = record.refusal
+            return error_result(
+                "denied",
+                f"refused by rule {refusal.rule}: {refusal.reason}",
+                {"rule": refusal.rule},
+            )
+        if call.arguments != (context.message.arguments or {}):
+            message = context.message.model_copy(update={"arguments": dict(call.arguments)})
+            context = context.copy(message=message)
+        result = await call_next(context)
+        if record.missing_scopes or not isinstance(result, ToolResult):
+            return result
+        try:
+            return await self._after(after, call, result)
+        except GuardrailError as exc:
+            return _refused(record, exc.rule, exc.reason)
+
+    def _current(self, hook: str) -> list[_Hook]:
+        """The hooks of the plugins loaded now, by namespace (a withdrawn plugin's are gone)."""
+        plugins = self.plugins()
+        if plugins is not self._seen:
+            self._seen = plugins
+            self._hooks = {name: _hooks(plugins, name) for name in (BEFORE, AFTER)}
+        return self._hooks[hook]
+
+    async def _before(self, hooks: list[_Hook], call: CallInfo, record: CallRecord) -> CallInfo:
+        for hook in hooks:
+            for verdict in await self._run(hook, call=call):
+                if isinstance(verdict, Deny) and verdict.dry_run:
+                    record.notes.append(
+                        f"dry run: rule {verdict.rule} would deny: {verdict.reason}"
+                    )
+                elif isinstance(verdict, Deny):
+                    record.refuse(verdict.rule, verdict.reason)
+                    return call
+                elif isinstance(verdict, Rewrite):
+                    record.notes.append(f"arguments rewritten by {hook.namespace}")
+                    call = call.model_copy(update={"arguments": verdict.arguments})
+        return call
+
+    async def _after(self, hooks: list[_Hook], call: CallInfo, result: ToolResult) -> ToolResult:
+        output = _output(result)
+        replaced = False
+        for hook in hooks:
+            for changed in await self._run(hook, call=call, output=output):
+                if isinstance(changed, CallOutput):
+                    output, replaced = changed, True
+        return _result(result, output) if replaced else result
+
+    async def _run(self, hook: _Hook, **kwargs: Any) -> list[Any]:
+        """One plugin's hook within the deadline, timed; its failure is a `GuardrailError`."""
+        started = time.perf_counter()
+        name = f"{hook.namespace}.{hook.name}"
+        try:
+            with anyio.fail_after(self.timeout):
+                if hook.on_loop:
+                    results = hook.caller(**kwargs)
+                else:
+                    results = await anyio.to_thread.run_sync(
+                        lambda: hook.caller(**kwargs), abandon_on_cancel=True
+                    )
+                return [await _settled(result) for result in results]
+        except TimeoutError:
+            log.warning("guardrail %s overran its %ss deadline", name, self.timeout)
+            raise GuardrailError(
+                f"guardrail:{name}", f"guardrail {name} did not answer within {self.timeout:g}s"
+            ) from None
+        except GuardrailFailed as exc:
+            log.exception("guardrail %s.%s failed", hook.namespace, exc.hook)
+            raise GuardrailError(
+                f"guardrail:{name}", f"guardrail {hook.namespace}.{exc.hook} failed"
+            ) from None
+        except Exception:
+            log.exception("guardrail %s failed", name)
+            raise GuardrailError(f"guardrail:{name}", f"guardrail {name} failed") from None
+        finally:
+            elapsed = time.perf_counter() - started
+            self.metrics.guardrail_latency.labels(plugin=hook.namespace, hook=hook.name).observe(
+                elapsed
+            )
+
+
+def _hooks(plugins: Sequence[LoadedPlugin], name: str) -> list[_Hook]:
+    """Every plugin's implementation of hook ``name``, in namespace order."""
+    found = []
+    for plugin in sorted(plugins, key=lambda p: p.namespace):
+        caller: HookCaller = getattr(plugin.manager.hook, f"plughost_{name}")
+        impls = caller.get_hookimpls()
+        if impls:
+            on_loop = all(inspect.iscoroutinefunction(impl.function) for impl in impls)
+            found.append(_Hook(plugin.namespace, name, caller, on_loop))
+    return found
+
+
+async def _settled(result: Any) -> Any:
+    return await result if isinstance(result, Awaitable) else result
+
+
+def _refused(record: CallRecord, rule: str, reason: str) -> ToolResult:
+    """Refuse the call under ``rule``: HTTP 403 at the gate, an error result in-process."""
+    record.refuse(rule, reason)
+    return error_result("denied", f"refused by rule {rule}: {reason}", {"rule": rule})
+
+
+def _output(result: ToolResult) -> CallOutput:
+    return CallOutput(
+        text=tuple(block.text for block in result.content if isinstance(block, TextContent)),
+        structured=result.structured_content,
+        is_error=result.is_error,
+    )
+
+
+def _result(result: ToolResult, output: CallOutput) -> ToolResult:
+    """The tool's result with the guardrails' text and structured content; other blocks kept."""
+    texts = iter(output.text)
+    content = []
+    for block in result.content:
+        if isinstance(block, TextContent):
+            text = next(texts, None)
+            if text is not None:
+                content.append(block.model_copy(update={"text": text}))
+        else:
+            content.append(block)
+    content.extend(TextContent(type="text", text=text) for text in texts)
+    return result.model_copy(
+        update={
+            "content": content,
+            "structured_content": output.structured,
+            "is_error": output.is_error,
+        }
+    )
