@@ -64,7 +64,7 @@ def sync_misbehaviour(call: CallInfo):
 
 def redaction_example() -> str:
     """The e-mail redacting guardrail exactly as the reference shows it."""
-    (example,) = [body for info, body in blocks(REFERENCE) if "def redact_emails" in body]
+    (example,) = [s.body for s in blocks(REFERENCE) if "def redact_emails" in s.body]
     return example
 
 
