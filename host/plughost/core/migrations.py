@@ -40,11 +40,13 @@ log = logging.getLogger("plughost.migrations")
 #: The host's own track: its tables are named ``plughost_*``.
 HOST_TRACK = "plughost"
 HOST_MIGRATIONS = "plughost.core.host_migrations"
-#: The host's tables, as ``module:attribute`` naming a `Table`. Adding a host table is one line
-#: here and a revision (``plughost db revision --plugin plughost -m ... --autogenerate``).
+#: The host's tables, as ``module:attribute`` naming a `Table` or a `MetaData` of tables. Adding
+#: host tables is one line here and a revision (``plughost db revision --plugin plughost -m ...
+#: --autogenerate``).
 HOST_TABLES: tuple[str, ...] = (
     "plughost.ops.audit:audit_table",
     "plughost.core.cursor_key:keys_table",
+    "plughost.auth.oauth_store:oauth_metadata",
 )
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"
 
@@ -116,7 +118,9 @@ class Track:
         location = self.location()
         if location is None:
             return None
-        return ScriptDirectory(str(TEMPLATE_DIR), version_locations=[str(location)])
+        return ScriptDirectory(
+            str(TEMPLATE_DIR), version_locations=[str(location)], messaging_opts={"quiet": True}
+        )
 
 
 @dataclass
@@ -138,7 +142,9 @@ def host_track(version: str) -> Track:
     metadata = MetaData()
     for ref in HOST_TABLES:
         module, _, attribute = ref.partition(":")
-        getattr(import_module(module), attribute).to_metadata(metadata)
+        found = getattr(import_module(module), attribute)
+        for table in found.tables.values() if isinstance(found, MetaData) else [found]:
+            table.to_metadata(metadata)
     return Track(HOST_TRACK, "plughost", version, metadata, HOST_MIGRATIONS)
 
 

@@ -14,8 +14,8 @@ Revision ${up_revision}, after ${down_revision | comma,n}; written ${create_date
 
 from __future__ import annotations
 ${blocks}
-revision = ${repr(up_revision)}
-down_revision = ${repr(down_revision)}
+revision = "${up_revision}"
+down_revision = ${'"%s"' % down_revision if down_revision else "None"}
 branch_labels = None
 depends_on = None
 
