@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
 import httpx
 import pytest
 import uvicorn
@@ -22,6 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from plughost.auth.upstream_metadata import UpstreamMetadata
 from plughost.testing import McpClient, free_port
 
 RESOURCE_ID = "res_plughost_1"
@@ -182,3 +184,26 @@ def test_oidc_metadata_is_the_issuers_own(plughost_factory):
         assert prm["authorization_servers"] == [base]
     finally:
         issuer.stop()
+
+
+def test_the_metadata_is_refreshed_after_its_ttl_and_kept_when_a_refresh_fails(scalekit):
+    """The cache itself, on a clock the test moves: one fetch per TTL, the last good document
+    while the issuer is down, and no second attempt within the retry pause."""
+    path = f"/.well-known/oauth-authorization-server/resources/{RESOURCE_ID}"
+    clock = [1000.0]
+    cache = UpstreamMetadata([scalekit.url + path], ttl=60, clock=lambda: clock[0])
+
+    async def fetch_twice() -> list[dict[str, Any]]:
+        return [await cache.document(), await cache.document()]
+
+    assert anyio.run(fetch_twice)[0]["issuer"].endswith(RESOURCE_ID)
+    assert scalekit.hits[path] == 1
+    clock[0] += 61
+    anyio.run(fetch_twice)
+    assert scalekit.hits[path] == 2
+
+    scalekit.up = False
+    clock[0] += 61
+    stale = anyio.run(fetch_twice)
+    assert stale[0] == stale[1] == scalekit_metadata(scalekit.url)
+    assert scalekit.hits[path] == 3  # one failed refresh, then a pause before the next try
