@@ -19,7 +19,6 @@ can import them. The methods here block; callers run them off the event loop
 from __future__ import annotations
 
 import hashlib
-import logging
 import threading
 import time
 
@@ -27,11 +26,8 @@ from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import BaseModel
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, delete, select
 from sqlalchemy import update as sql_update
-from sqlalchemy.exc import SQLAlchemyError
 
 from plughost.core.schema import ensure_schema
-
-log = logging.getLogger("plughost.auth.oauth_store")
 
 oauth_metadata = MetaData()
 
@@ -130,18 +126,14 @@ class OAuthStore:
         self._lock = threading.Lock()
 
     def ensure(self) -> None:
-        """Create the tables once per process; a database that is down is retried on next use."""
+        """Make sure the tables exist, once per process, on first use (after the host's
+        migrations ran at start-up, which create them); a database that is down is retried
+        on the next use. Never at build time: tables made before the migrations run would
+        have the host's migration track adopt a database that lacks its other tables."""
         with self._lock:
             if not self._ready:
                 ensure_schema(self._engine, list(oauth_metadata.tables.values()))
                 self._ready = True
-
-    def try_ensure(self) -> None:
-        """`ensure` at start-up, logging instead of failing when the database is down."""
-        try:
-            self.ensure()
-        except SQLAlchemyError as exc:
-            log.warning("OAuth tables not checked at start-up (retried on first use): %s", exc)
 
     # --- clients ---------------------------------------------------------------------------
 

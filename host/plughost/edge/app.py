@@ -78,9 +78,8 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     )
     host = build_host(settings, auth=auth, report=report, metrics=metrics)
     if issuer.dev is not None:
-        store = OAuthStore(host.engine)
-        store.try_ensure()
-        auth.serve_dev_issuer(store, DevServerOptions.from_settings(settings.auth), scope_catalog)
+        options = DevServerOptions.from_settings(settings.auth)
+        auth.serve_dev_issuer(OAuthStore(host.engine), options, scope_catalog)
     health.routes(host, issuer.keys.ensure)
     app = create_app(host, public_url=base, resource_metadata_url=auth.resource_metadata_url)
     app.state.plughost = host
