@@ -1,5 +1,7 @@
 # Plughost with the bundled plugins. Teams' plugins are added by building FROM this image and
-# pip-installing their packages (see docs/operators-guide.md).
+# pip-installing their packages (see docs/operators-guide.md). No container builder runs in
+# this project's CI: tests/test_deploy.py runs the RUN pip steps below, as written, in a fresh
+# virtualenv, then `plughost plugins` and `plughost db upgrade` from it.
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./

@@ -112,6 +112,24 @@ def _chromium(session: nox.Session) -> str:
 
 
 @nox.session(python="3.11")
+def lowest(session: nox.Session) -> None:
+    """The host's tests and each plugin's, at the lowest versions the floors allow.
+
+    uv resolves every direct dependency of the host and the bundled plugins (their
+    ``dependencies`` and the extras installed here) to its lowest allowed version, and the rest
+    to the newest that fits; a floor the code cannot run on fails here first. Pass test
+    arguments after ``--``.
+    """
+    session.install("uv")
+    projects = [".[test,postgres,redis]", *(f"./plugins/{name}[test]" for name in PLUGINS)]
+    session.run("uv", "pip", "install", "--resolution", "lowest-direct", *projects)
+    session.run("uv", "pip", "list")
+    session.run("pytest", "tests", "--ignore=tests/e2e", "-p", "no:cacheprovider", *session.posargs)
+    for name in PLUGINS:
+        session.run("pytest", f"plugins/{name}/tests", "-p", "no:cacheprovider", *session.posargs)
+
+
+@nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
     """Benchmarks against a bare FastMCP server started in the same run: bench/RESULTS.md.
 

@@ -483,7 +483,10 @@ def _tracks(namespace: str | None = None) -> tuple[Any, list[Any]]:
 
 @db.command("status")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def db_status(as_json: bool) -> None:
+@click.option(
+    "--check", is_flag=True, help="Exit 1 unless every track is current (for init containers)."
+)
+def db_status(as_json: bool, check: bool) -> None:
     """Each plugin: installed version, database revision, newest revision, pending migrations."""
     from dataclasses import asdict
 
@@ -496,7 +499,13 @@ def db_status(as_json: bool) -> None:
         _fail_db(exc)
     if as_json:
         click.echo(json.dumps([asdict(row) for row in found], indent=2))
-        return
+    else:
+        _print_status(found)
+    if check and any(row.state is not migrations.SchemaState.CURRENT for row in found):
+        sys.exit(1)
+
+
+def _print_status(found: list[Any]) -> None:
     for row in found:
         where = f"{row.revision or '-'} (newest {row.head or '-'})"
         click.echo(
