@@ -34,6 +34,7 @@ from plughost_gitops.repository import Identity, Repository
 from plughost_gitops.seed import seed_dev_remote
 
 PROTECTED_SCOPE = "gitops:deploy:protected"
+WHEN_PROTECTED = "when the environment is protected (production)"
 PUSH_ATTEMPTS = 5
 _PATH = r"[A-Za-z0-9_][A-Za-z0-9._-]*(/[A-Za-z0-9_][A-Za-z0-9._-]*)*"
 
@@ -424,7 +425,13 @@ def diff(ctx: ToolContext, from_environment: Name, to_environment: Name) -> Envi
     )
 
 
-@plugin.tool(scopes=["gitops:deploy"], title="Deploy a version", destructive=True, idempotent=True)
+@plugin.tool(
+    scopes=["gitops:deploy"],
+    conditional_scopes={PROTECTED_SCOPE: WHEN_PROTECTED},
+    title="Deploy a version",
+    destructive=True,
+    idempotent=True,
+)
 def deploy(
     ctx: ToolContext, environment: Name, app: Name, version: Version, reason: Reason
 ) -> Change:
@@ -476,7 +483,11 @@ def _previous_release(repo: Repository, current: Manifest) -> tuple[str, Manifes
 
 
 @plugin.tool(
-    scopes=["gitops:rollback"], title="Roll back an app", destructive=True, idempotent=False
+    scopes=["gitops:rollback"],
+    conditional_scopes={PROTECTED_SCOPE: WHEN_PROTECTED},
+    title="Roll back an app",
+    destructive=True,
+    idempotent=False,
 )
 def rollback(
     ctx: ToolContext,
