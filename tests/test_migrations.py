@@ -219,6 +219,18 @@ def test_tables_made_before_migrations_are_adopted_at_the_baseline(plughost_data
         assert conn.execute(select(audit_table.c.outcome)).scalars().all() == ["ok"]
 
 
+def test_a_later_revisions_table_made_early_is_no_sign_of_an_old_database(plughost_database):
+    """The dev issuer makes its tables on first use, maybe before the host migrates: a fresh
+    database with them still gets every revision (the baseline's audit table included)."""
+    from plughost.auth.oauth_store import oauth_metadata
+
+    db = plughost_database
+    oauth_metadata.create_all(db.engine)
+    steps = db.upgrade("plughost")
+    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003"]
+    assert "plughost_audit" in inspect(db.engine).get_table_names()
+
+
 def test_a_downgrade_undoes_the_rename(notes_plugin, plughost_database):
     namespace, _ = notes_plugin
     db = plughost_database

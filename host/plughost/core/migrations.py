@@ -16,7 +16,9 @@ first revision, its baseline, and upgraded from there.
 
 from __future__ import annotations
 
+import io
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -49,6 +51,7 @@ HOST_TABLES: tuple[str, ...] = (
     "plughost.auth.oauth_store:oauth_metadata",
 )
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"
+CREATE_TABLE = re.compile(r'CREATE TABLE (?:IF NOT EXISTS )?"?(\w+)"?')
 
 
 class MigrationError(PlughostError):
@@ -188,7 +191,7 @@ def _status(conn: Connection, track: Track) -> TrackStatus:
     if current is None and head is not None:
         base.state = SchemaState.BEHIND
         base.pending = [_describe(s) for s in _path(scripts, head, None)]
-        if _has_tables(conn, track):
+        if _adoptable(conn, track, scripts):
             base.detail = "tables made before migrations: adopted at the baseline on upgrade"
         return base
     if not _known(scripts, current):
@@ -272,10 +275,6 @@ def _describe(script: Script) -> str:
     return f"{script.revision} {script.doc}".strip()
 
 
-def _has_tables(conn: Connection, track: Track) -> bool:
-    return any(track.owns(name) for name in inspect(conn).get_table_names())
-
-
 # --- changing the schema ----------------------------------------------------------------------
 
 
@@ -323,15 +322,40 @@ def stamp(engine: Engine, track: Track, target: str) -> None:
 
 
 def _adopt(conn: Connection, track: Track, scripts: ScriptDirectory) -> list[str]:
-    """Stamp a database ``ensure_schema`` made at the baseline, the track's first revision."""
-    if _current(conn, track) is not None or not _has_tables(conn, track):
+    """Stamp a database ``ensure_schema`` made at the baseline, the track's first revision.
+
+    Only the baseline's own tables count: a table a later revision creates may exist before
+    migrations ran (code that makes its table on first use), and is no sign of an old database.
+    """
+    base = _adoptable(conn, track, scripts)
+    if base is None:
         return []
+    _run(conn, track, scripts, lambda rev: scripts._stamp_revs(base, rev))
+    log.info("%s: tables made before migrations adopted at baseline %s", track.name, base)
+    return [f"adopted existing tables at baseline {base}"]
+
+
+def _adoptable(conn: Connection, track: Track, scripts: ScriptDirectory) -> str | None:
+    """The baseline to stamp: the track has no revision yet, but its baseline's tables exist."""
     bases = scripts.get_bases()
-    if not bases:
-        return []
-    _run(conn, track, scripts, lambda rev: scripts._stamp_revs(bases[0], rev))
-    log.info("%s: tables made before migrations adopted at baseline %s", track.name, bases[0])
-    return [f"adopted existing tables at baseline {bases[0]}"]
+    if _current(conn, track) is not None or not bases:
+        return None
+    existing = set(inspect(conn).get_table_names())
+    return bases[0] if existing & baseline_tables(scripts, bases[0], conn.dialect.name) else None
+
+
+def baseline_tables(scripts: ScriptDirectory, base: str, dialect: str) -> set[str]:
+    """The tables revision ``base`` creates, read from the SQL it renders without a database."""
+    rendered = io.StringIO()
+    context = MigrationContext.configure(
+        dialect_name=dialect, opts={"as_sql": True, "output_buffer": rendered}
+    )
+    script = scripts.get_revision(base)
+    if script is None:
+        return set()
+    with Operations.context(context):
+        script.module.upgrade()
+    return set(CREATE_TABLE.findall(rendered.getvalue()))
 
 
 def _require_scripts(track: Track) -> ScriptDirectory:
