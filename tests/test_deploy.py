@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import venv
 from pathlib import Path
@@ -106,15 +107,41 @@ def test_every_secret_a_pod_reads_is_in_the_secret() -> None:
                     assert ref["name"] == secret["metadata"]["name"] and ref["key"] in keys
 
 
-def dockerfile_runs() -> list[str]:
-    """The Dockerfile's RUN instructions that install Python packages, continuations joined."""
+def dockerfile_lines(instruction: str) -> list[str]:
+    """The arguments of every ``instruction`` line of the Dockerfile, continuations joined."""
     text = (ROOT / "Dockerfile").read_text().replace("\\\n", " ")
-    runs = [line[4:].strip() for line in text.splitlines() if line.startswith("RUN ")]
-    return [run for run in runs if re.match(r"pip (wheel|install)", run)]
+    prefix = f"{instruction} "
+    return [line[len(prefix) :].strip() for line in text.splitlines() if line.startswith(prefix)]
+
+
+def dockerfile_runs() -> list[str]:
+    """The RUN instructions that install Python packages."""
+    return [run for run in dockerfile_lines("RUN") if re.match(r"pip (wheel|install)", run)]
+
+
+def build_context(destination: Path) -> Path:
+    """What the build stage's COPY lines put in its working directory, copied from here (so
+    building never writes into the checkout)."""
+    destination.mkdir()
+    for copy in dockerfile_lines("COPY"):
+        *sources, target = copy.split()
+        if any(source.startswith("--from") for source in sources):
+            continue
+        for source in sources:
+            place = destination / target if target not in ("./", ".") else destination
+            if (ROOT / source).is_dir():
+                shutil.copytree(
+                    ROOT / source,
+                    place,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".nox"),
+                )
+            else:
+                shutil.copy(ROOT / source, place / source)
+    return destination
 
 
 def test_the_dockerfile_install_steps_work_in_a_fresh_virtualenv(tmp_path: Path) -> None:
-    """``pip wheel`` in the repository (the build stage's /src), then the runtime stage's
+    """``pip wheel`` in a copy of the build stage's /src, then the runtime stage's
     ``pip install`` from those wheels only, then what the image runs: strict plugin loading and
     the migrations, which must be inside the wheels."""
     steps = dockerfile_runs()
@@ -130,10 +157,11 @@ def test_the_dockerfile_install_steps_work_in_a_fresh_virtualenv(tmp_path: Path)
         "PLUGHOST_STRICT": "true",
         "PIP_DISABLE_PIP_VERSION_CHECK": "1",
     }
+    context = build_context(tmp_path / "src")
     for step in steps:
         command = ["sh", "-ec", step.replace("/wheels", shlex.quote(str(wheels)))]
         done = subprocess.run(
-            command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+            command, cwd=context, env=env, capture_output=True, text=True, timeout=900
         )
         assert done.returncode == 0, f"{step}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     plughost = str(bin_dir / "plughost")

@@ -16,7 +16,7 @@ from itertools import pairwise
 from typing import Any
 
 from ruamel.yaml import YAML, YAMLError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.scalarbool import ScalarBoolean
 from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
@@ -162,9 +162,9 @@ def _replace(tree: CommentedMap, key: str, value: str) -> None:
 
 def plain(value: Any) -> Any:
     """Parsed YAML as plain JSON-ready Python: ruamel's scalar types would serialise oddly."""
-    if isinstance(value, CommentedMap | dict):
+    if isinstance(value, dict):  # CommentedMap too
         return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, CommentedSeq | list):
+    if isinstance(value, list):  # CommentedSeq too
         return [plain(v) for v in value]
     if isinstance(value, ScalarBoolean):
         return bool(value)
