@@ -122,9 +122,28 @@ def lowest(session: nox.Session) -> None:
     arguments after ``--``.
     """
     session.install("uv")
-    projects = [".[test,postgres,redis]", *(f"./plugins/{name}[test]" for name in PLUGINS)]
-    session.run("uv", "pip", "install", "--resolution", "lowest-direct", *projects)
-    session.install("nox")  # a tool the scaffold test runs, not a dependency under test
+    projects = [
+        f"{ROOT}[test,postgres,redis]",
+        *(f"{ROOT}/plugins/{name}[test]" for name in PLUGINS),
+    ]
+    wanted = Path(session.create_tmp()) / "lowest.in"
+    wanted.write_text("\n".join(projects) + "\n")
+    pinned = wanted.with_suffix(".txt")
+    session.run(
+        "uv",
+        "pip",
+        "compile",
+        "-q",
+        "--resolution",
+        "lowest-direct",
+        str(wanted),
+        "-o",
+        str(pinned),
+    )
+    # nox is a tool the scaffold test runs, not a dependency under test: the newest that fits.
+    session.run("uv", "pip", "install", "-r", str(pinned), "nox")
+    session.run("uv", "pip", "install", *projects)
+    session.run("uv", "pip", "check")
     session.run("uv", "pip", "list")
     session.run("pytest", "tests", "--ignore=tests/e2e", "-p", "no:cacheprovider", *session.posargs)
     for name in PLUGINS:

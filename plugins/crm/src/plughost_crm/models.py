@@ -103,7 +103,9 @@ def _refuse_float(value: Any) -> Any:
 Amount = Annotated[
     Decimal,
     BeforeValidator(_refuse_float),
-    Field(ge=0, max_digits=MAX_DIGITS, decimal_places=MAX_CURRENCY_DIGITS),
+    # lt: at most 13 digits before the point, stated outright: pydantic releases differ in
+    # whether max_digits with decimal_places alone refuses a 14th.
+    Field(ge=0, lt=10**13, max_digits=MAX_DIGITS, decimal_places=MAX_CURRENCY_DIGITS),
     WithJsonSchema(
         {
             "anyOf": [
