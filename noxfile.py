@@ -119,7 +119,9 @@ def lowest(session: nox.Session) -> None:
     uv resolves every direct dependency of the host and the bundled plugins (their
     ``dependencies`` and the extras installed here) to its lowest allowed version, and the rest
     to the newest that fits; a floor the code cannot run on fails here first. Pass test
-    arguments after ``--``.
+    arguments after ``--``. Not in the default run: it takes about 11 minutes on 2 cores (the
+    host's tests 9), which the default sessions' CI budget cannot spare; run it when a
+    dependency or a floor changes.
     """
     session.install("uv")
     projects = [
