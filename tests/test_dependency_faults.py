@@ -88,7 +88,7 @@ def redis_through_proxy():
         proxy.stop()
 
 
-def _redis_settings(proxy: FaultProxy, tmp_path, policy: str) -> dict:
+def _redis_settings(proxy: FaultProxy, tmp_path, policy: str, retry: float = 0.5) -> dict:
     return {
         "rate_limit": {
             "default": "100/minute",
@@ -96,6 +96,7 @@ def _redis_settings(proxy: FaultProxy, tmp_path, policy: str) -> dict:
             "key_prefix": f"plughost-faults-{uuid.uuid4().hex}",
             "storage_timeout_seconds": 0.3,
             "on_storage_error": policy,
+            "storage_retry_seconds": retry,
         },
         "audit": {"sink": "file", "file": str(tmp_path / "audit.jsonl")},
     }
@@ -145,6 +146,33 @@ def test_redis_gone_fails_closed_when_told(plughost_factory, redis_through_proxy
     assert refused.headers["content-type"] == "application/json"
     assert refused.jsonrpc_error["code"] == -32004
     redis_through_proxy.pass_through()
-    assert agent.call("todo_list").ok
+    assert _eventually_ok(agent)
     outcomes = [r["outcome"] for r in _records(host, tmp_path)]
-    assert outcomes == ["ok", "unavailable", "ok"]
+    assert outcomes[0] == outcomes[-1] == "ok"
+    assert set(outcomes[1:-1]) == {"unavailable"}
+
+
+def _eventually_ok(agent, attempts: int = 40) -> bool:
+    """Calls until one succeeds: the breaker lets a trial through after its short cooldown."""
+    for _ in range(attempts):
+        if agent.call("todo_list").ok:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+@needs_redis
+def test_a_stalled_redis_is_waited_on_once_then_skipped_until_retried(
+    plughost_factory, redis_through_proxy, tmp_path
+):
+    settings = _redis_settings(redis_through_proxy, tmp_path, "open", retry=60)
+    host = plughost_factory(plugins=["todo"], settings=settings)
+    agent = host.client(["todo:read"])
+    assert agent.call("todo_list").ok
+    redis_through_proxy.stall()
+    assert all(agent.call("todo_list").ok for _ in range(5))
+    details = [r["detail"] or "" for r in _records(host, tmp_path)]
+    assert "rate limit not checked" not in details[0]
+    assert "rate limit not checked: storage unavailable" in details[1]
+    assert "not tried" not in details[1]
+    assert all("(not tried: it failed moments ago)" in d for d in details[2:])

@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from plughost.ops.breaker import CircuitBreaker
 from plughost.ops.ratelimit import BudgetKey, LocalWindows, RateLimiter, RateLimitUnavailable
 from plughost.testing import free_port
 
@@ -113,5 +114,49 @@ def test_a_redis_nobody_listens_on_is_unavailable_not_a_hang() -> None:
         with pytest.raises(RateLimitUnavailable, match=r"rate-limit storage redis://127\.0\.0\.1"):
             await rate.hit(client="app", subject="ann", tool="todo_list")
         assert not await rate.healthy()
+
+    asyncio.run(scenario())
+
+
+def test_a_failed_storage_is_skipped_for_the_cooldown_then_tried_once() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(5, clock=clock)
+    assert breaker.allow()
+    breaker.failed()
+    clock.now += 4.9
+    assert not breaker.allow()
+    clock.now += 0.2
+    assert breaker.allow()  # the trial
+    assert not breaker.allow()  # while the trial is out, nobody else waits on the storage
+    breaker.failed()
+    clock.now += 1
+    assert not breaker.allow()
+    clock.now += 5
+    assert breaker.allow()
+    breaker.succeeded()
+    assert not breaker.is_open
+    assert breaker.allow() and breaker.allow()
+
+
+def test_a_trial_that_never_reports_back_does_not_close_the_storage_forever() -> None:
+    clock = Clock()
+    breaker = CircuitBreaker(5, clock=clock)
+    breaker.failed()
+    clock.now += 5
+    assert breaker.allow()  # this trial is cancelled and never reports
+    clock.now += 5
+    assert breaker.allow()
+
+
+def test_a_redis_that_just_failed_is_not_waited_on_again() -> None:
+    pytest.importorskip("redis", reason="needs redis-py (plughost[redis])")
+
+    async def scenario() -> None:
+        rate = limiter(storage_url=f"redis://127.0.0.1:{free_port()}/0")
+        with pytest.raises(RateLimitUnavailable) as first:
+            await rate.hit(client="app", subject="ann", tool="todo_list")
+        with pytest.raises(RateLimitUnavailable, match="not retried yet") as second:
+            await rate.hit(client="app", subject="ann", tool="todo_list")
+        assert not first.value.skipped and second.value.skipped
 
     asyncio.run(scenario())

@@ -249,6 +249,13 @@ class RateLimitSettings(BaseModel):
         le=30,
         description="Longest wait on the rate-limit storage (connect and reply) per call.",
     )
+    storage_retry_seconds: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        description="After the storage fails, calls skip it for this long (applying "
+        "on_storage_error at once); then one call tries it again.",
+    )
     on_storage_error: Literal["open", "closed"] = Field(
         "open",
         description="When the storage fails or times out: 'open' lets the call proceed "

@@ -106,6 +106,7 @@ def build_host(
             key_prefix=settings.rate_limit.key_prefix,
             tool_owner=registry.owners,
             storage_timeout=settings.rate_limit.storage_timeout_seconds,
+            storage_retry=settings.rate_limit.storage_retry_seconds,
             key_by=settings.rate_limit.key,
         ),
     )

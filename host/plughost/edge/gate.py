@@ -259,9 +259,11 @@ class RequestGate:
     ) -> bool:
         """The stated policy when rate-limit storage is down: open (proceed, marked) or closed."""
         self.metrics.rate_limit_storage_errors.inc()
-        log.warning("%s (policy: fail %s)", exc, self.policy.on_storage_error)
+        if not exc.skipped:
+            log.warning("%s (policy: fail %s)", exc, self.policy.on_storage_error)
         if self.policy.on_storage_error == "open":
-            record.notes.append("rate limit not checked: storage unavailable")
+            skipped = " (not tried: it failed moments ago)" if exc.skipped else ""
+            record.notes.append(f"rate limit not checked: storage unavailable{skipped}")
             return True
         record.end(Outcome.UNAVAILABLE, "rate-limit storage unavailable")
         await send_json(

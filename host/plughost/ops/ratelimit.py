@@ -11,7 +11,9 @@ its whole window and hops to a thread on every hit).
 
 Redis is a dependency on every call's path, so every wait on it has a deadline: a failure or a
 timeout raises `RateLimitUnavailable`, and the caller applies the operator's fail-open or
-fail-closed policy.
+fail-closed policy. After a failure a `CircuitBreaker` skips the storage for
+``storage_retry_seconds`` (raising at once), so a stalled Redis costs one call the timeout
+rather than every call.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
 
+from plughost.ops.breaker import CircuitBreaker
+
 BudgetKey = Literal["client_and_subject", "client"]
 
 
@@ -36,15 +40,17 @@ class RateLimitUnavailable(Exception):
     """The shared rate-limit storage failed or did not answer in time, so nothing was counted.
 
     ``storage`` names it without credentials; whether the call proceeds is the caller's policy.
+    ``skipped`` is True when the storage was not even tried, because it failed moments ago.
     """
 
-    def __init__(self, storage: str, reason: str) -> None:
+    def __init__(self, storage: str, reason: str, *, skipped: bool = False) -> None:
         super().__init__(
             f"rate-limit storage {storage} {reason}; "
             "check that it is running and reachable from this replica"
         )
         self.storage = storage
         self.reason = reason
+        self.skipped = skipped
 
 
 class RateLimiter:
@@ -58,6 +64,7 @@ class RateLimiter:
         key_prefix: str,
         tool_owner: Mapping[str, str],
         storage_timeout: float = 0.5,
+        storage_retry: float = 5.0,
         key_by: BudgetKey = "client_and_subject",
     ) -> None:
         self._default = limits.parse(default) if default else None
@@ -65,6 +72,7 @@ class RateLimiter:
         self._tools = {name: limits.parse(value) for name, value in per_tool.items()}
         self._owner = tool_owner
         self._timeout = storage_timeout
+        self._breaker = CircuitBreaker(storage_retry)
         self._key_by: BudgetKey = key_by
         self._storage_name = _without_credentials(storage_url)
         self._local: LocalWindows | None = None
@@ -112,16 +120,24 @@ class RateLimiter:
         if self._local is not None:
             wait = self._local.hit((bucket, identity), item.amount, item.get_expiry())
             return None if wait is None else max(1.0, math.ceil(wait))
+        if not self._breaker.allow():
+            ago = self._breaker.seconds_since_failure()
+            reason = f"failed {ago:.1f} s ago and is not retried yet"
+            raise RateLimitUnavailable(self._storage_name, reason, skipped=True)
         try:
             async with asyncio.timeout(self._timeout):
-                return await self._hit_shared(item, bucket, identity)
+                wait = await self._hit_shared(item, bucket, identity)
         except TimeoutError:
+            self._breaker.failed()
             reason = f"did not answer within {self._timeout:g} s"
             raise RateLimitUnavailable(self._storage_name, reason) from None
         except StorageError as exc:
+            self._breaker.failed()
             cause = exc.storage_error
             reason = f"failed ({type(cause).__name__}: {cause})"
             raise RateLimitUnavailable(self._storage_name, reason) from exc
+        self._breaker.succeeded()
+        return wait
 
     async def _hit_shared(
         self, item: limits.RateLimitItem, bucket: str, identity: str
