@@ -143,6 +143,7 @@ def test_installing_a_second_plugin_and_restarting_adds_its_tools(tmp_path, make
     finally:
         banner, _ = first.stop()
     assert "plughost token" in banner
+    assert "opens the consent page in your browser" in banner
 
     make_dist("acme-alpha", simple_plugin("alpha"))
     second = serve({**env, "PYTHONPATH": str(make_dist.root)}, port=port)

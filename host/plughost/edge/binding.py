@@ -51,7 +51,9 @@ def banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> l
     command = _own_command()
     lines += [
         "Auth: embedded dev issuer (development only).",
-        f"  Get a token:     {command} token            (all scopes; --scope to narrow)",
+        f"  Sign in:         point an MCP client at {issuer.resource}; it opens the consent "
+        "page in your browser",
+        f"  Scripts:         {command} token            (all scopes; --scope to narrow)",
         f"  Client id:       {issuer.dev.client_id} (secret in {issuer.dev.dir}/client.json)",
         "  MCP Inspector:   npx @modelcontextprotocol/inspector --cli "
         f"{issuer.resource} --transport http --method tools/list "
