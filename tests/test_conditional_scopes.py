@@ -8,16 +8,10 @@ at load where the code names it, and refused loudly at call time where it does n
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import pytest
-from packaging.version import Version
 from processes import cli_env, run_cli
 
-import plughost
 from plughost.core.discovery import PluginStatus, discover
-from plughost.sdk.context import CONDITIONAL_SCOPES_ENFORCED_FROM
 
 ONCALL = """
 from plughost import Plugin, ToolContext
@@ -78,18 +72,14 @@ def test_a_conditional_scope_is_listed_and_enforced(host):
     assert escalating.call("oncall_page", team="db", escalate=True).ok
 
 
-def test_a_declared_scope_not_listed_on_the_tool_works_with_a_deprecation_warning(host, caplog):
+def test_a_declared_scope_the_tool_does_not_list_is_an_internal_error(host, caplog):
     admin = host.client(["oncall:page", "oncall:admin"])
-    with pytest.warns(DeprecationWarning, match="conditional_scopes=.*oncall:admin"):
-        assert admin.call("oncall_override", team="db").ok
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        assert admin.call("oncall_override", team="db").ok  # warned once per process
-    refused = host.client(["oncall:page"]).call("oncall_override", team="db")
-    assert refused.status_code == 403 and refused.missing_scopes == ["oncall:admin"]
-    logged = [r for r in caplog.records if "oncall:admin" in r.getMessage()]
-    assert len(logged) == 1 and logged[0].levelno == logging.WARNING
-    assert f"from plughost {CONDITIONAL_SCOPES_ENFORCED_FROM}" in logged[0].getMessage()
+    call = admin.call("oncall_override", team="db")
+    assert call.status_code == 200, "no agent could have known to ask for it"
+    assert call.error["code"] == "internal_error"
+    logged = "\n".join(r.getMessage() + (r.exc_text or "") for r in caplog.records)
+    assert "tool oncall_override asked for scope(s) oncall:admin, which it does not list" in logged
+    assert "conditional_scopes={'oncall:admin': 'when ...'}" in logged
 
 
 def test_a_scope_made_up_at_run_time_is_an_internal_error_not_a_403(host, caplog):
@@ -102,13 +92,6 @@ def test_a_scope_made_up_at_run_time_is_an_internal_error_not_a_403(host, caplog
     assert "tool oncall_level asked for scope(s) oncall:root, which its plugin never declared" in (
         logged
     )
-
-
-def test_the_deprecation_ends_with_the_next_minor_sdk_version():
-    current = Version(plughost.__version__)
-    assert Version(CONDITIONAL_SCOPES_ENFORCED_FROM) == Version(
-        f"{current.major}.{current.minor + 1}"
-    ), "this release enforces conditional scopes: make an undeclared one an UndeclaredScope"
 
 
 @pytest.mark.parametrize(

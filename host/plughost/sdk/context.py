@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +14,6 @@ from sqlalchemy import Engine
 from plughost.sdk.errors import InsufficientScope, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
-
-#: The SDK release from which a tool may only ask for the conditional scopes it declares.
-CONDITIONAL_SCOPES_ENFORCED_FROM = "0.2"
-
-log = logging.getLogger("plughost.sdk")
-_warned: set[tuple[str, str]] = set()
 
 
 class Caller(BaseModel):
@@ -80,28 +73,16 @@ class CalledTool:
     def vet(self, *scopes: str) -> None:
         """Refuse a scope the tool may not ask for: it is a bug in the plugin, not the caller.
 
-        A scope the plugin never declared raises `UndeclaredScope` (no issuer would grant it,
-        so the 403 would send clients after a scope they can never get). A declared scope
-        missing from ``conditional_scopes`` still works, with a `DeprecationWarning` once per
-        process, until plughost 0.2.
+        A scope the plugin never declared, or one this tool does not list in
+        ``conditional_scopes`` (or ``scopes``), raises `UndeclaredScope`: no agent could have
+        known to ask for it.
         """
         undeclared = [s for s in scopes if s not in self.plugin_scopes]
         if undeclared:
             raise UndeclaredScope(self.name, undeclared)
-        for scope in scopes:
-            if scope in self.scopes or scope in self.conditional_scopes:
-                continue
-            if (self.name, scope) in _warned:
-                continue
-            _warned.add((self.name, scope))
-            message = (
-                f"tool {self.name} asks for scope {scope} without declaring it: add "
-                f"conditional_scopes={{{scope!r}: 'when ...'}} to its @plugin.tool(...); from "
-                f"plughost {CONDITIONAL_SCOPES_ENFORCED_FROM} an undeclared conditional scope "
-                "is refused"
-            )
-            warnings.warn(message, DeprecationWarning, stacklevel=3)
-            log.warning("%s", message)
+        unlisted = [s for s in scopes if s not in self.scopes and s not in self.conditional_scopes]
+        if unlisted:
+            raise UndeclaredScope(self.name, unlisted, plugin_declares=True)
 
 
 @dataclass(frozen=True)

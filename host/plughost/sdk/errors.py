@@ -72,18 +72,29 @@ class InsufficientScope(ToolError):
 
 
 class UndeclaredScope(Exception):
-    """A tool asked for a scope its plugin never declared: a bug in the plugin, not the call.
+    """A tool asked for a scope it never declared: a bug in the plugin, not the call.
 
-    No issuer grants a scope nobody declared, so refusing the caller with a 403 naming it would
-    send clients after a scope they can never get. The call ends as ``internal_error`` and the
-    operator's log names the tool and the scope.
+    Either the plugin never declared the scope (no issuer grants it, so a 403 naming it would
+    send clients after a scope they can never get), or the tool does not list it in its
+    ``conditional_scopes`` (so no agent could learn beforehand that it may be needed). The call
+    ends as ``internal_error`` and the operator's log names the tool and the scope.
     """
 
-    def __init__(self, tool: str, scopes: Sequence[str]) -> None:
+    def __init__(self, tool: str, scopes: Sequence[str], *, plugin_declares: bool = False) -> None:
         self.tool = tool
         self.scopes = list(scopes)
-        super().__init__(
-            f"tool {tool} asked for scope(s) {' '.join(self.scopes)}, which its plugin never "
-            "declared: add each to Plugin(scopes={...}) with a description and to the tool's "
-            "conditional_scopes={...} with when it is needed, or remove the require_scopes call"
-        )
+        names = " ".join(self.scopes)
+        if plugin_declares:
+            example = ", ".join(f"{scope!r}: 'when ...'" for scope in self.scopes)
+            message = (
+                f"tool {tool} asked for scope(s) {names}, which it does not list as "
+                f"conditional: add conditional_scopes={{{example}}} to its @plugin.tool(...), "
+                "or remove the require_scopes call"
+            )
+        else:
+            message = (
+                f"tool {tool} asked for scope(s) {names}, which its plugin never "
+                "declared: add each to Plugin(scopes={...}) with a description and to the tool's "
+                "conditional_scopes={...} with when it is needed, or remove the require_scopes call"
+            )
+        super().__init__(message)
