@@ -58,6 +58,13 @@ async def contacts(ctx: ToolContext, api: str, audience: str, scopes: list[str])
 
 
 @plugin.tool(scopes=["obo:use"], read_only=True)
+async def token_info(ctx: ToolContext, audience: str, scopes: list[str]) -> dict:
+    "What the host got, without calling anything."
+    token = await ctx.token_for(audience=audience, scopes=scopes)
+    return {"granted": list(token.scopes), "expires": token.expires_at is not None}
+
+
+@plugin.tool(scopes=["obo:use"], read_only=True)
 def ping(ctx: ToolContext) -> str:
     "Needs no downstream token."
     return "pong"
@@ -319,6 +326,118 @@ def test_no_token_reaches_a_log_or_the_audit_trail(start, downstream, caplog, tm
     for secret in (client.token, downstream_token):
         assert secret not in everything
         assert secret.split(".")[2] not in everything  # not even the signature alone
+
+
+# --- an issuer of another make: discovery, the request's fields, client authentication -------
+
+
+@dataclass
+class ForeignTokenEndpoint:
+    """An RFC 8693 token endpoint that records what it was sent and answers a fixed token."""
+
+    port: int = field(default_factory=free_port)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    _server: uvicorn.Server | None = None
+    _thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/token"
+
+    async def token(self, request: Request) -> JSONResponse:
+        form = dict(await request.form())
+        self.requests.append({**form, "authorization": request.headers.get("authorization")})
+        return JSONResponse(
+            {
+                "access_token": f"opaque-{len(self.requests)}",
+                "issued_token_type": ACCESS_TOKEN,
+                "token_type": "Bearer",
+                "expires_in": 300,
+            }
+        )
+
+    def start(self) -> ForeignTokenEndpoint:
+        app = Starlette(routes=[Route("/token", self.token, methods=["POST"])])
+        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread.start()
+        while not self._server.started:
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        if self._server and self._thread:
+            self._server.should_exit = True
+            self._thread.join(timeout=10)
+
+
+@pytest.mark.parametrize("client_auth", ["client_secret_basic", "client_secret_post"])
+def test_with_an_oidc_issuer_the_endpoint_is_discovered_and_the_caller_is_the_subject(
+    plughost_factory, make_dist, stand_in_issuer, client_auth
+):
+    make_dist("acme-obo", OBO, namespace="obo")
+    endpoint = ForeignTokenEndpoint().start()
+    stand_in_issuer.metadata = {"issuer": stand_in_issuer.url, "token_endpoint": endpoint.url}
+    port = free_port()
+    settings = exchange_settings(
+        client_id="plughost host", client_secret="s3cret:&=", client_auth=client_auth
+    )
+    settings["auth"] = {
+        "issuer": "oidc",
+        "issuer_url": stand_in_issuer.url,
+        "jwks_uri": f"{stand_in_issuer.url}/keys",
+        "public_url": f"http://127.0.0.1:{port}",
+    }
+    try:
+        host = plughost_factory(plugins=["obo"], settings=settings, port=port)
+        now = int(time.time())
+        caller = stand_in_issuer.sign(
+            {
+                "iss": stand_in_issuer.url,
+                "aud": host.mcp_url,
+                "sub": "ada",
+                "org_id": "acme",
+                "scope": "obo:use",
+                "iat": now,
+                "exp": now + 600,
+            }
+        )
+        client = host.client(token=caller)
+        answer = client.call("obo_token_info", audience=AUDIENCE, scopes=["contacts:read"])
+    finally:
+        endpoint.stop()
+    assert answer.ok, answer.body
+    assert answer.data == {"granted": ["contacts:read"], "expires": True}
+    (sent,) = endpoint.requests
+    assert sent["grant_type"] == EXCHANGE
+    assert sent["subject_token"] == caller and sent["subject_token_type"] == ACCESS_TOKEN
+    assert sent["audience"] == AUDIENCE and sent["scope"] == "contacts:read"
+    if client_auth == "client_secret_basic":
+        encoded = base64.b64encode(b"plughost%20host:s3cret%3A%26%3D").decode()
+        assert sent["authorization"] == f"Basic {encoded}"
+        assert "client_secret" not in sent
+    else:
+        assert sent["client_id"] == "plughost host" and sent["client_secret"] == "s3cret:&="
+        assert sent["authorization"] is None
+
+
+def test_a_real_issuer_without_the_hosts_client_is_a_settings_error(tmp_path):
+    from plughost.edge.app import build
+    from plughost.settings import load_settings
+    from plughost.testing import SettingsError
+
+    settings = load_settings(
+        data_dir=tmp_path,
+        auth={
+            "issuer": "oidc",
+            "issuer_url": "https://sso.example.com",
+            "public_url": "https://mcp.example.com",
+        },
+        token_exchange={"enabled": True},
+    )
+    with pytest.raises(SettingsError, match="PLUGHOST_TOKEN_EXCHANGE__CLIENT_ID"):
+        build(settings)
 
 
 # --- the dev issuer's token endpoint, directly ---------------------------------------------
