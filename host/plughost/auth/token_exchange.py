@@ -215,11 +215,8 @@ class TokenExchanger:
     async def _request(
         self, subject: SecretStr, audience: str, scopes: tuple[str, ...]
     ) -> _IssuerAnswer:
-        if self.client is None:
-            raise TokenExchangeRefused(
-                f"token exchange has no client ({SETTING}__CLIENT_ID and __CLIENT_SECRET)",
-                audience=audience,
-            )
+        client = self.client
+        assert client is not None, "build_exchanger refuses exchange without a client"
         try:
             endpoint = await self._endpoint()
         except UpstreamUnavailable:
@@ -237,7 +234,7 @@ class TokenExchanger:
         if scopes:
             form["scope"] = " ".join(scopes)
         headers = {"Accept": "application/json"}
-        self.client.apply(form, headers)
+        client.apply(form, headers)
         try:
             async with httpx.AsyncClient(
                 timeout=self.settings.timeout_seconds, follow_redirects=False
