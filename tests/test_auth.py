@@ -500,6 +500,7 @@ def test_dev_issuer_metadata_and_jwks(dev):
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
     jwks = httpx.get(meta["jwks_uri"]).json()
     assert [k["kty"] for k in jwks["keys"]] == ["RSA"]

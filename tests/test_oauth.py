@@ -153,9 +153,12 @@ def test_metadata_has_everything_mcp_clients_check(dev):
     assert meta["revocation_endpoint"] == f"{base}/oauth/revoke"
     assert meta["response_types_supported"] == ["code"]
     assert meta["code_challenge_methods_supported"] == ["S256"]
-    assert {"authorization_code", "refresh_token", "client_credentials"} == set(
-        meta["grant_types_supported"]
-    )
+    assert {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    } == set(meta["grant_types_supported"])
     assert "none" in meta["token_endpoint_auth_methods_supported"]
     assert meta["scopes_supported"] == ["todo:read", "todo:write"]
     assert meta["authorization_response_iss_parameter_supported"] is True

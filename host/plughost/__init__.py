@@ -18,7 +18,18 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0.0.0"
 
 from plughost.sdk.context import CalledTool, Caller, PluginRuntime, ToolContext
-from plughost.sdk.errors import Conflict, InsufficientScope, InvalidInput, NotFound, ToolError
+from plughost.sdk.credentials import DownstreamToken, TokenSource
+from plughost.sdk.errors import (
+    Conflict,
+    InsufficientScope,
+    InvalidInput,
+    NotFound,
+    TokenExchangeDenied,
+    TokenExchangeError,
+    TokenExchangeRefused,
+    TokenExchangeUnavailable,
+    ToolError,
+)
 from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
 from plughost.sdk.pagination import Cursor, Pages, PageSize
 from plughost.sdk.plugin import Plugin
@@ -33,6 +44,7 @@ __all__ = [
     "Conflict",
     "Cursor",
     "Deny",
+    "DownstreamToken",
     "Id",
     "InsufficientScope",
     "InvalidInput",
@@ -44,6 +56,11 @@ __all__ = [
     "Rewrite",
     "TenantStorage",
     "Text",
+    "TokenExchangeDenied",
+    "TokenExchangeError",
+    "TokenExchangeRefused",
+    "TokenExchangeUnavailable",
+    "TokenSource",
     "ToolContext",
     "ToolError",
     "UTCDateTime",

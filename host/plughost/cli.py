@@ -265,6 +265,7 @@ def check(url: str | None) -> None:
     import asyncio
 
     from plughost.auth.issuers import resolve_issuer
+    from plughost.auth.token_exchange import build_exchanger
     from plughost.core.host import load_plugins
 
     logging.basicConfig(level="ERROR")
@@ -293,6 +294,10 @@ def check(url: str | None) -> None:
             click.echo(f"key ids:         {' '.join(issuer.keys.key_ids)}")
         else:
             problems.append(f"no usable signing keys from the issuer ({issuer.keys.last_error})")
+    try:
+        build_exchanger(settings.token_exchange, issuer)
+    except PlughostError as exc:
+        problems.append(str(exc))
     for r in report.records:
         click.echo(f"plugin {r.namespace:<10} {r.status.value:<12} {r.distribution} {r.version}")
         for scope_name, description in r.scopes.items():

@@ -276,6 +276,67 @@ class RateLimitSettings(BaseModel):
         return value
 
 
+class ExchangeGrant(BaseModel):
+    """What one plugin may ask for by token exchange
+    (``PLUGHOST_TOKEN_EXCHANGE__PLUGINS__<NAMESPACE>__<FIELD>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    audiences: NameList = Field(
+        default_factory=list,
+        description="Audiences (downstream APIs) the plugin may get tokens for (comma-separated).",
+    )
+    scopes: NameList = Field(
+        default_factory=list,
+        description="Scopes the plugin may ask for on those tokens (comma-separated).",
+    )
+
+    _split = field_validator("audiences", "scopes", mode="before")(split_names)
+
+
+class TokenExchangeSettings(BaseModel):
+    """On-behalf-of tokens for plugins, by OAuth 2.0 Token Exchange (RFC 8693)
+    (``PLUGHOST_TOKEN_EXCHANGE__<FIELD>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = Field(
+        False, description="Let plugins ask for downstream tokens on behalf of the caller."
+    )
+    client_id: str | None = Field(
+        None, description="The host's own client at the issuer; dev issuer: its generated client."
+    )
+    client_secret: SecretStr | None = Field(None, description="That client's secret.")
+    client_auth: Literal["client_secret_basic", "client_secret_post"] = Field(
+        "client_secret_basic", description="How the host authenticates at the token endpoint."
+    )
+    token_endpoint: str | None = Field(
+        None, description="The issuer's token endpoint; default read from the issuer's metadata."
+    )
+    target_parameter: Literal["audience", "resource"] = Field(
+        "audience",
+        description="The request parameter naming the downstream API: RFC 8693 `audience` "
+        "(Keycloak, Okta) or RFC 8707 `resource` (a URI).",
+    )
+    timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Longest wait for the issuer's answer to one exchange."
+    )
+    expiry_margin_seconds: int = Field(
+        30,
+        ge=0,
+        le=600,
+        description="A cached token is exchanged anew this long before it expires.",
+    )
+    cache_size: int = Field(
+        10_000, ge=0, le=1_000_000, description="Tokens kept in memory per replica (0: no cache)."
+    )
+    plugins: dict[str, ExchangeGrant] = Field(
+        default_factory=dict,
+        description="Per plugin namespace, the audiences and scopes it may ask for; a plugin "
+        "not named here gets no token.",
+    )
+
+
 class HostSettings(BaseSettings):
     """Everything an operator can set. Every field is also ``PLUGHOST_<FIELD>``."""
 
@@ -368,6 +429,7 @@ class HostSettings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
+    token_exchange: TokenExchangeSettings = Field(default_factory=TokenExchangeSettings)
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
         None, description="If set, /metrics requires 'Authorization: Bearer <this>'."

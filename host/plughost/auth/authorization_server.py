@@ -59,9 +59,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route, request_response
 from starlette.types import ASGIApp
 
+from plughost.auth import exchange_grant
 from plughost.auth.dev_issuer import JWKS_PATH, DevIssuer, InvalidDevToken
 from plughost.auth.oauth_store import CodeGrant, Grant, OAuthStore, PendingAuthorization
-from plughost.settings import AuthSettings
+from plughost.settings import AuthSettings, TokenExchangeSettings
 
 log = logging.getLogger("plughost.auth.dev")
 
@@ -88,7 +89,7 @@ MAX_ID_CHARS = 64
 MAX_SECRET_CHARS = 128
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 SDK_GRANTS = ("authorization_code", "refresh_token")
-GRANTS = [*SDK_GRANTS, "client_credentials"]
+GRANTS = [*SDK_GRANTS, "client_credentials", exchange_grant.GRANT_TYPE]
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 P = ParamSpec("P")
@@ -111,13 +112,18 @@ class DevServerOptions(BaseModel):
     access_ttl: int
     refresh_ttl: int
     auto_approve: bool
+    #: Token exchange: each audience tokens may be exchanged for, with its allowed scopes.
+    exchange_targets: dict[str, list[str]] = Field(default_factory=dict)
 
     @classmethod
-    def from_settings(cls, auth: AuthSettings) -> DevServerOptions:
+    def from_settings(
+        cls, auth: AuthSettings, exchange: TokenExchangeSettings | None = None
+    ) -> DevServerOptions:
         return cls(
             access_ttl=auth.dev_token_ttl_seconds,
             refresh_ttl=auth.dev_refresh_token_ttl_seconds,
             auto_approve=auth.dev_auto_approve,
+            exchange_targets=exchange_grant.allowed_targets(exchange) if exchange else {},
         )
 
 
@@ -527,12 +533,15 @@ class _Endpoints:
         return JSONResponse(jwks, headers={"Cache-Control": "public, max-age=300"})
 
     async def token(self, request: Request) -> Response:
-        """``client_credentials`` for the generated dev client; every other grant goes to
-        the SDK's token handler (authorization code with PKCE, refresh token)."""
+        """``client_credentials`` and token exchange for the generated dev client; every
+        other grant goes to the SDK's token handler (authorization code with PKCE, refresh
+        token)."""
         form = await request.form()
         grant_type = form.get("grant_type")
         if grant_type == "client_credentials":
             return self._client_credentials(request, form)
+        if grant_type == exchange_grant.GRANT_TYPE:
+            return await self._exchange(request, form)
         if grant_type not in SDK_GRANTS:
             return oauth_error(
                 400, "unsupported_grant_type", f"supported grants: {', '.join(GRANTS)}"
@@ -575,6 +584,19 @@ class _Endpoints:
             },
             headers=NO_STORE,
         )
+
+    async def _exchange(self, request: Request, form: Any) -> Response:
+        client = _client_auth(request, form)
+        try:
+            body = await exchange_grant.exchange(
+                self.server, self.authenticator, request, form, client
+            )
+        except exchange_grant.ExchangeRefusal as exc:
+            challenge = {"WWW-Authenticate": 'Basic realm="plughost-dev"'}
+            return oauth_error(
+                exc.status, exc.error, exc.description, challenge if exc.status == 401 else None
+            )
+        return JSONResponse(body, headers=NO_STORE)
 
     async def revoke(self, request: Request) -> Response:
         """RFC 7009: 200 whether or not the token was known, as the RFC asks."""

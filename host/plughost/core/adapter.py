@@ -21,7 +21,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
@@ -37,6 +37,9 @@ from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TenantStorage
+
+if TYPE_CHECKING:
+    from plughost.auth.token_exchange import TokenExchanger
 
 META_KEY = "plughost"
 
@@ -78,8 +81,10 @@ def build_tool(
     limits: CallLimits,
     plugin_scopes: frozenset[str],
     cursors: CursorKey,
+    exchanger: TokenExchanger | None = None,
 ) -> Tool:
-    """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary."""
+    """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary;
+    ``exchanger`` gets its calls downstream tokens (`ToolContext.token_for`)."""
     parameters, returns = _agent_signature(spec, entry.name)
     called = CalledTool(
         name=entry.name,
@@ -87,7 +92,7 @@ def build_tool(
         conditional_scopes=entry.conditional_scopes,
         plugin_scopes=plugin_scopes,
     )
-    invoke = _invoker(runtime, spec, called, storage_for, limits, cursors)
+    invoke = _invoker(runtime, spec, called, storage_for, limits, cursors, exchanger)
 
     async def call(**kwargs: Any) -> Any:
         return await invoke(kwargs)
@@ -193,6 +198,7 @@ def _invoker(
     storage_for: StorageFactory,
     limits: CallLimits,
     cursors: CursorKey,
+    exchanger: TokenExchanger | None,
 ) -> Callable[[dict[str, Any]], typing.Awaitable[Any]]:
     """Run the plugin's function for the current caller and settle the call's outcome."""
     fn, timeout, public_name = spec.fn, limits.timeout, called.name
@@ -213,6 +219,7 @@ def _invoker(
             state=runtime.state,
             tool=called,
             pages=cursors.pages(public_name, record.caller.tenant_id),
+            tokens=exchanger.source(runtime.namespace, record.subject_token) if exchanger else None,
         )
         try:
             with anyio.fail_after(timeout):

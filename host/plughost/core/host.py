@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from fastmcp import FastMCP
@@ -38,6 +38,9 @@ from plughost.sdk.context import PluginRuntime
 from plughost.sdk.tables import TenantStorage
 from plughost.settings import ENV_PREFIX, HostSettings
 
+if TYPE_CHECKING:
+    from plughost.auth.token_exchange import TokenExchanger
+
 
 @dataclass
 class Host:
@@ -54,6 +57,7 @@ class Host:
     limiter: RateLimiter
     cursors: CursorKey
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
+    exchanger: TokenExchanger | None = None
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -67,9 +71,15 @@ def load_plugins(settings: HostSettings) -> LoadReport:
 
 
 def build_host(
-    settings: HostSettings, *, auth: AuthProvider, report: LoadReport, metrics: Metrics
+    settings: HostSettings,
+    *,
+    auth: AuthProvider,
+    report: LoadReport,
+    metrics: Metrics,
+    exchanger: TokenExchanger | None = None,
 ) -> Host:
-    """Validate plugins' settings and register their tools on one FastMCP server behind ``auth``."""
+    """Validate plugins' settings and register their tools on one FastMCP server behind
+    ``auth``; ``exchanger`` gets tools their on-behalf-of tokens."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = build_engine(
         settings.resolved_database_url,
@@ -109,6 +119,7 @@ def build_host(
             storage_retry=settings.rate_limit.storage_retry_seconds,
             key_by=settings.rate_limit.key,
         ),
+        exchanger=exchanger,
     )
     for plugin in report.loaded:
         _register(host, plugin)
@@ -226,6 +237,7 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
                 ),
                 plugin_scopes=frozenset(plugin.record.scopes),
                 cursors=host.cursors,
+                exchanger=host.exchanger,
             )
         )
         host.registry.add(entry)

@@ -20,6 +20,7 @@ from plughost.auth.authorization_server import BROWSER_PATHS, DevServerOptions, 
 from plughost.auth.issuers import resolve_issuer
 from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.provider import PlughostAuth
+from plughost.auth.token_exchange import build_exchanger
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
@@ -76,9 +77,10 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
         scopes_supported=scopes_supported,
         baseline_scopes=baseline_scopes,
     )
-    host = build_host(settings, auth=auth, report=report, metrics=metrics)
+    exchanger = build_exchanger(settings.token_exchange, issuer)
+    host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
     if issuer.dev is not None:
-        options = DevServerOptions.from_settings(settings.auth)
+        options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
         auth.serve_dev_issuer(OAuthStore(host.engine), options, scope_catalog)
     health.routes(host, issuer.keys.ensure)
     app = create_app(host, public_url=base, resource_metadata_url=auth.resource_metadata_url)

@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl
 
 from mcp_types.jsonrpc import UNSUPPORTED_PROTOCOL_VERSION
 from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
+from pydantic import SecretStr
 from starlette.authentication import UnauthenticatedUser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -97,6 +98,7 @@ class RequestGate:
             await self.app(scope, receive, self._issuer_outage_as_503(record, send))
             return
         record.caller = token.caller
+        record.subject_token = SecretStr(token.token)
         if not await self._json_sent(scope, record, send):
             return
         try:

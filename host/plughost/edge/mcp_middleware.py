@@ -16,6 +16,7 @@ from fastmcp.exceptions import ToolError, ValidationError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
+from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
 from plughost.auth.provider import CallerToken
@@ -71,7 +72,8 @@ class CallOutcomes(Middleware):
         self, record: CallRecord, context: MiddlewareContext[Any], call_next: Callable[..., Any]
     ) -> Any:
         name = context.message.name
-        record.caller = record.caller or _caller()
+        if record.caller is None:
+            record.caller, record.subject_token = _caller()
         record.tool = record.tool or name
         record.registered = record.registered or self.registry.get(name)
         if record.arguments is None:
@@ -116,9 +118,11 @@ def invalid_arguments(tool: str, error: PydanticValidationError) -> ToolResult:
     )
 
 
-def _caller() -> Caller | None:
+def _caller() -> tuple[Caller | None, SecretStr | None]:
     token = get_access_token()
-    return token.caller if isinstance(token, CallerToken) else None
+    if isinstance(token, CallerToken):
+        return token.caller, SecretStr(token.token)
+    return None, None
 
 
 def _caller_scopes() -> set[str]:

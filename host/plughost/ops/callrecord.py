@@ -16,6 +16,8 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import SecretStr
+
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
@@ -41,6 +43,9 @@ class CallRecord:
     request_id: str | None
     started: float = field(default_factory=time.perf_counter)
     caller: Caller | None = None
+    #: The caller's bearer token, only for token exchange (`auth/token_exchange.py`); never
+    #: audited, logged or shown (a `SecretStr`, left out of the repr).
+    subject_token: SecretStr | None = field(default=None, repr=False)
     tool: str | None = None
     registered: RegisteredTool | None = None
     plugin: str | None = None

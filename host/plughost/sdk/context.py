@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,7 +11,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
-from plughost.sdk.errors import InsufficientScope, UndeclaredScope
+from plughost.sdk.credentials import DownstreamToken, TokenSource
+from plughost.sdk.errors import InsufficientScope, TokenExchangeRefused, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
 
@@ -92,7 +93,7 @@ class ToolContext:
     ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
     validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
     the ones its `PluginRuntime` has; ``tool`` is the tool being called and ``pages`` makes and
-    reads its pagination cursors.
+    reads its pagination cursors; ``tokens`` gets downstream tokens (use `token_for`).
     """
 
     caller: Caller
@@ -105,6 +106,7 @@ class ToolContext:
     state: dict[str, Any]
     tool: CalledTool
     pages: Pages
+    tokens: TokenSource | None = field(default=None, repr=False)
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.
@@ -116,3 +118,17 @@ class ToolContext:
         missing = [scope for scope in scopes if scope not in self.caller.scopes]
         if missing:
             raise InsufficientScope(missing, reason)
+
+    async def token_for(self, audience: str, scopes: Sequence[str] = ()) -> DownstreamToken:
+        """A token for another internal API (``audience``), acting as the caller.
+
+        The host exchanges the caller's token at the issuer (RFC 8693) for one meant for
+        ``audience`` with ``scopes``, within what the operator allowed this plugin, and
+        caches it until shortly before it expires. Raises `TokenExchangeRefused`,
+        `TokenExchangeDenied` or `TokenExchangeUnavailable`.
+        """
+        if self.tokens is None:
+            raise TokenExchangeRefused(
+                "token exchange is not available to this call", plugin=self.plugin
+            )
+        return await self.tokens.token_for(audience, list(scopes))

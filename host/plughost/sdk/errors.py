@@ -98,3 +98,34 @@ class UndeclaredScope(Exception):
                 "conditional_scopes={...} with when it is needed, or remove the require_scopes call"
             )
         super().__init__(message)
+
+
+class TokenExchangeError(ToolError):
+    """A downstream token could not be had (`ToolContext.token_for`); see the subclasses.
+
+    Left uncaught, it ends the call as a tool error the agent can read: only the calling tool
+    is affected. Its message and details name the audience and what went wrong, never a token.
+    """
+
+    code = "token_exchange_error"
+
+
+class TokenExchangeRefused(TokenExchangeError):
+    """The host refused before asking the issuer: token exchange is off, this plugin may not
+    use it, or the audience or a scope is outside what the operator allowed the plugin."""
+
+    code = "token_exchange_refused"
+
+
+class TokenExchangeDenied(TokenExchangeError):
+    """The issuer refused the exchange; ``details["issuer_error"]`` is its OAuth error code
+    (``invalid_grant``, ``invalid_target``, ``invalid_scope``, ``unauthorized_client``...)."""
+
+    code = "token_exchange_denied"
+
+
+class TokenExchangeUnavailable(TokenExchangeError):
+    """The issuer did not answer in time, could not be reached, or answered nonsense: worth
+    retrying later."""
+
+    code = "token_exchange_unavailable"

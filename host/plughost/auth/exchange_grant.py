@@ -1,0 +1,141 @@
+"""The dev issuer's side of OAuth 2.0 Token Exchange (RFC 8693), so the host's on-behalf-of
+tokens work and are tested offline.
+
+The rules are those a real issuer would be configured with: only the host's own client (the
+generated dev client) may exchange; the subject token must be an unexpired access token this
+issuer signed for the MCP server; the audience and scopes must be ones the operator allowed
+some plugin (``PLUGHOST_TOKEN_EXCHANGE__PLUGINS__*``). The new token is a JWT for that
+audience with the subject's ``sub`` and tenant, an ``act`` claim naming the acting client
+(§4.1), and a lifetime no longer than what the subject token has left. Refusals are the
+RFC 6749 §5.2 / RFC 8693 §2.2.2 JSON errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from mcp.server.auth.middleware.client_auth import AuthenticationError, ClientAuthenticator
+from starlette.datastructures import FormData
+from starlette.requests import Request
+
+from plughost.auth.dev_issuer import DEV_TENANT, TENANT_CLAIM, InvalidDevToken
+from plughost.settings import TokenExchangeSettings
+
+if TYPE_CHECKING:
+    from plughost.auth.authorization_server import DevAuthorizationServer
+
+log = logging.getLogger("plughost.auth.dev")
+
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
+
+
+class ExchangeRefusal(Exception):
+    """An exchange refused, as the token endpoint answers it (RFC 6749 §5.2)."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(f"{error}: {description}")
+        self.status = status
+        self.error = error
+        self.description = description
+
+
+def allowed_targets(settings: TokenExchangeSettings) -> dict[str, list[str]]:
+    """Audience to the scopes some plugin may ask for on it; nothing when exchange is off."""
+    targets: dict[str, set[str]] = {}
+    if settings.enabled:
+        for grant in settings.plugins.values():
+            for audience in grant.audiences:
+                targets.setdefault(audience, set()).update(grant.scopes)
+    return {audience: sorted(scopes) for audience, scopes in targets.items()}
+
+
+async def exchange(
+    server: DevAuthorizationServer,
+    authenticator: ClientAuthenticator,
+    request: Request,
+    form: FormData,
+    client: tuple[str | None, str | None],
+) -> dict[str, Any]:
+    """The token response to one exchange request, or `ExchangeRefusal`; ``client`` is the
+    client id and secret the request authenticated with."""
+    client_id, secret = client
+    dev = server.dev
+    if client_id is None or secret is None:
+        raise ExchangeRefusal(401, "invalid_client", "client authentication is required")
+    if not dev.check_secret(client_id, secret):
+        try:
+            await authenticator.authenticate_request(request)
+        except AuthenticationError:
+            raise ExchangeRefusal(401, "invalid_client", "client authentication failed") from None
+        raise ExchangeRefusal(
+            400, "unauthorized_client", f"client {client_id} may not exchange tokens"
+        )
+    problem = _malformed(form)
+    if problem:
+        raise ExchangeRefusal(400, "invalid_request", problem)
+    targets = {str(v) for name in ("audience", "resource") for v in form.getlist(name) if v}
+    if len(targets) != 1:
+        raise ExchangeRefusal(
+            400,
+            "invalid_request" if not targets else "invalid_target",
+            "name exactly one audience (or resource) for the new token",
+        )
+    audience = targets.pop()
+    try:
+        subject = dev.decode(str(form["subject_token"]), issuer=server.issuer)
+    except InvalidDevToken:
+        raise ExchangeRefusal(
+            400, "invalid_grant", "subject_token is not a valid, unexpired token of this issuer"
+        ) from None
+    granted_to = subject.get("aud")
+    if server.resource not in (granted_to if isinstance(granted_to, list) else [granted_to]):
+        raise ExchangeRefusal(
+            400, "invalid_grant", "subject_token was not issued for this MCP server"
+        )
+    allowed = server.options.exchange_targets.get(audience)
+    if allowed is None:
+        raise ExchangeRefusal(
+            400, "invalid_target", f"tokens for {audience} are not exchanged here"
+        )
+    scopes = list(dict.fromkeys(str(form.get("scope") or "").split()))
+    refused = [scope for scope in scopes if scope not in allowed]
+    if refused:
+        raise ExchangeRefusal(400, "invalid_scope", f"scope(s) {' '.join(refused)} not allowed")
+    ttl = min(server.options.access_ttl, int(subject["exp"]) - int(time.time()))
+    if ttl <= 0:
+        raise ExchangeRefusal(400, "invalid_grant", "subject_token has expired")
+    token = dev.mint(
+        issuer=server.issuer,
+        audience=audience,
+        scopes=scopes,
+        subject=str(subject.get("sub")),
+        tenant=str(subject.get(TENANT_CLAIM, DEV_TENANT)),
+        ttl=ttl,
+        client_id=client_id,
+        extra={"act": {"sub": client_id}},
+    )
+    log.info("token exchanged for subject %s, audience %s", subject.get("sub"), audience)
+    return {
+        "access_token": token,
+        "issued_token_type": ACCESS_TOKEN_TYPE,
+        "token_type": "Bearer",
+        "expires_in": ttl,
+        "scope": " ".join(scopes),
+    }
+
+
+def _malformed(form: FormData) -> str | None:
+    if not form.get("subject_token"):
+        return "subject_token is missing"
+    if form.get("subject_token_type") not in (ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE):
+        return f"subject_token_type must be {ACCESS_TOKEN_TYPE}"
+    if form.get("actor_token"):
+        return "actor_token is not supported; the authenticated client is the actor"
+    requested = form.get("requested_token_type")
+    if requested and requested != ACCESS_TOKEN_TYPE:
+        return f"requested_token_type must be {ACCESS_TOKEN_TYPE}"
+    return None
