@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -111,7 +114,8 @@ class ToolContext:
     ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
     validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
     the ones its `PluginRuntime` has; ``tool`` is the tool being called and ``pages`` makes and
-    reads its pagination cursors.
+    reads its pagination cursors. ``tracer`` is the call's OpenTelemetry tracer, None when the
+    call is not traced: use it through `span`.
     """
 
     caller: Caller
@@ -124,6 +128,7 @@ class ToolContext:
     state: dict[str, Any]
     tool: CalledTool
     pages: Pages
+    tracer: Tracer | None = None
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.
@@ -135,3 +140,29 @@ class ToolContext:
         missing = [scope for scope in scopes if scope not in self.caller.scopes]
         if missing:
             raise InsufficientScope(missing, reason)
+
+    @contextmanager
+    def span(
+        self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None
+    ) -> Iterator[Span]:
+        """Trace a piece of the tool's work as a child span of the call's trace.
+
+        ``with ctx.span("fetch invoice", attributes={"crm.source": "erp"}) as span:``. The
+        span is named ``name``, nested under the span of the tool's function, and yielded, so
+        more attributes can be set on it. When the call is not traced this does nothing (the
+        span yielded records nothing). An exception marks the span failed with its type only:
+        its message could quote the caller's arguments. Never put a token, a secret or
+        argument values in attributes: traces leave the host for the operator's collector.
+        """
+        if self.tracer is None:
+            yield INVALID_SPAN
+            return
+        with self.tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield span
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise

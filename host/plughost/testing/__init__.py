@@ -174,6 +174,7 @@ class LiveHost:
     port: int = field(default_factory=free_port)
     app: Any = None
     allow_failures: bool = False
+    tracing: Any = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -204,7 +205,7 @@ class LiveHost:
         overrides.update(self.settings)
         if self.plugins is not None:
             overrides["enabled_plugins"] = list(self.plugins)
-        self.app = build(load_settings(**overrides), port=self.port)
+        self.app = build(load_settings(**overrides), port=self.port, tracing=self.tracing)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -350,6 +351,7 @@ class HostFactory(Protocol):
         data_dir: Path | None = None,
         port: int | None = None,
         allow_failures: bool = False,
+        tracing: Any = None,
     ) -> LiveHost: ...
 
 
@@ -361,7 +363,8 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
     ``data_dir`` is given, and a free port unless ``port`` is (settings such as
     ``auth.public_url`` may need to know it); all are stopped when the test ends. A named
     plugin that is not serving raises `PluginNotLoaded` with its load error, unless
-    ``allow_failures`` (for tests of that very failure).
+    ``allow_failures`` (for tests of that very failure). ``tracing`` traces the host's calls,
+    e.g. ``Tracing.exporting_to(InMemorySpanExporter())`` (``plughost.ops.tracing``).
 
     With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
     (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
@@ -378,6 +381,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
         data_dir: Path | None = None,
         port: int | None = None,
         allow_failures: bool = False,
+        tracing: Any = None,
     ) -> LiveHost:
         data_dir = data_dir or tmp_path_factory.mktemp("plughost")
         settings = dict(settings or {})
@@ -389,6 +393,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
             settings=settings,
             port=port or free_port(),
             allow_failures=allow_failures,
+            tracing=tracing,
         )
         started.append(host)
         host.start()
