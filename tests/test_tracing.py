@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import sys
-import time
 
 import pytest
 from opentelemetry import trace
@@ -21,7 +21,6 @@ from processes import cli_env, serve
 
 from plughost.ops.audit_query import read_database
 from plughost.ops.otel import TracingUnavailable
-from plughost.ops.tracing import Tracing
 from plughost.testing import McpClient
 
 SHOP = """
@@ -75,19 +74,12 @@ def host(plughost_factory, make_dist, tmp_path, exporter):
     return plughost_factory(
         plugins=["shop", "guard"],
         settings={"audit": {"sink": "off", "database": True}},
-        tracing=Tracing.exporting_to(exporter),
+        span_exporter=exporter,
     )
 
 
-def spans_of(exporter: InMemorySpanExporter, calls: int = 1) -> dict[str, ReadableSpan]:
-    """The finished spans by name (each name once per call in these tests).
-
-    The root span ends as the answer's last byte leaves, so the client may read the answer a
-    moment before it is exported.
-    """
-    deadline = time.monotonic() + 5
-    while len(roots(exporter)) < calls and time.monotonic() < deadline:
-        time.sleep(0.01)
+def spans_of(exporter: InMemorySpanExporter) -> dict[str, ReadableSpan]:
+    """The finished spans by name (each name once per call in these tests)."""
     spans = exporter.get_finished_spans()
     found = {span.name: span for span in spans}
     assert len(found) == len(spans), [span.name for span in spans]
@@ -316,3 +308,24 @@ def test_the_console_exporter_prints_spans_a_log_line_and_audit_record_join(tmp_
     logged = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     lines = [e for e in logged if e.get("message", "").startswith("POST /mcp")]
     assert [line["trace_id"] for line in lines] == [record["trace_id"], invalid["trace_id"]]
+
+
+def test_the_operators_guides_collector_example_turns_tracing_on(tmp_path):
+    """The guide's OTLP settings, as a host reads them (no collector needed to start)."""
+    from test_docs import OPERATORS, blocks
+
+    (block,) = [b for b in blocks(OPERATORS) if "OTEL_EXPORTER_OTLP_ENDPOINT=" in b.body]
+    variables = dict(line.split("=", 1) for line in block.body.split())
+    check = (
+        "from plughost.ops.tracing import Tracing; t = Tracing.from_environment(); "
+        "print(t.on, t.provider.resource.attributes['service.name'])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", check],
+        env=cli_env(tmp_path, **variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True", "plughost"]

@@ -1,8 +1,8 @@
 """Assemble the ASGI application a replica serves: plugins, auth, and the MCP endpoint.
 
 From the outside in, a request meets: `RequestLog` (request id, one log line), the optional
-network allow-list and CORS, `CallRecorder` (the call record; no bare 500s), `TraceEdge` (the
-request's trace, when tracing is on), `OriginGuard`
+network allow-list and CORS, `TraceEdge` (the request's trace, when tracing is on),
+`CallRecorder` (the call record; no bare 500s), `OriginGuard`
 (Origin and Host, against DNS rebinding), FastMCP's bearer authentication, `RequestGate`
 (body, message, scopes, rate limit), `ToolListCache`, and finally FastMCP's streamable HTTP
 transport and the plugin's tool.
@@ -135,9 +135,9 @@ def create_app(
         extra_origins=settings.cors_origins,
         extra_hosts=settings.allowed_hosts,
     )
+    app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
     if tracing is not None and tracing.tracer is not None:
         app.add_middleware(TraceEdge, tracer=tracing.tracer, mcp_path=MCP_PATH)
-    app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
     if settings.auth.issuer == "dev":
         # Browser-based clients (the Inspector) sign in and call /mcp from their own page.
         app.add_middleware(

@@ -1,6 +1,6 @@
 """Traces of MCP requests: one SERVER span per request, from the HTTP edge to the plugin.
 
-`TraceEdge` sits right inside the call recorder and opens the request's `CallTrace`. The root
+`TraceEdge` sits right outside the call recorder and opens the request's `CallTrace`. The root
 span continues the caller's W3C trace context: the ``traceparent``/``tracestate`` headers, or
 else the ones a client put in ``params._meta``. The body is read only after the token is
 checked, so the root span is started once its parent is known (when the gate has parsed the
@@ -128,21 +128,21 @@ class _EarlyStep:
 class CallTrace:
     """One request's trace: its root span once started, and the steps before it."""
 
-    def __init__(
-        self, tracer: Tracer, scope: Scope, record: CallRecord | None, started: int
-    ) -> None:
+    def __init__(self, tracer: Tracer, scope: Scope, started: int) -> None:
         self.tracer = tracer
         self.scope = scope
-        self.record = record
+        self.record: CallRecord | None = None
         self.started = started
         self.root: Span | None = None
         self.method: str | None = None
+        self.finished = False
         self._early: list[_EarlyStep] = []
 
     def begin(self, payload: Mapping[str, Any] | None = None) -> Span:
         """Start the root span under the caller's context (headers first, then ``_meta``)."""
         if self.root is not None:
             return self.root
+        self.record = current_call.get()
         headers = _headers(self.scope)
         parent = propagate.extract(headers)
         meta = _meta_carrier(payload) if payload else {}
@@ -208,7 +208,10 @@ class CallTrace:
                 raise
 
     def finish(self, status: int | None, error: BaseException | None = None) -> None:
-        """End the root span with what the call record says of the call."""
+        """End the root span with what the call record says of the call (once)."""
+        if self.finished:
+            return
+        self.finished = True
         root = self.begin()
         record = self.record
         attributes: dict[str, Any] = {}
@@ -297,7 +300,7 @@ class TraceEdge:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.mcp_path:
             await self.app(scope, receive, send)
             return
-        trace = CallTrace(self.tracer, scope, current_call.get(), time.time_ns())
+        trace = CallTrace(self.tracer, scope, time.time_ns())
         token = current_trace.set(trace)
         status: int | None = None
 
@@ -305,7 +308,9 @@ class TraceEdge:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                trace.begin()  # the record is written with the trace id before the last byte
+                trace.begin()  # the recorder writes the record, with the trace id, at the end
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                trace.finish(status)  # the record is written: exported before the answer leaves
             await send(message)
 
         try:
@@ -314,9 +319,8 @@ class TraceEdge:
         except Exception as exc:
             trace.finish(status or 500, exc)
             raise
-        else:
-            trace.finish(status)
         finally:
+            trace.finish(status)
             current_trace.reset(token)
 
 
