@@ -41,6 +41,13 @@ def note(ctx: ToolContext, text: str) -> str:
 def wipe(ctx: ToolContext) -> str:
     "Wipe the shop."
     return "wiped"
+
+
+@plugin.tool(scopes=["shop:read"], read_only=True)
+async def crash(ctx: ToolContext, text: str) -> str:
+    "A bug, inside a span of the plugin's own."
+    with ctx.span("shop parse"):
+        raise ValueError(f"cannot parse {text}")
 """
 
 GUARD = """
@@ -162,6 +169,19 @@ def test_no_span_holds_the_token_or_an_argument_value(host, exporter, text):
     assert str(text) not in dumped
     assert client.token not in dumped
     assert client.token.split(".")[2] not in dumped  # not even the signature
+
+
+def test_a_crashing_tool_fails_its_spans_by_error_type_only(host, exporter):
+    answer = host.client().call("shop_crash", text=SECRET_ARGUMENT)
+    assert answer.error["code"] == "internal_error"
+    spans = spans_of(exporter)
+    root = root_of(spans)
+    assert root.status.status_code is StatusCode.ERROR
+    assert root.attributes["plughost.outcome"] == "internal_error"
+    assert spans["tool shop_crash"].attributes["plughost.outcome"] == "internal_error"
+    assert spans["shop parse"].attributes["error.type"] == "ValueError"
+    assert spans["shop parse"].status.status_code is StatusCode.ERROR
+    assert SECRET_ARGUMENT not in "\n".join(span.to_json() for span in spans.values())
 
 
 def test_a_traceparent_header_is_continued(host, exporter):

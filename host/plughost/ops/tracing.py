@@ -72,6 +72,9 @@ MCP_METHODS = frozenset(
 
 _NO_STEP: AbstractContextManager[Any] = nullcontext(INVALID_SPAN)
 
+#: Outcomes that are the server's failure, not the caller's: the root span's status is ERROR.
+SERVER_FAULTS = frozenset({"internal_error", "unavailable"})
+
 
 class Tracing:
     """The host's tracer, or None when tracing is off (`from_environment` decides)."""
@@ -224,7 +227,7 @@ class CallTrace:
         if error is not None:
             attributes["plughost.outcome"] = "internal_error"
             failed(root, error)
-        elif status is not None and status >= 500:
+        elif (status or 0) >= 500 or attributes.get("plughost.outcome") in SERVER_FAULTS:
             root.set_status(Status(StatusCode.ERROR))
         root.set_attributes(attributes)
         root.end()
@@ -279,7 +282,12 @@ def continued(payload: Mapping[str, Any]) -> AbstractContextManager[Any]:
     trace = current_trace.get()
     if trace is None:
         return _NO_STEP
-    return use_span(trace.begin(payload), end_on_exit=False, record_exception=False)
+    return use_span(
+        trace.begin(payload),
+        end_on_exit=False,
+        record_exception=False,
+        set_status_on_exception=False,  # its message could quote the arguments
+    )
 
 
 def current_tracer() -> Tracer | None:
