@@ -160,5 +160,5 @@ def bench(session: nox.Session) -> None:
     from wrk (installed with apt-get when run as root; otherwise a Python load generator
     stands in, with a warning). Options after ``--``, e.g. ``nox -s bench -- --quick``.
     """
-    session.install(".", "psutil")
+    session.install(".[otel]", "psutil")  # otel: the tracing case of bench/features.py
     session.run("python", "-m", "bench", *session.posargs)

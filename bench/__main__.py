@@ -15,7 +15,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import listing, machine, profile, report, scaleout, startup, throughput, tokens
+from bench import (
+    features,
+    listing,
+    machine,
+    profile,
+    report,
+    scaleout,
+    startup,
+    throughput,
+    tokens,
+)
 from bench.load import Generator
 from bench.options import Options
 
@@ -27,6 +37,7 @@ SUITES: dict[str, Callable[[Options], dict[str, Any]]] = {
     "listing": listing.run,
     "scaleout": scaleout.run,
     "profile": profile.run,
+    "features": features.run,
 }
 
 

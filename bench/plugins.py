@@ -44,6 +44,20 @@ for _i in range({tools}):
     )(_make(_i))
 '''
 
+#: A guardrail that lets every call through: what one more plugin's hooks cost each call.
+GUARD_PLUGIN = '''\
+from plughost import CallInfo, Plugin
+
+plugin = Plugin(scopes={})
+
+
+@plugin.before_call
+async def allow(call: CallInfo) -> None:
+    """Let every call through."""
+    return None
+'''
+
+GUARD_NAMESPACE = "guard"
 ECHO_NAMESPACE = "bench"
 ECHO_TOOL = f"{ECHO_NAMESPACE}_echo"
 
@@ -68,6 +82,12 @@ def echo_plugin(root: Path) -> list[str]:
     """The one plugin holding the trivial tool; returns its namespace list."""
     write_dist(root, ECHO_NAMESPACE, ECHO_PLUGIN)
     return [ECHO_NAMESPACE]
+
+
+def guarded_echo_plugin(root: Path) -> list[str]:
+    """The echo plugin and the allow-everything guardrail; returns their namespaces."""
+    write_dist(root, GUARD_NAMESPACE, GUARD_PLUGIN)
+    return [*echo_plugin(root), GUARD_NAMESPACE]
 
 
 def small_plugins(root: Path, count: int, *, tools: int = 2) -> list[str]:

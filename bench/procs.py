@@ -81,6 +81,8 @@ class Server:
     env: dict[str, str] = field(default_factory=dict)
     log: Path | None = None
     cpus: frozenset[int] | None = None
+    #: Send stdout to /dev/null (spans the console exporter prints), stderr still to the log.
+    quiet_stdout: bool = False
     proc: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
 
@@ -97,7 +99,12 @@ class Server:
         out = self.log.open("ab") if self.log else subprocess.DEVNULL
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(
-            self.argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+            self.argv,
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL if self.quiet_stdout else out,
+            stderr=out,
+            start_new_session=True,
         )
         if self.cpus:  # before the interpreter starts threads or workers, which inherit it
             os.sched_setaffinity(self.proc.pid, self.cpus)

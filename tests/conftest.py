@@ -173,11 +173,13 @@ def stand_in_issuer() -> Iterator[StandInIssuer]:
 
 @pytest.fixture(autouse=True)
 def _no_plughost_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Tests configure hosts explicitly; stray PLUGHOST_* variables must not leak in."""
+    """Tests configure hosts explicitly; stray PLUGHOST_* (or OTEL_*) variables must not leak in."""
     import os
 
     for name in list(os.environ):
-        if name.startswith(("PLUGHOST_", "SCALEKIT_")) and not name.startswith("PLUGHOST_TEST_"):
+        if name.startswith(("PLUGHOST_", "SCALEKIT_", "OTEL_")) and not name.startswith(
+            "PLUGHOST_TEST_"
+        ):
             monkeypatch.delenv(name)
 
 

@@ -17,11 +17,11 @@ from plughost.testing import McpClient, free_port
 
 
 def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
-    """This environment without any PLUGHOST_/SCALEKIT_ setting, plus a data directory."""
+    """This environment without any PLUGHOST_/SCALEKIT_/OTEL_ setting, plus a data directory."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if not k.startswith(("PLUGHOST_", "SCALEKIT_")) or k.startswith("PLUGHOST_TEST_")
+        if not k.startswith(("PLUGHOST_", "SCALEKIT_", "OTEL_")) or k.startswith("PLUGHOST_TEST_")
     }
     return {**env, "PLUGHOST_DATA_DIR": str(data_dir), **extra}
 

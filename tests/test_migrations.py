@@ -227,8 +227,39 @@ def test_a_later_revisions_table_made_early_is_no_sign_of_an_old_database(plugho
     db = plughost_database
     oauth_metadata.create_all(db.engine)
     steps = db.upgrade("plughost")
-    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003"]
+    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003", "0004"]
     assert "plughost_audit" in inspect(db.engine).get_table_names()
+
+
+def test_0004_gives_the_audit_trail_a_trace_id_and_keeps_its_rows(plughost_database):
+    """A database at 0003 (plughost before tracing): its records keep, with no trace id."""
+    from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
+    from plughost.ops.audit_query import read_database
+
+    db = plughost_database
+    db.upgrade("plughost", "0003")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO plughost_audit (time, tool, outcome, required_scopes, arguments) "
+                "VALUES (CURRENT_TIMESTAMP, 'todo_list', 'ok', '[]', '[]')"
+            )
+        )
+    steps = db.upgrade("plughost")
+    assert [step.split()[2] for step in steps] == ["0004"]
+    trail = AuditTrail(engine=db.engine)
+    trail.start()
+    trail.record(AuditRecord(tool="todo_get", outcome=Outcome.OK, trace_id="ab" * 16))
+    trail.close()
+    assert [(r.tool, r.trace_id) for r in read_database(db.engine)] == [
+        ("todo_list", None),
+        ("todo_get", "ab" * 16),
+    ]
+    db.downgrade("plughost", "0003")
+    columns = {c["name"] for c in inspect(db.engine).get_columns("plughost_audit")}
+    assert "trace_id" not in columns and "tool" in columns
+    with db.engine.connect() as conn:
+        assert len(conn.execute(text("SELECT tool FROM plughost_audit")).all()) == 2
 
 
 def test_a_downgrade_undoes_the_rename(notes_plugin, plughost_database):

@@ -319,6 +319,7 @@ def check(url: str | None) -> None:
 )
 @click.option("--since", default=None, help="From: ISO time or an age like 30m, 6h, 7d.")
 @click.option("--until", default=None, help="Until: ISO time or an age.")
+@click.option("--trace-id", default=None, help="Only the call of this OpenTelemetry trace.")
 @click.option(
     "--limit", default=100, show_default=True, type=int, help="At most this many records."
 )
@@ -330,6 +331,7 @@ def audit(
     outcome: str | None,
     since: str | None,
     until: str | None,
+    trace_id: str | None,
     limit: int,
     summary: bool,
     as_json: bool,
@@ -355,7 +357,13 @@ def audit(
         )
         sys.exit(2)
     selected = trail.matching(
-        records, subject=subject, tool=tool, outcome=outcome, since=start, until=end
+        records,
+        subject=subject,
+        tool=tool,
+        outcome=outcome,
+        since=start,
+        until=end,
+        trace_id=trace_id,
     )
     if summary:
         _print_usage(trail.summarize(selected), as_json)
@@ -369,6 +377,7 @@ def audit(
                 f"{entry.time.isoformat(timespec='seconds')} {entry.outcome.value:<15} "
                 f"{entry.tool or '-':<28} {entry.client_id or entry.subject or '-':<20} "
                 f"{entry.latency_ms if entry.latency_ms is not None else '-'}"
+                + (f" trace {entry.trace_id}" if entry.trace_id else "")
             )
 
 

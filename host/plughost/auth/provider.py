@@ -32,6 +32,7 @@ from plughost.auth.upstream_metadata import UpstreamMetadata
 from plughost.auth.verifier import InvalidToken
 from plughost.edge.asgi import MCP_PATH
 from plughost.ops.callrecord import current_call
+from plughost.ops.tracing import step
 from plughost.sdk.context import Caller
 
 log = logging.getLogger("plughost.auth")
@@ -93,14 +94,16 @@ class PlughostAuth(AuthProvider):
         return self._base_url + METADATA_PATH + MCP_PATH
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        try:
-            verified = await self.issuer.verifier.verify(token)
-        except InvalidToken as exc:
-            record = current_call.get()
-            if record is not None:  # the audit trail and metrics say why
-                record.auth_refusal = exc.reason
-            log.info("bearer token refused: %s", exc.reason)
-            return None
+        with step("verify token") as span:
+            try:
+                verified = await self.issuer.verifier.verify(token)
+            except InvalidToken as exc:
+                span.set_attribute("plughost.auth.refusal", exc.reason)
+                record = current_call.get()
+                if record is not None:  # the audit trail and metrics say why
+                    record.auth_refusal = exc.reason
+                log.info("bearer token refused: %s", exc.reason)
+                return None
         caller = verified.caller
         return CallerToken(
             token=token,

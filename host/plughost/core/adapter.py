@@ -33,6 +33,7 @@ from plughost.core.cursor_key import CursorKey
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
+from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.plugin import ToolSpec
@@ -203,6 +204,11 @@ def _invoker(
     """Run the plugin's function for the current caller and settle the call's outcome."""
     fn, timeout, public_name = spec.fn, limits.timeout, called.name
     is_async = inspect.iscoroutinefunction(fn)
+    attributes = {
+        "plughost.tool": public_name,
+        "plughost.plugin": runtime.namespace,
+        "plughost.plugin.version": runtime.version,
+    }
 
     async def invoke(kwargs: dict[str, Any]) -> Any:
         record = current_call.get()
@@ -220,7 +226,16 @@ def _invoker(
             tool=called,
             pages=cursors.pages(public_name, record.caller.tenant_id),
             tokens=exchanger.source(runtime.namespace, record.subject_token) if exchanger else None,
+            tracer=current_tracer(),
         )
+        with step(f"tool {public_name}", attributes) as span:
+            result = await run(ctx, record, kwargs)
+            if record.outcome is not None:
+                span.set_attribute("plughost.outcome", record.outcome.value)
+        return result
+
+    async def run(ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any]) -> Any:
+        """The plugin's function within its deadline; what it did settled on the record."""
         try:
             with anyio.fail_after(timeout):
                 if is_async:

@@ -1,7 +1,8 @@
 """Assemble the ASGI application a replica serves: plugins, auth, and the MCP endpoint.
 
 From the outside in, a request meets: `RequestLog` (request id, one log line), the optional
-network allow-list and CORS, `CallRecorder` (the call record; no bare 500s), `OriginGuard`
+network allow-list and CORS, `TraceEdge` (the request's trace, when tracing is on),
+`CallRecorder` (the call record; no bare 500s), `OriginGuard`
 (Origin and Host, against DNS rebinding), FastMCP's bearer authentication, `RequestGate`
 (body, message, scopes, rate limit), `ToolListCache`, and finally FastMCP's streamable HTTP
 transport and the plugin's tool.
@@ -39,14 +40,23 @@ from plughost.edge.origin import (
 from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
+from plughost.ops.tracing import TraceEdge, Tracing
 from plughost.settings import HostSettings, load_settings
 
 BIND_ENV = "_PLUGHOST_BIND"
 
 
-def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8000) -> Starlette:
-    """Load plugins and build the app; ``app.state.plughost`` is the `Host`."""
+def build(
+    settings: HostSettings,
+    *,
+    bind_host: str = "127.0.0.1",
+    port: int = 8000,
+    tracing: Tracing | None = None,
+) -> Starlette:
+    """Load plugins and build the app; ``app.state.plughost`` is the `Host`. Traces go where
+    the ``OTEL_*`` variables say unless ``tracing`` is given (tests, benchmarks)."""
     check_dev_exposure(settings, bind_host)
+    tracing = tracing or Tracing.from_environment()
     base = public_url(settings, bind_host, port)
     report = load_plugins(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -83,8 +93,14 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
         options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
         auth.serve_dev_issuer(OAuthStore(host.engine), options, scope_catalog)
     health.routes(host, issuer.keys.ensure)
-    app = create_app(host, public_url=base, resource_metadata_url=auth.resource_metadata_url)
+    app = create_app(
+        host,
+        public_url=base,
+        resource_metadata_url=auth.resource_metadata_url,
+        tracing=tracing,
+    )
     app.state.plughost = host
+    app.state.plughost_tracing = tracing
     app.state.plughost_issuer = issuer
     app.state.plughost_banner = banner(issuer, base, bind_host, report_count=len(report.loaded))
     if issuer.dev is not None:
@@ -92,7 +108,9 @@ def build(settings: HostSettings, *, bind_host: str = "127.0.0.1", port: int = 8
     return app
 
 
-def create_app(host: Host, *, public_url: str, resource_metadata_url: str) -> Starlette:
+def create_app(
+    host: Host, *, public_url: str, resource_metadata_url: str, tracing: Tracing | None = None
+) -> Starlette:
     """The ASGI app: stateless streamable HTTP at ``/mcp`` behind the host's own layers."""
     settings = host.settings
     gate = Middleware(
@@ -120,6 +138,8 @@ def create_app(host: Host, *, public_url: str, resource_metadata_url: str) -> St
         extra_hosts=settings.allowed_hosts,
     )
     app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
+    if tracing is not None and tracing.tracer is not None:
+        app.add_middleware(TraceEdge, tracer=tracing.tracer, mcp_path=MCP_PATH)
     if settings.auth.issuer == "dev":
         # Browser-based clients (the Inspector) sign in and call /mcp from their own page.
         app.add_middleware(

@@ -46,6 +46,7 @@ from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
+from plughost.ops.tracing import continued, step
 
 log = logging.getLogger("plughost.gate")
 
@@ -115,6 +116,13 @@ class RequestGate:
             await send_json(send, 400, jsonrpc_error(exc.request_id, exc.code, exc.message))
             return
         messages.keep(scope, message)
+        with continued(message.payload):
+            await self._serve(scope, replay(body, receive), send, record, message)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, record: CallRecord, message: Any
+    ) -> None:
+        """A parsed message: a tools/call admitted (or refused) first, then answered."""
         name = message.tool_name
         if name is not None and not await self._admit(record, message, name, send):
             return
@@ -124,7 +132,7 @@ class RequestGate:
             if version is not None:
                 await self.fast_path.answer(message, version, send)
                 return
-        await self.app(scope, replay(body, receive), send)
+        await self.app(scope, receive, send)
 
     async def _transport_allows(self, scope: Scope, record: CallRecord, send: Send) -> bool:
         """Refuse what the stateless transport never serves, before looking at the token."""
@@ -234,12 +242,17 @@ class RequestGate:
     async def _within_rate(self, record: CallRecord, message: Any, name: str, send: Send) -> bool:
         caller = record.caller
         assert caller is not None
-        try:
-            retry_after = await self.limiter.hit(
-                client=caller.client_id, subject=caller.subject, tool=name
+        with step("rate limit") as span:
+            try:
+                retry_after = await self.limiter.hit(
+                    client=caller.client_id, subject=caller.subject, tool=name
+                )
+            except RateLimitUnavailable as exc:
+                span.set_attribute("plughost.rate_limit.result", "unavailable")
+                return await self._storage_failed(record, message, exc, send)
+            span.set_attribute(
+                "plughost.rate_limit.result", "allowed" if retry_after is None else "limited"
             )
-        except RateLimitUnavailable as exc:
-            return await self._storage_failed(record, message, exc, send)
         if retry_after is None:
             return True
         record.end(Outcome.RATE_LIMITED, f"retry after {retry_after:.0f}s")

@@ -29,6 +29,7 @@ from plughost.core.adapter import error_result
 from plughost.core.discovery import LoadedPlugin
 from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
+from plughost.ops.tracing import step
 from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, GuardrailFailed, Rewrite
 
 log = logging.getLogger("plughost.guardrails")
@@ -141,6 +142,18 @@ class Guardrails(Middleware):
         return _result(result, output) if replaced else result
 
     async def _run(self, hook: _Hook, **kwargs: Any) -> list[Any]:
+        """One plugin's hook, traced as ``guardrail <namespace>.<hook>``."""
+        attributes = {"plughost.plugin": hook.namespace, "plughost.guardrail.hook": hook.name}
+        with step(f"guardrail {hook.namespace}.{hook.name}", attributes) as span:
+            try:
+                results = await self._timed(hook, **kwargs)
+            except GuardrailError:
+                span.set_attribute("plughost.guardrail.verdict", "failed")
+                raise
+            span.set_attribute("plughost.guardrail.verdict", _verdict(results))
+            return results
+
+    async def _timed(self, hook: _Hook, **kwargs: Any) -> list[Any]:
         """One plugin's hook within the deadline, timed; its failure is a `GuardrailError`."""
         started = time.perf_counter()
         name = f"{hook.namespace}.{hook.name}"
@@ -183,6 +196,18 @@ def _hooks(plugins: Sequence[LoadedPlugin], name: str) -> list[_Hook]:
             on_loop = all(inspect.iscoroutinefunction(impl.function) for impl in impls)
             found.append(_Hook(plugin.namespace, name, caller, on_loop))
     return found
+
+
+def _verdict(results: list[Any]) -> str:
+    """What a hook answered, in a word, for its span."""
+    for result in results:
+        if isinstance(result, Deny):
+            return "dry_run_deny" if result.dry_run else "deny"
+        if isinstance(result, Rewrite):
+            return "rewrite"
+        if isinstance(result, CallOutput):
+            return "replace"
+    return "allow"
 
 
 async def _settled(result: Any) -> Any:

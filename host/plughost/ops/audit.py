@@ -2,10 +2,11 @@
 
 This module writes the trail; `plughost.ops.audit_query` reads it back for the CLI.
 Records say who (subject, client, tenant), what (tool, plugin@version, required scopes), how it
-ended (outcome, latency) and under which request id. They never hold a token, a secret or, unless
-the operator turns it on, argument values: only argument names. Writing happens off the request
-path: records are queued and a background thread appends them as JSON lines (stdout or a file)
-and, when configured, inserts them into the database in batches, gathered for up to 50 ms.
+ended (outcome, latency) and under which request id (and trace id, when traced). They never hold
+a token, a secret or, unless the operator turns it on, argument values: only argument names.
+Writing happens off the request path: records are queued and a background thread appends them
+as JSON lines (stdout or a file) and, when configured, inserts them into the database in
+batches, gathered for up to 50 ms.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ class AuditRecord(BaseModel):
     detail: str | None = Field(None, description="Error code or refusal reason; never a secret.")
     latency_ms: float | None = None
     arguments: list[str] | dict[str, Any] = Field(default_factory=list)
+    trace_id: str | None = Field(None, description="The call's OpenTelemetry trace, when traced.")
 
 
 _metadata = MetaData()
@@ -94,6 +96,7 @@ audit_table = Table(
     Column("detail", String(255)),
     Column("latency_ms", Float),
     Column("arguments", Text, nullable=False, default="[]"),
+    Column("trace_id", String(32)),
 )
 
 

@@ -48,8 +48,11 @@ def matching(
     outcome: str | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    trace_id: str | None = None,
 ) -> Iterator[AuditRecord]:
     for entry in records:
+        if trace_id and entry.trace_id != trace_id.lower():
+            continue
         if subject and entry.subject != subject:
             continue
         if tool and entry.tool != tool:

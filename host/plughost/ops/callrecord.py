@@ -56,6 +56,7 @@ class CallRecord:
     missing_scopes: tuple[str, ...] = ()
     refusal: Refusal | None = None
     notes: list[str] = field(default_factory=list)
+    trace_id: str | None = None
 
     def end(self, outcome: Outcome, detail: str | None = None) -> None:
         """Settle the outcome; the first layer to settle it wins."""
@@ -120,4 +121,5 @@ class CallLedger:
             detail=detail,
             latency_ms=round(seconds * 1000, 3),
             arguments=dict(arguments) if self.include_arguments else sorted(arguments),
+            trace_id=record.trace_id,
         )

@@ -2,7 +2,8 @@
 
 Every HTTP request gets an id (the caller's ``X-Request-ID`` when it is sane, else a new one),
 echoed in the response and attached to every log line and audit record made while serving it,
-so an operator can go from an agent's error message to the traceback in one search.
+so an operator can go from an agent's error message to the traceback in one search. A traced
+request's lines also carry its trace id, as its audit record does, so the three can be joined.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 request_id: ContextVar[str | None] = ContextVar("plughost_request_id", default=None)
+#: The request's trace id, once it is traced (`plughost.ops.tracing`): on its log lines too.
+trace_id: ContextVar[str | None] = ContextVar("plughost_trace_id", default=None)
 
 _SANE_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -31,7 +34,8 @@ log = logging.getLogger("plughost.http")
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line: time, level, logger, message, request id, extras, traceback."""
+    """One JSON object per line: time, level, logger, message, request id, trace id (when the
+    request is traced), extras, traceback."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -43,6 +47,9 @@ class JsonFormatter(logging.Formatter):
         rid = request_id.get()
         if rid:
             entry["request_id"] = rid
+        tid = trace_id.get()
+        if tid:
+            entry["trace_id"] = tid
         for key, value in vars(record).items():
             if key not in _STANDARD and not key.startswith("_"):
                 entry[key] = value
@@ -84,6 +91,7 @@ class RequestLog:
         given = _header(scope, b"x-request-id")
         rid = given if given and _SANE_ID.fullmatch(given) else uuid.uuid4().hex
         token = request_id.set(rid)
+        traced = trace_id.set(None)
         started = time.perf_counter()
         status = 500
 
@@ -105,6 +113,7 @@ class RequestLog:
                 status,
                 extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
             )
+            trace_id.reset(traced)
             request_id.reset(token)
 
 

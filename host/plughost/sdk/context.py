@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
+from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
 
@@ -94,6 +97,8 @@ class ToolContext:
     validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
     the ones its `PluginRuntime` has; ``tool`` is the tool being called and ``pages`` makes and
     reads its pagination cursors; ``tokens`` gets downstream tokens (use `token_for`).
+    ``tracer`` is the call's OpenTelemetry tracer, None when the call is not traced: use it
+    through `span`.
     """
 
     caller: Caller
@@ -107,6 +112,7 @@ class ToolContext:
     tool: CalledTool
     pages: Pages
     tokens: TokenSource | None = field(default=None, repr=False)
+    tracer: Tracer | None = None
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.
@@ -132,3 +138,29 @@ class ToolContext:
                 "token exchange is not available to this call", plugin=self.plugin
             )
         return await self.tokens.token_for(audience, list(scopes))
+
+    @contextmanager
+    def span(
+        self, name: str, *, attributes: Mapping[str, AttributeValue] | None = None
+    ) -> Iterator[Span]:
+        """Trace a piece of the tool's work as a child span of the call's trace.
+
+        ``with ctx.span("fetch invoice", attributes={"crm.source": "erp"}) as span:``. The
+        span is named ``name``, nested under the span of the tool's function, and yielded, so
+        more attributes can be set on it. When the call is not traced this does nothing (the
+        span yielded records nothing). An exception marks the span failed with its type only:
+        its message could quote the caller's arguments. Never put a token, a secret or
+        argument values in attributes: traces leave the host for the operator's collector.
+        """
+        if self.tracer is None:
+            yield INVALID_SPAN
+            return
+        with self.tracer.start_as_current_span(
+            name, attributes=attributes, record_exception=False, set_status_on_exception=False
+        ) as span:
+            try:
+                yield span
+            except Exception as exc:
+                span.set_attribute("error.type", type(exc).__qualname__)
+                span.set_status(Status(StatusCode.ERROR))
+                raise

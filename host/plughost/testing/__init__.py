@@ -174,6 +174,7 @@ class LiveHost:
     port: int = field(default_factory=free_port)
     app: Any = None
     allow_failures: bool = False
+    span_exporter: Any = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -204,7 +205,12 @@ class LiveHost:
         overrides.update(self.settings)
         if self.plugins is not None:
             overrides["enabled_plugins"] = list(self.plugins)
-        self.app = build(load_settings(**overrides), port=self.port)
+        tracing = None
+        if self.span_exporter is not None:
+            from plughost.ops.tracing import Tracing
+
+            tracing = Tracing.exporting_to(self.span_exporter)
+        self.app = build(load_settings(**overrides), port=self.port, tracing=tracing)
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -350,6 +356,7 @@ class HostFactory(Protocol):
         data_dir: Path | None = None,
         port: int | None = None,
         allow_failures: bool = False,
+        span_exporter: Any = None,
     ) -> LiveHost: ...
 
 
@@ -361,7 +368,9 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
     ``data_dir`` is given, and a free port unless ``port`` is (settings such as
     ``auth.public_url`` may need to know it); all are stopped when the test ends. A named
     plugin that is not serving raises `PluginNotLoaded` with its load error, unless
-    ``allow_failures`` (for tests of that very failure).
+    ``allow_failures`` (for tests of that very failure). With ``span_exporter`` (an
+    OpenTelemetry SDK exporter, such as ``InMemorySpanExporter()``) the host traces its calls
+    and hands every span to it.
 
     With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
     (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
@@ -378,6 +387,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
         data_dir: Path | None = None,
         port: int | None = None,
         allow_failures: bool = False,
+        span_exporter: Any = None,
     ) -> LiveHost:
         data_dir = data_dir or tmp_path_factory.mktemp("plughost")
         settings = dict(settings or {})
@@ -389,6 +399,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
             settings=settings,
             port=port or free_port(),
             allow_failures=allow_failures,
+            span_exporter=span_exporter,
         )
         started.append(host)
         host.start()
