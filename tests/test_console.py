@@ -9,16 +9,22 @@ what must never be there (tokens, secrets, argument values).
 from __future__ import annotations
 
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from processes import cli_env, serve
+from test_dependency_faults import database_through_proxy, needs_postgres
 
 from plughost.core.host_scopes import ADMIN_SCOPE
+from plughost.testing import free_port
 
 HIDDEN = re.compile(r'<input type="hidden" name="(\w+)" value="([^"]*)">')
 SECRET_ARGUMENT = "pelican-7731-do-not-show"
+__all__ = ["database_through_proxy"]  # a fixture, used by name
+
 BROKEN = """\
 import os
 
@@ -139,8 +145,6 @@ def test_calls_and_refusals_show_on_the_traffic_page(console_host, signed_in):
 
 def _settled(client: httpx.Client, url: str, needle: str) -> str:
     """The page once the audit writer (a background thread) has stored the calls."""
-    import time
-
     for _ in range(50):
         text = client.get(url).text
         if needle in text and "denied" in text and "unauthenticated" in text:
@@ -251,3 +255,97 @@ def test_the_console_is_off_on_a_network_bind_with_the_dev_issuer(tmp_path):
         assert httpx.get(f"{served.url}/console/signin").status_code == 404
     finally:
         served.stop()
+
+
+@pytest.fixture
+def scalekit():
+    from test_oauth_upstream import RESOURCE_ID, AuthorizationServerStandIn, scalekit_metadata
+
+    issuer = AuthorizationServerStandIn()
+    issuer.new_key()
+    path = f"/.well-known/oauth-authorization-server/resources/{RESOURCE_ID}"
+    issuer.serve({path: scalekit_metadata(issuer.url)})
+    yield issuer
+    issuer.stop()
+
+
+def scalekit_console(plughost_factory, scalekit, **console: str):
+    from test_oauth_upstream import RESOURCE_ID
+
+    port = free_port()
+    auth = {
+        "issuer": "scalekit",
+        "scalekit_environment_url": scalekit.url,
+        "scalekit_resource_id": RESOURCE_ID,
+        "public_url": f"http://127.0.0.1:{port}",
+    }
+    settings = {"auth": auth, "console": console}
+    return plughost_factory(plugins=["todo"], settings=settings, port=port)
+
+
+def test_with_a_real_issuer_the_operator_names_the_consoles_client(plughost_factory, scalekit):
+    host = scalekit_console(plughost_factory, scalekit)
+    page = httpx.get(f"{host.base_url}/console/signin")
+    assert page.status_code == 503
+    assert "PLUGHOST_CONSOLE__CLIENT_ID" in page.text
+    assert f"{host.base_url}/console/callback" in page.text
+
+
+def test_with_a_real_issuer_the_browser_signs_in_there(plughost_factory, scalekit):
+    from test_oauth_upstream import RESOURCE_ID
+
+    host = scalekit_console(plughost_factory, scalekit, client_id="console-app")
+    start = browser().get(f"{host.base_url}/console/signin")
+    assert start.status_code == 303
+    target = urlsplit(start.headers["location"])
+    query = parse_qs(target.query)
+    assert f"{target.scheme}://{target.netloc}{target.path}" == f"{scalekit.url}/oauth/authorize"
+    assert query["client_id"] == ["console-app"] and query["scope"] == [ADMIN_SCOPE]
+    assert query["redirect_uri"] == [f"{host.base_url}/console/callback"]
+    assert query["code_challenge_method"] == ["S256"] and len(query["code_challenge"][0]) == 43
+    # A token of that issuer holding the admin scope opens the console (as a script would).
+    now = int(time.time())
+    claims = {
+        "iss": f"{scalekit.url}/resources/{RESOURCE_ID}",
+        "aud": [RESOURCE_ID],
+        "sub": "usr_1",
+        "oid": "org_1",
+        "iat": now,
+        "exp": now + 300,
+    }
+    admin = scalekit.sign({**claims, "scope": ADMIN_SCOPE})
+    plain = scalekit.sign({**claims, "scope": "todo:read"})
+    headers = {"Authorization": f"Bearer {admin}"}
+    assert httpx.get(f"{host.base_url}/console", headers=headers).status_code == 200
+    headers = {"Authorization": f"Bearer {plain}"}
+    assert httpx.get(f"{host.base_url}/console", headers=headers).status_code == 403
+
+
+@needs_postgres
+def test_a_stalled_database_gives_a_503_page_and_freezes_nothing(
+    plughost_factory, database_through_proxy
+):
+    proxy, url = database_through_proxy
+    host = plughost_factory(
+        plugins=["todo"],
+        settings={
+            "database_url": url,
+            "audit": {"sink": "off", "database": True},
+            "readiness_timeout_seconds": 1,
+            "database_pool_timeout_seconds": 1,
+        },
+    )
+    client, landed = sign_in(host.base_url)
+    assert landed.status_code == 303
+    proxy.stall()
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            traffic = pool.submit(client.get, f"{host.base_url}/console/traffic", timeout=15)
+            assert httpx.get(f"{host.base_url}/healthz", timeout=2).status_code == 200
+            page = traffic.result()
+        assert page.status_code == 503
+        assert "The database did not answer within 1.0s" in page.text
+        health = client.get(f"{host.base_url}/console/health", timeout=15)
+        assert health.status_code == 200 and "Not ready" in health.text
+    finally:
+        proxy.pass_through()

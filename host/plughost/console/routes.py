@@ -29,7 +29,7 @@ import anyio
 import anyio.to_thread
 import jinja2
 from mcp.shared.auth import OAuthClientInformationFull
-from pydantic import AnyUrl
+from pydantic import AnyUrl, ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -169,7 +169,9 @@ class Console:
                     registered = True
 
             async def dev_endpoints() -> Endpoints:
-                return Endpoints(authorize=base + AUTHORIZE_PATH, token=base + TOKEN_PATH)
+                return Endpoints(
+                    issuer=base, authorize=base + AUTHORIZE_PATH, token=base + TOKEN_PATH
+                )
 
             client = ConsoleClient(
                 client_id=DEV_CLIENT_ID,
@@ -190,14 +192,19 @@ class Console:
         upstream = UpstreamMetadata(self.issuer.metadata_urls)
 
         async def endpoints() -> Endpoints:
-            return Endpoints.model_validate(
-                {
-                    "authorize": (document := await upstream.document()).get(
-                        "authorization_endpoint"
-                    ),
-                    "token": document.get("token_endpoint"),
-                }
-            )
+            document = await upstream.document()
+            try:
+                return Endpoints.model_validate(
+                    {
+                        "issuer": document.get("issuer"),
+                        "authorize": document.get("authorization_endpoint"),
+                        "token": document.get("token_endpoint"),
+                    }
+                )
+            except ValidationError:
+                raise UpstreamUnavailable(
+                    "the issuer's metadata names no authorization_endpoint or token_endpoint"
+                ) from None
 
         secret = settings.client_secret
         client = ConsoleClient(
@@ -334,9 +341,9 @@ class Console:
             error = params.get("error", "no code")[:100]
             return self._sign_in_again(400, f"The issuer did not sign you in ({error}).")
         try:
-            token = await self.client.exchange(code, pending.verifier)
+            token = await self.client.exchange(code, pending.verifier, params.get("iss"))
             verified = await self.issuer.verifier.verify(token)
-        except SignInFailed as exc:
+        except (SignInFailed, UpstreamUnavailable) as exc:
             return self._sign_in_again(502, str(exc))
         except InvalidToken as exc:
             return self._sign_in_again(403, f"The issuer's token was refused: {exc.reason}.")

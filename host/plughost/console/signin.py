@@ -33,8 +33,9 @@ class SignInFailed(RuntimeError):
 
 
 class Endpoints(BaseModel):
-    """Where the browser signs in, and where the code is exchanged."""
+    """The issuer's identifier, where the browser signs in, and where the code is exchanged."""
 
+    issuer: str
     authorize: str
     token: str
 
@@ -80,9 +81,15 @@ class ConsoleClient:
         }
         return f"{endpoints.authorize}?{urlencode(query)}"
 
-    async def exchange(self, code: str, verifier: str) -> str:
-        """The access token for ``code``; `SignInFailed` naming why there is none."""
+    async def exchange(self, code: str, verifier: str, iss: str | None) -> str:
+        """The access token for ``code``; `SignInFailed` naming why there is none.
+
+        ``iss`` is the callback's RFC 9207 issuer: when the issuer sends one it must be the
+        issuer this client signs in with (a mix-up attack would bring another's code).
+        """
         endpoints = await self.endpoints()
+        if iss is not None and iss.rstrip("/") != endpoints.issuer.rstrip("/"):
+            raise SignInFailed("the sign-in came back from another issuer than this server's")
         form = {
             "grant_type": "authorization_code",
             "code": code,

@@ -161,5 +161,7 @@ def _hourly_chart(records: Sequence[AuditRecord], now: datetime) -> Chart:
         f"{sum(ok)} successful and {sum(failed)} failed or refused calls in the last {HOURS} "
         f"hours; the busiest hour, from {bars[busiest].label} UTC, had "
         f"{ok[busiest] + failed[busiest]}."
+        if records
+        else f"No calls in the last {HOURS} hours."
     )
     return Chart(width=CHART_WIDTH, height=CHART_HEIGHT, peak=peak, bars=bars, summary=summary)

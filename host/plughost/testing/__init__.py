@@ -257,8 +257,8 @@ class LiveHost:
         unknown = sorted(set(scopes) - set(declared))
         if unknown:
             raise ScopeNotDeclared(
-                f"no plugin declares scope(s) {' '.join(unknown)}; declared: "
-                f"{' '.join(declared) or '(none)'}. Declare each in Plugin(scopes={{...}}) "
+                f"neither a plugin nor the host declares scope(s) {' '.join(unknown)}; "
+                f"declared: {' '.join(declared)}. Declare each in Plugin(scopes={{...}}) "
                 "(`plughost token` refuses undeclared scopes too)"
             )
         issuer = self.app.state.plughost_issuer
