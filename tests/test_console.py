@@ -349,3 +349,16 @@ def test_a_stalled_database_gives_a_503_page_and_freezes_nothing(
         assert health.status_code == 200 and "Not ready" in health.text
     finally:
         proxy.pass_through()
+
+
+def test_on_an_https_public_url_the_cookies_are_secure_and_host_bound(plughost_factory):
+    port = free_port()
+    host = plughost_factory(
+        plugins=["todo"], settings={"auth": {"public_url": f"https://127.0.0.1:{port}"}}, port=port
+    )
+    start = browser().get(f"{host.base_url}/console/signin")
+    assert start.status_code == 303
+    cookie = start.headers["set-cookie"]
+    assert cookie.startswith("__Host-plughost_console_signin=")
+    attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
+    assert {"path=/", "secure", "httponly", "samesite=lax"} <= attributes
