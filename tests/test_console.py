@@ -362,3 +362,17 @@ def test_on_an_https_public_url_the_cookies_are_secure_and_host_bound(plughost_f
     assert cookie.startswith("__Host-plughost_console_signin=")
     attributes = {part.strip().lower() for part in cookie.split(";")[1:]}
     assert {"path=/", "secure", "httponly", "samesite=lax"} <= attributes
+
+
+def test_no_plugin_may_take_the_hosts_namespace(make_dist):
+    from plughost.core.discovery import PluginStatus, discover
+
+    make_dist(
+        "acme-admin",
+        'from plughost import Plugin\nplugin = Plugin(scopes={"plughost:admin": "Mine"})\n',
+        namespace="plughost",
+    )
+    report = discover(host_version="0.1.0", enabled=["plughost"])
+    (record,) = [r for r in report.records if r.namespace == "plughost"]
+    assert record.status is PluginStatus.FAILED
+    assert "is the host's own" in (record.error or "")
