@@ -74,9 +74,16 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def serve(session: nox.Session) -> None:
-    """Run the host with the bundled plugins on 127.0.0.1:8000 (the quickstart)."""
+    """Run the host with the bundled plugins on 127.0.0.1:8000 (the quickstart).
+
+    The audit trail is also kept in the database (unless PLUGHOST_AUDIT__DATABASE says
+    otherwise), so the console's Traffic page at /console/traffic has calls to show.
+    """
+    import os
+
     session.install(".", *(f"./plugins/{name}" for name in PLUGINS))
-    session.run("plughost", "serve", *session.posargs)
+    audit = {"PLUGHOST_AUDIT__DATABASE": os.environ.get("PLUGHOST_AUDIT__DATABASE", "true")}
+    session.run("plughost", "serve", *session.posargs, env=audit)
 
 
 @nox.session(python="3.11")

@@ -337,7 +337,7 @@ def test_protected_resource_metadata(oidc):
         doc = httpx.get(oidc.base_url + path).json()
         assert doc["resource"] == oidc.mcp_url
         assert doc["authorization_servers"] == [oidc.settings["auth"]["issuer_url"]]
-        assert doc["scopes_supported"] == ["todo:read", "todo:write"]
+        assert doc["scopes_supported"] == ["plughost:admin", "todo:read", "todo:write"]
         assert doc["bearer_methods_supported"] == ["header"]
 
 

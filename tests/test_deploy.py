@@ -164,6 +164,15 @@ def test_the_dockerfile_install_steps_work_in_a_fresh_virtualenv(tmp_path: Path)
             command, cwd=context, env=env, capture_output=True, text=True, timeout=900
         )
         assert done.returncode == 0, f"{step}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    console = "from importlib.resources import files; c = files('plughost.console'); " + (
+        "print(sorted(p.name for p in c.joinpath('templates').iterdir()), "
+        "c.joinpath('static/console.css').is_file())"
+    )
+    shipped = subprocess.run(
+        [str(bin_dir / "python"), "-c", console], env=env, capture_output=True, text=True
+    )
+    assert "'plugins.html'" in shipped.stdout and "'traffic.html'" in shipped.stdout, shipped
+    assert shipped.stdout.strip().endswith("True"), "the console's stylesheet is not in the wheel"
     plughost = str(bin_dir / "plughost")
     for args in (["plugins"], ["db", "upgrade"], ["db", "status", "--check"]):
         done = subprocess.run(

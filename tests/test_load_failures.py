@@ -123,7 +123,9 @@ def test_the_fixture_names_a_plugin_that_is_not_installed(plughost_factory, make
 
 def test_the_fixture_refuses_tokens_for_scopes_nobody_declared(plughost_factory):
     host = plughost_factory(plugins=["todo"])
-    with pytest.raises(ScopeNotDeclared, match="todo:admin; declared: todo:read todo:write"):
+    with pytest.raises(
+        ScopeNotDeclared, match="todo:admin; declared: plughost:admin todo:read todo:write"
+    ):
         host.client(["todo:read", "todo:admin"])
     assert host.client(["todo:read"]).call("todo_list").ok
 

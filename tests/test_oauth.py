@@ -160,7 +160,7 @@ def test_metadata_has_everything_mcp_clients_check(dev):
         "urn:ietf:params:oauth:grant-type:token-exchange",
     } == set(meta["grant_types_supported"])
     assert "none" in meta["token_endpoint_auth_methods_supported"]
-    assert meta["scopes_supported"] == ["todo:read", "todo:write"]
+    assert meta["scopes_supported"] == ["plughost:admin", "todo:read", "todo:write"]
     assert meta["authorization_response_iss_parameter_supported"] is True
     openid = httpx.get(f"{base}/.well-known/openid-configuration").json()
     assert openid == meta

@@ -162,17 +162,10 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
         sys.exit(1)
 
 
-#: How `plughost plugins` names each MCP behaviour hint a tool has (closed-world otherwise).
-_HINT_LABELS = {
-    "readOnlyHint": "read-only",
-    "destructiveHint": "destructive",
-    "idempotentHint": "idempotent",
-    "openWorldHint": "open-world",
-}
-
-
 def _print_record(record: Any, verbose: bool) -> None:
     """One plugin: status, why not loaded, and each tool with its scopes and hints."""
+    from plughost.core.adapter import hint_labels
+
     click.echo(
         f"{record.namespace:<12} {record.status.value:<12} {record.distribution} {record.version}"
     )
@@ -183,9 +176,7 @@ def _print_record(record: Any, verbose: bool) -> None:
     if verbose and record.traceback:
         click.echo("    " + record.traceback.replace("\n", "\n    "))
     for tool in record.tools:
-        hints = [label for key, label in _HINT_LABELS.items() if tool.annotations.get(key)]
-        if not tool.annotations.get("openWorldHint"):
-            hints.append("closed-world")
+        hints = hint_labels(tool.annotations)
         click.echo(f"    {tool.name:<40} {' '.join(tool.scopes) or '(no scopes)'}")
         click.echo(f"        hints: {', '.join(hints)}")
         for scope, when in tool.conditional_scopes.items():
@@ -223,6 +214,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
     """Print a dev-issuer token the running host accepts (dev mode only)."""
     from plughost.auth.dev_issuer import DevIssuer
     from plughost.core.host import load_plugins
+    from plughost.core.host_scopes import HOST_SCOPES
     from plughost.edge.asgi import MCP_PATH
 
     logging.basicConfig(level="ERROR")
@@ -238,8 +230,9 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
         sys.exit(2)
     dev = DevIssuer(settings.data_dir)
     base = _base_url(settings, url)
-    declared = sorted({s for p in load_plugins(settings).loaded for s in p.record.scopes})
-    scopes = scope.split() if scope is not None else declared
+    plugin_scopes = sorted({s for p in load_plugins(settings).loaded for s in p.record.scopes})
+    declared = sorted({*plugin_scopes, *HOST_SCOPES})
+    scopes = scope.split() if scope is not None else plugin_scopes
     unknown = sorted(set(scopes) - set(declared))
     if unknown:
         click.echo(

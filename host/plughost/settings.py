@@ -337,6 +337,28 @@ class TokenExchangeSettings(BaseModel):
     )
 
 
+class ConsoleSettings(BaseModel):
+    """The read-only operator console at ``/console`` (``PLUGHOST_CONSOLE__<FIELD>``)."""
+
+    model_config = {"extra": "forbid"}
+
+    enabled: bool = Field(
+        True,
+        description="Serve the console. It is off regardless when the embedded dev issuer is "
+        "reachable from the network (a non-loopback bind): anyone there could mint the admin "
+        "scope.",
+    )
+    client_id: str | None = Field(
+        None,
+        description="The console's OAuth client id at a real issuer (Scalekit or OIDC), "
+        "registered with the redirect URI <public URL>/console/callback. The dev issuer "
+        "registers the console itself.",
+    )
+    client_secret: SecretStr | None = Field(
+        None, description="The console client's secret, if the issuer made it confidential."
+    )
+
+
 class HostSettings(BaseSettings):
     """Everything an operator can set. Every field is also ``PLUGHOST_<FIELD>``."""
 
@@ -430,6 +452,7 @@ class HostSettings(BaseSettings):
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     token_exchange: TokenExchangeSettings = Field(default_factory=TokenExchangeSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)
     metrics_enabled: bool = Field(True, description="Serve Prometheus metrics at /metrics.")
     metrics_token: SecretStr | None = Field(
         None, description="If set, /metrics requires 'Authorization: Bearer <this>'."

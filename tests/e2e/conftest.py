@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,14 +82,20 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    root = tmp_path_factory.mktemp("e2e-host")
+    with serving(tmp_path_factory.mktemp("e2e-host")) as server:
+        yield server
+
+
+@contextmanager
+def serving(root: Path, **env: str) -> Iterator[Server]:
+    """``plughost serve`` with its data under ``root`` and ``env`` added, until the block ends."""
     port = free_port()
     log = root / "serve.log"
     data_dir = root / "data"
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "plughost", "serve", "--port", str(port)],
-            env=clean_env(PLUGHOST_DATA_DIR=str(data_dir)),
+            env=clean_env(PLUGHOST_DATA_DIR=str(data_dir), **env),
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

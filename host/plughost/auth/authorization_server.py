@@ -62,6 +62,7 @@ from starlette.types import ASGIApp
 from plughost.auth import exchange_grant
 from plughost.auth.dev_issuer import JWKS_PATH, DevIssuer, InvalidDevToken
 from plughost.auth.oauth_store import CodeGrant, Grant, OAuthStore, PendingAuthorization
+from plughost.core.host_scopes import HOST_NAMESPACE
 from plughost.settings import AuthSettings, TokenExchangeSettings
 
 log = logging.getLogger("plughost.auth.dev")
@@ -559,7 +560,11 @@ class _Endpoints:
                 {"WWW-Authenticate": 'Basic realm="plughost-dev"'},
             )
         known = self.server.declared()
-        requested = str(form.get("scope") or "").split() or known
+        # Unasked, the generated client gets every plugin's scope; the host's own
+        # (plughost:admin) only when asked for by name.
+        requested = str(form.get("scope") or "").split() or [
+            scope.name for scope in self.server.catalog() if scope.plugin != HOST_NAMESPACE
+        ]
         unknown = sorted(set(requested) - set(known))
         if unknown:
             return oauth_error(400, "invalid_scope", f"unknown scope(s): {' '.join(unknown)}")

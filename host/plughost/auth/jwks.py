@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -54,6 +55,10 @@ class JWKSCache:
         self._background: asyncio.Task[None] | None = None
         self.fetch_count = 0
         self.last_error: str | None = None
+        #: Wall-clock times, for the operator console: the last fetch attempt, and when each
+        #: key id held now was first seen.
+        self.last_fetch_at: datetime | None = None
+        self.first_seen: dict[str, datetime] = {}
 
     @property
     def uri(self) -> str | None:
@@ -114,6 +119,7 @@ class JWKSCache:
 
     async def _fetch(self) -> None:
         self._attempted_at = self._clock()
+        self.last_fetch_at = datetime.now(UTC)
         self.fetch_count += 1
         try:
             if self._uri is None and self._discover is not None:
@@ -135,6 +141,7 @@ class JWKSCache:
         removed = sorted(set(self._keys) - set(keys))
         self._keys = keys
         self._fetched_at = self._clock()
+        self.first_seen = {kid: self.first_seen.get(kid, self.last_fetch_at) for kid in keys}
         self.last_error = None
         self._count(ok=True)
         log.info("JWKS fetched from %s: key ids %s", self.uri, sorted(keys))

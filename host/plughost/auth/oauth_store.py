@@ -26,6 +26,7 @@ from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import BaseModel
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, delete, select
 from sqlalchemy import update as sql_update
+from sqlalchemy.exc import IntegrityError
 
 from plughost.core.schema import ensure_schema
 
@@ -147,6 +148,27 @@ class OAuthStore:
                     created_at=int(time.time()),
                 )
             )
+
+    def put_client(self, client: OAuthClientInformationFull) -> None:
+        """Store a first-party client the host registers itself (the console), replacing its
+        earlier registration: its redirect URI follows the server's public URL."""
+        self.ensure()
+        registration = client.model_dump_json(exclude_none=True)
+        where = clients_table.c.client_id == client.client_id
+        try:
+            with self._engine.begin() as conn:
+                changed = sql_update(clients_table).where(where).values(registration=registration)
+                if conn.execute(changed).rowcount:
+                    return
+                conn.execute(
+                    clients_table.insert().values(
+                        client_id=client.client_id,
+                        registration=registration,
+                        created_at=int(time.time()),
+                    )
+                )
+        except IntegrityError:
+            pass  # another replica registered it at the same moment, with the same URL
 
     def client(self, client_id: str) -> OAuthClientInformationFull | None:
         self.ensure()

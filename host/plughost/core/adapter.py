@@ -148,6 +148,23 @@ def tool_hints(spec: ToolSpec) -> dict[str, bool]:
     }
 
 
+#: How people are shown each MCP behaviour hint a tool has (closed-world otherwise).
+HINT_LABELS = {
+    "readOnlyHint": "read-only",
+    "destructiveHint": "destructive",
+    "idempotentHint": "idempotent",
+    "openWorldHint": "open-world",
+}
+
+
+def hint_labels(annotations: dict[str, bool]) -> list[str]:
+    """The hints a tool has, in words (`plughost plugins` and the console show these)."""
+    labels = [label for key, label in HINT_LABELS.items() if annotations.get(key)]
+    if not annotations.get("openWorldHint"):
+        labels.append("closed-world")
+    return labels
+
+
 def admit_errors(schema: dict[str, Any] | None) -> dict[str, Any] | None:
     """The tool's output schema, widened so its error results validate against it too.
 

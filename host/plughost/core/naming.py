@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
+from plughost.core.host_scopes import HOST_NAMESPACE
 from plughost.errors import ScopeError
 
 NAMESPACE_RE = re.compile(r"[a-z][a-z0-9]*")
@@ -18,6 +19,11 @@ def check_namespace(namespace: str) -> None:
         raise ScopeError(
             f"namespace {namespace!r} is not allowed: use lowercase letters and digits, "
             "starting with a letter (the entry-point name in [project.entry-points.mcp_tools])"
+        )
+    if namespace == HOST_NAMESPACE:
+        raise ScopeError(
+            f"namespace {namespace!r} is the host's own (its scopes, such as plughost:admin, "
+            "grant no tool): choose another entry-point name"
         )
 
 

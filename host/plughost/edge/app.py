@@ -22,7 +22,9 @@ from plughost.auth.issuers import resolve_issuer
 from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.provider import PlughostAuth
 from plughost.auth.token_exchange import build_exchanger
+from plughost.console import routes as console
 from plughost.core.host import Host, build_host, load_plugins
+from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
 from plughost.edge.asgi import MCP_PATH
@@ -69,7 +71,7 @@ def build(
     )
 
     def scopes_supported() -> list[str]:
-        return sorted({scope for p in report.loaded for scope in p.record.scopes})
+        return sorted({*HOST_SCOPES, *(scope for p in report.loaded for scope in p.record.scopes)})
 
     def baseline_scopes() -> list[str]:
         return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
@@ -79,6 +81,9 @@ def build(
             ScopeInfo(name=name, plugin=p.namespace, description=description)
             for p in report.loaded
             for name, description in p.record.scopes.items()
+        ] + [
+            ScopeInfo(name=name, plugin=HOST_NAMESPACE, description=description)
+            for name, description in HOST_SCOPES.items()
         ]
 
     auth = PlughostAuth(
@@ -89,10 +94,12 @@ def build(
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
-    if issuer.dev is not None:
+    store = OAuthStore(host.engine) if issuer.dev is not None else None
+    if store is not None:
         options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
-        auth.serve_dev_issuer(OAuthStore(host.engine), options, scope_catalog)
-    health.routes(host, issuer.keys.ensure)
+        auth.serve_dev_issuer(store, options, scope_catalog)
+    readiness = health.routes(host, issuer.keys.ensure)
+    console.mount(host, issuer, readiness, public_url=base, bind_host=bind_host, store=store)
     app = create_app(
         host,
         public_url=base,

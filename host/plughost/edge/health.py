@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio
@@ -39,14 +42,28 @@ def health(host: Host) -> dict[str, Any]:
     return {"status": "degraded" if degraded else "ok", "version": __version__, "plugins": plugins}
 
 
+@dataclass(frozen=True)
+class CheckResult:
+    """One readiness check as it last ended: for the operator console."""
+
+    ok: bool
+    latency_ms: float
+    at: datetime
+    problem: str | None = None
+
+
 class Readiness:
-    """Whether this replica can serve: plugins loaded, signing keys held, backends reachable."""
+    """Whether this replica can serve: plugins loaded, signing keys held, backends reachable.
+
+    Each check's last result and latency is kept in `last` (the console shows it).
+    """
 
     def __init__(self, host: Host, keys_ready: KeysReady) -> None:
         self.host = host
         self.keys_ready = keys_ready
         self.timeout = host.settings.readiness_timeout_seconds
         self._database_probe = anyio.CapacityLimiter(1)
+        self.last: dict[str, CheckResult] = {}
 
     async def check(self) -> tuple[bool, dict[str, Any]]:
         host = self.host
@@ -62,14 +79,20 @@ class Readiness:
         return all(checks.values()), checks
 
     async def _within(self, name: str, check: Callable[[], Awaitable[bool]]) -> bool:
+        started = time.perf_counter()
+        ok, problem = False, None
         try:
             with anyio.fail_after(self.timeout):
-                return bool(await check())
+                ok = bool(await check())
         except TimeoutError:
+            problem = f"no answer within {self.timeout}s"
             log.warning("readiness: %s did not answer within %ss", name, self.timeout)
         except Exception as exc:
+            problem = f"unreachable ({type(exc).__name__})"
             log.warning("readiness: %s unreachable: %s", name, type(exc).__name__)
-        return False
+        latency = (time.perf_counter() - started) * 1000
+        self.last[name] = CheckResult(ok, round(latency, 2), datetime.now(UTC), problem)
+        return ok
 
     async def _database(self) -> bool:
         return await anyio.to_thread.run_sync(
@@ -83,8 +106,8 @@ def _ping(engine: Engine) -> bool:
     return True
 
 
-def routes(host: Host, keys_ready: KeysReady) -> None:
-    """Add the probe and scrape endpoints to the host's server."""
+def routes(host: Host, keys_ready: KeysReady) -> Readiness:
+    """Add the probe and scrape endpoints to the host's server; the `Readiness` they use."""
     readiness = Readiness(host, keys_ready)
     settings = host.settings
 
@@ -109,3 +132,4 @@ def routes(host: Host, keys_ready: KeysReady) -> None:
     host.mcp.custom_route("/readyz", methods=["GET"])(readyz)
     if settings.metrics_enabled:
         host.mcp.custom_route("/metrics", methods=["GET"])(metrics)
+    return readiness

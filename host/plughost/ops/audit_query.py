@@ -27,10 +27,17 @@ def read_file(path: Path) -> Iterator[AuditRecord]:
                 continue
 
 
-def read_database(engine: Engine, since: datetime | None = None) -> Iterator[AuditRecord]:
-    stmt = select(audit_table).order_by(audit_table.c.time)
+def read_database(
+    engine: Engine, since: datetime | None = None, *, newest: int | None = None
+) -> Iterator[AuditRecord]:
+    """Records in time order; with ``newest``, only that many of the latest (a bounded read)."""
+    stmt = select(audit_table)
     if since is not None:
         stmt = stmt.where(audit_table.c.time >= since)
+    if newest is not None:
+        latest = stmt.order_by(audit_table.c.time.desc(), audit_table.c.id.desc()).limit(newest)
+        stmt = select(latest.subquery())
+    stmt = stmt.order_by("time", "id")
     with engine.connect() as conn:
         for row in conn.execute(stmt).mappings():
             data = dict(row)

@@ -30,6 +30,7 @@ import httpx
 import pytest
 import uvicorn
 
+from plughost.core.host_scopes import HOST_SCOPES
 from plughost.errors import PlughostError, PluginLoadError, SettingsError
 from plughost.testing.faults import FaultProxy
 
@@ -255,15 +256,15 @@ class LiveHost:
     ) -> str:
         """A token from this host's dev issuer with exactly these scopes and tenant.
 
-        A scope no installed plugin declares raises `ScopeNotDeclared`, as ``plughost token``
-        refuses it.
+        A scope neither an installed plugin nor the host (``plughost:admin``) declares raises
+        `ScopeNotDeclared`, as ``plughost token`` refuses it.
         """
-        declared = self.declared_scopes()
+        declared = sorted({*self.declared_scopes(), *HOST_SCOPES})
         unknown = sorted(set(scopes) - set(declared))
         if unknown:
             raise ScopeNotDeclared(
-                f"no plugin declares scope(s) {' '.join(unknown)}; declared: "
-                f"{' '.join(declared) or '(none)'}. Declare each in Plugin(scopes={{...}}) "
+                f"neither a plugin nor the host declares scope(s) {' '.join(unknown)}; "
+                f"declared: {' '.join(declared)}. Declare each in Plugin(scopes={{...}}) "
                 "(`plughost token` refuses undeclared scopes too)"
             )
         issuer = self.app.state.plughost_issuer
