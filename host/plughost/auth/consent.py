@@ -183,8 +183,9 @@ def _render(
 <title>Sign in to Plughost</title><style>{STYLE}</style></head>
 <body><main>
 <h1>Allow <strong>{e(client_name)}</strong> to use Plughost?</h1>
-<p>It asks for the permissions below on <code>{e(pending.resource)}</code>, as <code>{DEV_USER}</code>
-of organisation <code>{DEV_TENANT}</code>. Untick anything you do not want to grant.</p>
+<p>It asks for the permissions below on <code>{e(pending.resource)}</code>,
+as <code>{DEV_USER}</code> of organisation <code>{DEV_TENANT}</code>. Untick anything you
+do not want to grant.</p>
 <form method="post" action="{CONSENT_PATH}">
 <input type="hidden" name="request" value="{e(request_id)}">
 <input type="hidden" name="csrf" value="{e(csrf)}">

@@ -31,6 +31,7 @@ from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import step
 from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, GuardrailFailed, Rewrite
+from plughost.sdk.plugin import Plugin
 
 log = logging.getLogger("plughost.guardrails")
 
@@ -191,11 +192,16 @@ def _hooks(plugins: Sequence[LoadedPlugin], name: str) -> list[_Hook]:
     found = []
     for plugin in sorted(plugins, key=lambda p: p.namespace):
         caller: HookCaller = getattr(plugin.manager.hook, f"plughost_{name}")
-        impls = caller.get_hookimpls()
+        impls = [impl for impl in caller.get_hookimpls() if _guards(impl.plugin, name)]
         if impls:
             on_loop = all(inspect.iscoroutinefunction(impl.function) for impl in impls)
             found.append(_Hook(plugin.namespace, name, caller, on_loop))
     return found
+
+
+def _guards(obj: object, hook: str) -> bool:
+    """A `Plugin` implements both hooks for every plugin; only declared guardrails count."""
+    return not isinstance(obj, Plugin) or obj.guards(hook)  # type: ignore[arg-type]
 
 
 def _verdict(results: list[Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
 from sqlalchemy import MetaData, Table
@@ -172,6 +172,10 @@ class Plugin:
         """
         self._after.append(fn)
         return fn
+
+    def guards(self, hook: Literal["before_call", "after_call"]) -> bool:
+        """Whether this plugin declared a guardrail for ``hook``: the host calls no others."""
+        return bool(self._before if hook == "before_call" else self._after)
 
     @hookimpl
     def plughost_scopes(self) -> Mapping[str, str]:
