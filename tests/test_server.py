@@ -144,6 +144,7 @@ def test_installing_a_second_plugin_and_restarting_adds_its_tools(tmp_path, make
         banner, _ = first.stop()
     assert "plughost token" in banner
     assert "opens the consent page in your browser" in banner
+    assert f"Console: http://127.0.0.1:{port}/console" in banner
 
     make_dist("acme-alpha", simple_plugin("alpha"))
     second = serve({**env, "PYTHONPATH": str(make_dist.root)}, port=port)

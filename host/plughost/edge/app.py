@@ -99,7 +99,9 @@ def build(
         options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
         auth.serve_dev_issuer(store, options, scope_catalog)
     readiness = health.routes(host, issuer.keys.ensure)
-    console.mount(host, issuer, readiness, public_url=base, bind_host=bind_host, store=store)
+    panel = console.mount(
+        host, issuer, readiness, public_url=base, bind_host=bind_host, store=store
+    )
     app = create_app(
         host,
         public_url=base,
@@ -109,7 +111,13 @@ def build(
     app.state.plughost = host
     app.state.plughost_tracing = tracing
     app.state.plughost_issuer = issuer
-    app.state.plughost_banner = banner(issuer, base, bind_host, report_count=len(report.loaded))
+    app.state.plughost_banner = banner(
+        issuer,
+        base,
+        bind_host,
+        report_count=len(report.loaded),
+        console_url=f"{base}{console.CONSOLE_PATH}" if panel.off is None else None,
+    )
     if issuer.dev is not None:
         issuer.dev.remember_url(base, issuer.resource)
     return app

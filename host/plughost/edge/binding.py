@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from plughost.auth.issuers import Issuer
+from plughost.core.host_scopes import ADMIN_SCOPE
 from plughost.errors import SettingsError
 from plughost.settings import HostSettings
 
@@ -40,8 +41,12 @@ def check_dev_exposure(settings: HostSettings, bind_host: str) -> None:
         )
 
 
-def banner(issuer: Issuer, base: str, bind_host: str, *, report_count: int) -> list[str]:
+def banner(
+    issuer: Issuer, base: str, bind_host: str, *, report_count: int, console_url: str | None = None
+) -> list[str]:
     lines = [f"Plughost: {report_count} plugin(s) at {issuer.resource}"]
+    if console_url is not None:
+        lines.append(f"Console: {console_url} (sign in with the {ADMIN_SCOPE} scope)")
     if issuer.dev is None:
         lines.append(
             f"Tokens from the {issuer.kind} issuer; "
