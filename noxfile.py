@@ -30,8 +30,10 @@ nox.options.error_on_missing_interpreters = True
 @nox.session(python="3.11")
 def host(session: nox.Session) -> None:
     """The host's own tests, including end-to-end runs with the bundled plugins."""
-    # nox: the scaffold test runs a generated plugin's own noxfile.
-    session.install(".[test,postgres,redis]", "nox", *(f"./plugins/{name}" for name in PLUGINS))
+    # nox: the scaffold test runs a generated plugin's own noxfile; otel: the tracing tests
+    # export to the OTLP exporter the operators' guide configures.
+    plugins = [f"./plugins/{name}" for name in PLUGINS]
+    session.install(".[test,postgres,redis,otel]", "nox", *plugins)
     session.run("pytest", "tests", *session.posargs)
 
 
@@ -132,7 +134,7 @@ def lowest(session: nox.Session) -> None:
     """
     session.install("uv")
     projects = [
-        f"{ROOT}[test,postgres,redis]",
+        f"{ROOT}[test,postgres,redis,otel]",
         *(f"{ROOT}/plugins/{name}[test]" for name in PLUGINS),
     ]
     wanted = Path(session.create_tmp()) / "lowest.in"

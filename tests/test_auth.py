@@ -568,7 +568,7 @@ def test_a_tool_can_require_argument_dependent_scopes_with_a_403(plughost_factor
 
         plugin = Plugin(scopes={"vault:read": "Read entries", "vault:admin": "Read sealed ones"})
 
-        @plugin.tool(scopes=["vault:read"])
+        @plugin.tool(scopes=["vault:read"], conditional_scopes={"vault:admin": "sealed entries"})
         def read(ctx: ToolContext, sealed: bool = False) -> str:
             "Read an entry; sealed entries need vault:admin too."
             if sealed:

@@ -80,7 +80,7 @@ def crash(ctx: ToolContext) -> str:
     raise RuntimeError("boom")
 
 
-@plugin.tool(scopes=["diff:use"])
+@plugin.tool(scopes=["diff:use"], conditional_scopes={"diff:extra": "always, to test a 403"})
 def escalate(ctx: ToolContext) -> str:
     "Needs a scope it asks for while running."
     ctx.require_scopes("diff:extra")
