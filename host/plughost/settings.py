@@ -435,6 +435,13 @@ class HostSettings(BaseSettings):
         description="How long one plugin's guardrail hooks may take per call; one that takes "
         "longer (or raises) refuses the call.",
     )
+    plugin_hook_timeout_seconds: float = Field(
+        30.0,
+        gt=0,
+        le=600,
+        description="How long one plugin's start-up hooks, and separately its shutdown hooks, "
+        "may take; a plugin whose start-up takes longer (or raises) is withdrawn.",
+    )
     fast_path: bool = Field(
         True,
         description="Answer plain stateless tools/call requests without the transport's "

@@ -16,6 +16,7 @@ against ``outputSchema`` accept errors too.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import inspect
 import typing
@@ -30,6 +31,7 @@ from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
 from plughost.core.cursor_key import CursorKey
+from plughost.core.plugin_loop import HostLoopTokens, PluginLoop
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
@@ -63,14 +65,17 @@ _COMPOSED = ("$ref", "anyOf", "oneOf", "allOf", "not", "if")
 
 @dataclass(frozen=True)
 class CallLimits:
-    """How long one call may run, and the worker threads its plugin's sync tools share.
+    """How long one call may run, and where: the worker threads its plugin's sync tools share,
+    the event loop its async tools run on.
 
-    Each plugin has its own threads: a plugin whose calls hang (a stalled database, a remote
-    that never answers) can exhaust only its own, and every call still ends at ``timeout``.
+    Each plugin has its own threads and its own loop: a plugin whose calls hang (a stalled
+    database, a remote that never answers, a blocking call in an ``async def``) can exhaust
+    only its own, and every call still ends at ``timeout``.
     """
 
     timeout: float
     threads: anyio.CapacityLimiter
+    loop: PluginLoop
 
 
 def build_tool(
@@ -242,7 +247,12 @@ def _invoker(
             state=runtime.state,
             tool=called,
             pages=cursors.pages(public_name, record.caller.tenant_id),
-            tokens=exchanger.source(runtime.namespace, record.subject_token) if exchanger else None,
+            tokens=HostLoopTokens(
+                exchanger.source(runtime.namespace, record.subject_token),
+                asyncio.get_running_loop(),
+            )
+            if exchanger
+            else None,
             tracer=current_tracer(),
         )
         with step(f"tool {public_name}", attributes) as span:
@@ -256,7 +266,7 @@ def _invoker(
         try:
             with anyio.fail_after(timeout):
                 if is_async:
-                    result = await fn(ctx, **kwargs)
+                    result = await limits.loop.run(lambda: fn(ctx, **kwargs))
                 else:
                     result = await anyio.to_thread.run_sync(
                         functools.partial(fn, ctx, **kwargs),

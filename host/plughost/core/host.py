@@ -26,6 +26,7 @@ from plughost.core.adapter import CallLimits, build_tool
 from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
+from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge.guardrails import Guardrails
@@ -57,6 +58,9 @@ class Host:
     limiter: RateLimiter
     cursors: CursorKey
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
+    #: Each plugin's event loops: for its tools and lifecycle hooks, for its guardrail hooks.
+    loops: dict[str, PluginLoop] = field(default_factory=dict)
+    guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
     exchanger: TokenExchanger | None = None
 
 
@@ -126,7 +130,10 @@ def build_host(
     # Innermost: inside CallOutcomes, which has checked the caller's scopes by then.
     host.mcp.add_middleware(
         Guardrails(
-            lambda: host.report.loaded, timeout=settings.guardrail_timeout_seconds, metrics=metrics
+            lambda: host.report.loaded,
+            loops=host.guard_loops,
+            timeout=settings.guardrail_timeout_seconds,
+            metrics=metrics,
         )
     )
     lifecycle.count_plugins(host.report, metrics)
@@ -212,6 +219,8 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
         data_dir=host.settings.data_dir / "plugins" / plugin.namespace,
     )
     host.runtimes[plugin.namespace] = runtime
+    loop = host.loops[plugin.namespace] = PluginLoop(f"plugin-{plugin.namespace}")
+    host.guard_loops[plugin.namespace] = PluginLoop(f"guardrails-{plugin.namespace}")
     engine = host.engine
 
     def storage_for(tenant_id: str) -> TenantStorage:
@@ -233,7 +242,9 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
                 entry=entry,
                 storage_for=storage_for,
                 limits=CallLimits(
-                    timeout=spec.timeout or host.settings.tool_timeout_seconds, threads=threads
+                    timeout=spec.timeout or host.settings.tool_timeout_seconds,
+                    threads=threads,
+                    loop=loop,
                 ),
                 plugin_scopes=frozenset(plugin.record.scopes),
                 cursors=host.cursors,

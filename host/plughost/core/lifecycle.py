@@ -10,24 +10,30 @@ the load report says why) and the others keep serving; in strict mode the host r
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
 import anyio
+from pluggy import HookCaller
 from sqlalchemy.exc import SQLAlchemyError
 
 from plughost import __version__
 from plughost.core import migrations
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginStatus
 from plughost.ops.metrics import Metrics
+from plughost.sdk.context import PluginRuntime
 from plughost.sdk.plugin import maybe_await
 
 if TYPE_CHECKING:
     from plughost.core.host import Host
 
 log = logging.getLogger("plughost.lifecycle")
+
+#: How long stopping waits for a plugin's leftover tasks, then for its loop's thread.
+_LOOP_CLOSE_SECONDS = 2.0
 
 
 @asynccontextmanager
@@ -46,14 +52,30 @@ async def running(host: Host) -> AsyncIterator[None]:
 
 
 async def start_plugins(host: Host) -> None:
-    """Create each plugin's tables and run its start-up hook; withdraw the ones that fail."""
+    """Create each plugin's tables and run its start-up hook; withdraw the ones that fail.
+
+    The hooks run on the plugin's own event loop (`PluginLoop`), within
+    ``PLUGHOST_PLUGIN_HOOK_TIMEOUT_SECONDS``: one that hangs or blocks withdraws its plugin
+    instead of keeping the host from starting.
+    """
+    deadline = host.settings.plugin_hook_timeout_seconds
     for plugin in list(host.report.loaded):
         runtime = host.runtimes[plugin.namespace]
         try:
             runtime.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             await ready_schema(host, migrations.plugin_track(plugin))
-            for result in plugin.manager.hook.plughost_startup(runtime=runtime):
-                await maybe_await(result)
+            with anyio.fail_after(deadline):
+                hook = plugin.manager.hook.plughost_startup
+                await host.loops[plugin.namespace].run(functools.partial(_each, hook, runtime))
+        except TimeoutError as exc:
+            log.error("plugin %s did not start within %gs", plugin.namespace, deadline)
+            if host.settings.strict:
+                raise
+            message = (
+                f"start-up did not finish within {deadline:g}s "
+                "(PLUGHOST_PLUGIN_HOOK_TIMEOUT_SECONDS)"
+            )
+            withdraw(host, plugin, message, exc)
         except Exception as exc:
             log.exception("plugin %s failed to start", plugin.namespace)
             if host.settings.strict:
@@ -96,13 +118,27 @@ async def ready_schema(host: Host, track: migrations.Track) -> None:
 
 
 async def stop_plugins(host: Host) -> None:
+    """Run each plugin's shutdown hooks, in reverse order and within the hook deadline; then
+    stop every plugin's event loop (withdrawn plugins' too: their start-up may have left work)."""
+    deadline = host.settings.plugin_hook_timeout_seconds
     for plugin in reversed(host.report.loaded):
+        runtime = host.runtimes[plugin.namespace]
         try:
-            runtime = host.runtimes[plugin.namespace]
-            for result in plugin.manager.hook.plughost_shutdown(runtime=runtime):
-                await maybe_await(result)
+            with anyio.fail_after(deadline):
+                hook = plugin.manager.hook.plughost_shutdown
+                await host.loops[plugin.namespace].run(functools.partial(_each, hook, runtime))
+        except TimeoutError:
+            log.error("plugin %s did not shut down within %gs", plugin.namespace, deadline)
         except Exception:
             log.exception("plugin %s failed to shut down cleanly", plugin.namespace)
+    for loop in (*host.loops.values(), *host.guard_loops.values()):
+        await loop.close(timeout=_LOOP_CLOSE_SECONDS)
+
+
+async def _each(hook: HookCaller, runtime: PluginRuntime) -> None:
+    """Call a lifecycle hook's implementations, awaiting the async ones."""
+    for result in hook(runtime=runtime):
+        await maybe_await(result)
 
 
 def withdraw(

@@ -11,15 +11,13 @@ plugin's hook time is observed in ``plughost_guardrail_seconds`` by namespace an
 
 from __future__ import annotations
 
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import anyio.to_thread
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp.types import TextContent
@@ -27,6 +25,7 @@ from pluggy import HookCaller
 
 from plughost.core.adapter import error_result
 from plughost.core.discovery import LoadedPlugin
+from plughost.core.plugin_loop import PluginLoop
 from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import step
@@ -49,12 +48,12 @@ class GuardrailError(Exception):
 
 @dataclass(frozen=True)
 class _Hook:
-    """One plugin's hook, and whether pluggy may call it on the event loop."""
+    """One plugin's hook, and the plugin's event loop, where it runs."""
 
     namespace: str
     name: str
     caller: HookCaller
-    on_loop: bool
+    loop: PluginLoop
 
 
 class Guardrails(Middleware):
@@ -62,10 +61,12 @@ class Guardrails(Middleware):
         self,
         plugins: Callable[[], Sequence[LoadedPlugin]],
         *,
+        loops: Mapping[str, PluginLoop],
         timeout: float,
         metrics: Metrics,
     ) -> None:
         self.plugins = plugins
+        self.loops = loops
         self.timeout = timeout
         self.metrics = metrics
         self._seen: Sequence[LoadedPlugin] | None = None
@@ -115,7 +116,7 @@ class Guardrails(Middleware):
         plugins = self.plugins()
         if plugins is not self._seen:
             self._seen = plugins
-            self._hooks = {name: _hooks(plugins, name) for name in (BEFORE, AFTER)}
+            self._hooks = {name: _hooks(plugins, self.loops, name) for name in (BEFORE, AFTER)}
         return self._hooks[hook]
 
     async def _before(self, hooks: list[_Hook], call: CallInfo, record: CallRecord) -> CallInfo:
@@ -160,13 +161,7 @@ class Guardrails(Middleware):
         name = f"{hook.namespace}.{hook.name}"
         try:
             with anyio.fail_after(self.timeout):
-                if hook.on_loop:
-                    results = hook.caller(**kwargs)
-                else:
-                    results = await anyio.to_thread.run_sync(
-                        lambda: hook.caller(**kwargs), abandon_on_cancel=True
-                    )
-                return [await _settled(result) for result in results]
+                return await hook.loop.run(lambda: _settled(hook.caller(**kwargs)))
         except TimeoutError:
             log.warning("guardrail %s overran its %ss deadline", name, self.timeout)
             raise GuardrailError(
@@ -187,15 +182,15 @@ class Guardrails(Middleware):
             )
 
 
-def _hooks(plugins: Sequence[LoadedPlugin], name: str) -> list[_Hook]:
+def _hooks(
+    plugins: Sequence[LoadedPlugin], loops: Mapping[str, PluginLoop], name: str
+) -> list[_Hook]:
     """Every plugin's implementation of hook ``name``, in namespace order."""
     found = []
     for plugin in sorted(plugins, key=lambda p: p.namespace):
         caller: HookCaller = getattr(plugin.manager.hook, f"plughost_{name}")
-        impls = [impl for impl in caller.get_hookimpls() if _guards(impl.plugin, name)]
-        if impls:
-            on_loop = all(inspect.iscoroutinefunction(impl.function) for impl in impls)
-            found.append(_Hook(plugin.namespace, name, caller, on_loop))
+        if any(_guards(impl.plugin, name) for impl in caller.get_hookimpls()):
+            found.append(_Hook(plugin.namespace, name, caller, loops[plugin.namespace]))
     return found
 
 
@@ -216,8 +211,9 @@ def _verdict(results: list[Any]) -> str:
     return "allow"
 
 
-async def _settled(result: Any) -> Any:
-    return await result if isinstance(result, Awaitable) else result
+async def _settled(results: list[Any]) -> list[Any]:
+    """pluggy's results, each awaited if the implementation was async."""
+    return [await result if isinstance(result, Awaitable) else result for result in results]
 
 
 def _refused(record: CallRecord, rule: str, reason: str) -> ToolResult:

@@ -1,0 +1,134 @@
+"""A plugin whose async code blocks (``time.sleep`` in an ``async def``) stalls only itself.
+
+Each plugin's async tools, guardrail hooks and lifecycle hooks run on the plugin's own event
+loop; the host's loop only waits for them, within their deadlines. So while the ``hog``
+plugin's loop is stuck, the other plugins, the health endpoints and the hog's own deadline
+all keep working, over real HTTP.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+HOG = """
+import asyncio
+import os
+import threading
+import time
+
+from plughost import CallInfo, Plugin, ToolContext
+
+plugin = Plugin(scopes={"hog:use": "Use the hog"})
+STARTED = os.environ.get("HOG_STARTED_MARKER")
+
+
+@plugin.tool(scopes=["hog:use"], timeout=3)
+async def block(ctx: ToolContext, seconds: float) -> str:
+    "Block the event loop it runs on, as a careless async tool would."
+    if STARTED:
+        open(STARTED, "w").write("started")
+    time.sleep(seconds)
+    return "done"
+
+
+@plugin.tool(scopes=["hog:use"])
+async def where(ctx: ToolContext) -> dict:
+    "Which thread and loop async tools run on."
+    await asyncio.sleep(0)
+    return {"thread": threading.current_thread().name, "caller": ctx.caller.subject}
+
+
+@plugin.before_call
+async def slow_guard(call: CallInfo):
+    if call.arguments.get("title") == "stall the guard":
+        time.sleep(3)
+    return None
+"""
+
+STUCK_START = """
+import time
+
+from plughost import Plugin
+
+plugin = Plugin(scopes={"stuck:use": "Use it"})
+
+
+@plugin.tool(scopes=["stuck:use"])
+def poke(ctx) -> str:
+    "Poke."
+    return "ok"
+
+
+@plugin.on_startup
+async def start(runtime):
+    time.sleep(3)
+"""
+
+
+def wait_for(path, seconds: float = 10) -> None:
+    deadline = time.monotonic() + seconds
+    while not path.exists():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def test_an_async_tool_that_blocks_stalls_only_its_own_plugin(
+    plughost_factory, make_dist, tmp_path, monkeypatch
+):
+    marker = tmp_path / "started"
+    monkeypatch.setenv("HOG_STARTED_MARKER", str(marker))
+    make_dist("acme-hog", HOG, namespace="hog")
+    host = plughost_factory(plugins=["hog", "todo"])
+    agent = host.client(["hog:use", "todo:read", "todo:write"])
+    with ThreadPoolExecutor(4) as pool:
+        blocked = pool.submit(agent.call, "hog_block", seconds=6)
+        wait_for(marker)
+        assert agent.call("todo_create", title="still served").ok
+        assert agent.call("todo_list").ok
+        assert httpx.get(f"{host.base_url}/healthz", timeout=5).status_code == 200
+        assert not blocked.done(), "the other plugin answered only after the blocking call"
+        answer = blocked.result()
+    assert answer.error["code"] == "timeout"
+    assert "3s" in answer.error["message"]
+
+
+def test_async_tools_run_on_their_plugins_loop_with_the_callers_context(
+    plughost_factory, make_dist
+):
+    make_dist("acme-hog", HOG, namespace="hog")
+    host = plughost_factory(plugins=["hog"])
+    answer = host.client(["hog:use"], subject="ann").call("hog_where")
+    assert answer.data == {"thread": "plughost-plugin-hog", "caller": "ann"}
+
+
+def test_a_blocking_guardrail_refuses_in_time_and_the_host_stays_responsive(
+    plughost_factory, make_dist
+):
+    make_dist("acme-hog", HOG, namespace="hog")
+    host = plughost_factory(plugins=["hog", "todo"], settings={"guardrail_timeout_seconds": 0.5})
+    agent = host.client(["todo:write"])
+    with ThreadPoolExecutor(2) as pool:
+        stalled = pool.submit(agent.call, "todo_create", title="stall the guard")
+        time.sleep(0.2)
+        assert httpx.get(f"{host.base_url}/healthz", timeout=5).status_code == 200
+        answer = stalled.result()
+    assert answer.status_code == 403
+    assert answer.jsonrpc_error["data"]["rule"] == "guardrail:hog.before_call"
+
+
+def test_a_plugin_whose_start_up_hangs_is_withdrawn_and_the_rest_serve(plughost_factory, make_dist):
+    make_dist("acme-stuck", STUCK_START, namespace="stuck")
+    host = plughost_factory(
+        plugins=["stuck", "todo"],
+        settings={"plugin_hook_timeout_seconds": 0.5},
+        allow_failures=True,
+    )
+    record = next(r for r in host.host.report.records if r.namespace == "stuck")
+    assert record.status == "failed"
+    assert "did not finish within 0.5s" in record.error
+    agent = host.client(["todo:read"])
+    assert agent.call("todo_list").ok
+    assert "stuck_poke" not in agent.tool_names()
