@@ -12,6 +12,10 @@ class PluginLoadError(PlughostError):
     """One or more plugins could not be loaded (raised in strict mode)."""
 
 
+class PluginImportTimeout(PlughostError):
+    """A plugin's module did not finish importing within the start deadline."""
+
+
 class ScopeError(PlughostError):
     """A plugin's scope declaration or use breaks the scope rules."""
 

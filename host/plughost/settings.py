@@ -435,12 +435,13 @@ class HostSettings(BaseSettings):
         description="How long one plugin's guardrail hooks may take per call; one that takes "
         "longer (or raises) refuses the call.",
     )
-    plugin_hook_timeout_seconds: float = Field(
+    plugin_start_timeout_seconds: float = Field(
         30.0,
         gt=0,
         le=600,
-        description="How long one plugin's start-up hooks, and separately its shutdown hooks, "
-        "may take; a plugin whose start-up takes longer (or raises) is withdrawn.",
+        description="How long importing one plugin, then its start-up hooks, may each take "
+        "(a plugin that takes longer is not served; the others are); its shutdown hooks get "
+        "as long.",
     )
     fast_path: bool = Field(
         True,

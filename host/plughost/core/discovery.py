@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from sqlalchemy import Table
 from plughost.core.adapter import tool_hints
 from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
 from plughost.core.scope_use import scope_uses
-from plughost.errors import PluginLoadError, ScopeError
+from plughost.errors import PluginImportTimeout, PluginLoadError, ScopeError
 from plughost.sdk import hookspecs
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TENANT_COLUMN
@@ -125,8 +126,10 @@ def discover(
     enabled: Sequence[str] | None = None,
     disabled: Sequence[str] = (),
     strict: bool = False,
+    import_timeout: float | None = None,
 ) -> LoadReport:
-    """Load every ``mcp_tools`` entry point visible on ``sys.path`` into a `LoadReport`."""
+    """Load every ``mcp_tools`` entry point visible on ``sys.path`` into a `LoadReport`;
+    a plugin whose import takes longer than ``import_timeout`` seconds fails to load."""
     report = LoadReport()
     claimed: dict[str, PluginRecord] = {}
     for ep in importlib_metadata.entry_points(group=ENTRY_POINT_GROUP):
@@ -159,7 +162,7 @@ def discover(
             _refuse(record, PluginStatus.INCOMPATIBLE, incompatibility)
             continue
         try:
-            loaded = _load(ep, record)
+            loaded = _load(ep, record, import_timeout)
         except Exception as exc:
             _note_exception(record, exc)
             _refuse(record, PluginStatus.FAILED, _failure_message(exc, record), exc)
@@ -276,10 +279,12 @@ def _incompatibility(dist: Any, host_version: str) -> str | None:
     return None
 
 
-def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlugin:
+def _load(
+    ep: importlib_metadata.EntryPoint, record: PluginRecord, import_timeout: float | None
+) -> LoadedPlugin:
     namespace = ep.name
     check_namespace(namespace)
-    obj = ep.load()
+    obj = _import(ep, import_timeout)
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     manager.register(obj, name=namespace)
@@ -322,6 +327,37 @@ def _load(ep: importlib_metadata.EntryPoint, record: PluginRecord) -> LoadedPlug
         settings_model=settings_model,
         tables=tables,
     )
+
+
+def _import(ep: importlib_metadata.EntryPoint, timeout: float | None) -> Any:
+    """The entry point's object, imported on a thread of its own within ``timeout``.
+
+    A module that calls a service at import time and never hears back would otherwise keep
+    the host from starting at all. Python cannot stop the thread: the import is left to
+    finish on its own, and the plugin is not served.
+    """
+    if timeout is None:
+        return ep.load()
+    outcome: dict[str, Any] = {}
+
+    def load() -> None:
+        try:
+            outcome["object"] = ep.load()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=load, name=f"plughost-import-{ep.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise PluginImportTimeout(
+            f"importing {ep.value} did not finish within {timeout:g}s "
+            "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS); is the module calling a service that does "
+            "not answer? Connect in an on_startup hook instead"
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["object"]
 
 
 def _tool_infos(

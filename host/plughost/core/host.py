@@ -71,6 +71,7 @@ def load_plugins(settings: HostSettings) -> LoadReport:
         enabled=settings.enabled_plugins,
         disabled=settings.disabled_plugins,
         strict=settings.strict,
+        import_timeout=settings.plugin_start_timeout_seconds,
     )
 
 

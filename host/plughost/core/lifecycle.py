@@ -55,10 +55,10 @@ async def start_plugins(host: Host) -> None:
     """Create each plugin's tables and run its start-up hook; withdraw the ones that fail.
 
     The hooks run on the plugin's own event loop (`PluginLoop`), within
-    ``PLUGHOST_PLUGIN_HOOK_TIMEOUT_SECONDS``: one that hangs or blocks withdraws its plugin
+    ``PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS``: one that hangs or blocks withdraws its plugin
     instead of keeping the host from starting.
     """
-    deadline = host.settings.plugin_hook_timeout_seconds
+    deadline = host.settings.plugin_start_timeout_seconds
     for plugin in list(host.report.loaded):
         runtime = host.runtimes[plugin.namespace]
         try:
@@ -73,7 +73,7 @@ async def start_plugins(host: Host) -> None:
                 raise
             message = (
                 f"start-up did not finish within {deadline:g}s "
-                "(PLUGHOST_PLUGIN_HOOK_TIMEOUT_SECONDS)"
+                "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS)"
             )
             withdraw(host, plugin, message, exc)
         except Exception as exc:
@@ -120,7 +120,7 @@ async def ready_schema(host: Host, track: migrations.Track) -> None:
 async def stop_plugins(host: Host) -> None:
     """Run each plugin's shutdown hooks, in reverse order and within the hook deadline; then
     stop every plugin's event loop (withdrawn plugins' too: their start-up may have left work)."""
-    deadline = host.settings.plugin_hook_timeout_seconds
+    deadline = host.settings.plugin_start_timeout_seconds
     for plugin in reversed(host.report.loaded):
         runtime = host.runtimes[plugin.namespace]
         try:

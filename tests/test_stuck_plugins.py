@@ -1,9 +1,9 @@
-"""A plugin whose async code blocks (``time.sleep`` in an ``async def``) stalls only itself.
+"""A plugin that hangs (at import, in start-up, in an async tool or guardrail) stalls only itself.
 
 Each plugin's async tools, guardrail hooks and lifecycle hooks run on the plugin's own event
-loop; the host's loop only waits for them, within their deadlines. So while the ``hog``
-plugin's loop is stuck, the other plugins, the health endpoints and the hog's own deadline
-all keep working, over real HTTP.
+loops; the host's loop only waits for them, within their deadlines, and imports a plugin within
+one too. So while the ``hog`` plugin's loop is stuck, the other plugins, the health endpoints
+and the hog's own deadline all keep working, over real HTTP.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_a_plugin_whose_start_up_hangs_is_withdrawn_and_the_rest_serve(plughost_
     make_dist("acme-stuck", STUCK_START, namespace="stuck")
     host = plughost_factory(
         plugins=["stuck", "todo"],
-        settings={"plugin_hook_timeout_seconds": 0.5},
+        settings={"plugin_start_timeout_seconds": 0.5},
         allow_failures=True,
     )
     record = next(r for r in host.host.report.records if r.namespace == "stuck")
@@ -132,3 +132,17 @@ def test_a_plugin_whose_start_up_hangs_is_withdrawn_and_the_rest_serve(plughost_
     agent = host.client(["todo:read"])
     assert agent.call("todo_list").ok
     assert "stuck_poke" not in agent.tool_names()
+
+
+def test_a_plugin_whose_import_hangs_is_not_served_and_the_rest_are(plughost_factory, make_dist):
+    make_dist("acme-frozen", "import time\ntime.sleep(3)\n", namespace="frozen")
+    host = plughost_factory(
+        plugins=["frozen", "todo"],
+        settings={"plugin_start_timeout_seconds": 0.5},
+        allow_failures=True,
+    )
+    record = next(r for r in host.host.report.records if r.namespace == "frozen")
+    assert record.status == "failed"
+    assert "did not finish within 0.5s" in record.error
+    assert "PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS" in record.error
+    assert host.client(["todo:read"]).call("todo_list").ok
