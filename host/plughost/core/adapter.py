@@ -31,7 +31,7 @@ from fastmcp.tools.base import ToolResult
 from mcp.types import ToolAnnotations
 
 from plughost.core.cursor_key import CursorKey
-from plughost.core.plugin_loop import HostLoopTokens, PluginLoop
+from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import Outcome
 from plughost.ops.callrecord import CallRecord, current_call
@@ -99,9 +99,11 @@ def build_tool(
         plugin_scopes=plugin_scopes,
     )
     invoke = _invoker(runtime, spec, called, storage_for, limits, cursors, exchanger)
+    convert: Callable[[Any], ToolResult] | None = None  # the served tool's, once built below
 
     async def call(**kwargs: Any) -> Any:
-        return await invoke(kwargs)
+        assert convert is not None
+        return await invoke(kwargs, convert)
 
     call.__name__ = call.__qualname__ = spec.name
     call.__doc__ = spec.fn.__doc__
@@ -131,7 +133,9 @@ def build_tool(
             }
         },
     )
-    return tool.model_copy(update={"output_schema": admit_errors(tool.output_schema)})
+    served = tool.model_copy(update={"output_schema": admit_errors(tool.output_schema)})
+    convert = served.convert_result
+    return served
 
 
 def tool_hints(spec: ToolSpec) -> dict[str, bool]:
@@ -222,8 +226,13 @@ def _invoker(
     limits: CallLimits,
     cursors: CursorKey,
     exchanger: TokenExchanger | None,
-) -> Callable[[dict[str, Any]], typing.Awaitable[Any]]:
-    """Run the plugin's function for the current caller and settle the call's outcome."""
+) -> Callable[[dict[str, Any], Callable[[Any], ToolResult]], typing.Awaitable[ToolResult]]:
+    """Run the plugin's function for the current caller and settle the call's outcome.
+
+    The function's value is converted here (``convert``, the served tool's), not after the
+    call has been settled as a success: a value that does not fit the declared return type
+    is a bug in the tool, answered as one.
+    """
     fn, timeout, public_name = spec.fn, limits.timeout, called.name
     is_async = inspect.iscoroutinefunction(fn)
     attributes = {
@@ -232,7 +241,7 @@ def _invoker(
         "plughost.plugin.version": runtime.version,
     }
 
-    async def invoke(kwargs: dict[str, Any]) -> Any:
+    async def invoke(kwargs: dict[str, Any], convert: Callable[[Any], ToolResult]) -> ToolResult:
         record = current_call.get()
         if record is None or record.caller is None:
             raise PermissionError("no verified caller for this request")
@@ -256,12 +265,17 @@ def _invoker(
             tracer=current_tracer(),
         )
         with step(f"tool {public_name}", attributes) as span:
-            result = await run(ctx, record, kwargs)
+            result = await run(ctx, record, kwargs, convert)
             if record.outcome is not None:
                 span.set_attribute("plughost.outcome", record.outcome.value)
         return result
 
-    async def run(ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any]) -> Any:
+    async def run(
+        ctx: ToolContext,
+        record: CallRecord,
+        kwargs: dict[str, Any],
+        convert: Callable[[Any], ToolResult],
+    ) -> ToolResult:
         """The plugin's function within its deadline; what it did settled on the record."""
         try:
             with anyio.fail_after(timeout):
@@ -269,7 +283,7 @@ def _invoker(
                     result = await limits.loop.run(lambda: fn(ctx, **kwargs))
                 else:
                     result = await anyio.to_thread.run_sync(
-                        functools.partial(fn, ctx, **kwargs),
+                        functools.partial(contained, fn, ctx, **kwargs),
                         abandon_on_cancel=True,
                         limiter=limits.threads,
                     )
@@ -289,8 +303,15 @@ def _invoker(
         except Exception:
             runtime.logger.exception("tool %s failed", public_name)
             return _internal_error(record)
+        try:
+            converted = convert(result)
+        except Exception:
+            runtime.logger.exception(
+                "tool %s returned a value its result type cannot hold", public_name
+            )
+            return _internal_error(record)
         record.end(Outcome.OK)
-        return result
+        return converted
 
     return invoke
 

@@ -10,6 +10,10 @@ plugin's calls, so a slow tool of the plugin must not hold them up). A plugin th
 loop delays only what runs there, which then times out. Host services a plugin awaits
 (`ToolContext.token_for`) hop back to the host's loop, where their caches and in-flight
 requests live.
+
+Plugin code that raises `SystemExit` or `KeyboardInterrupt` (a ``sys.exit`` copied from a
+script) would end the loop or thread it runs on, or reach the server as a plain-text 500;
+`contained` makes it a `PluginExit`, an ordinary failure of that one call.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -28,6 +32,18 @@ from plughost.sdk.credentials import DownstreamToken, TokenSource
 T = TypeVar("T")
 
 log = logging.getLogger("plughost.plugins")
+
+
+class PluginExit(Exception):
+    """Plugin code raised `SystemExit` or `KeyboardInterrupt`: a failure of that call only."""
+
+
+def contained(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """``fn(*args, **kwargs)``, with a `SystemExit` or `KeyboardInterrupt` as `PluginExit`."""
+    try:
+        return fn(*args, **kwargs)
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise PluginExit(f"plugin code raised {type(exc).__name__}") from exc
 
 
 async def run_on(loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]) -> T:
@@ -42,7 +58,10 @@ async def run_on(loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]
 
 
 async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
-    return await fn()
+    try:
+        return await fn()
+    except (SystemExit, KeyboardInterrupt) as exc:
+        raise PluginExit(f"plugin code raised {type(exc).__name__}") from exc
 
 
 class PluginLoop:
@@ -95,7 +114,16 @@ def _serve(loop: asyncio.AbstractEventLoop) -> None:
     """A loop thread's life: run until stopped, then end what the plugin left, as `asyncio.run`."""
     asyncio.set_event_loop(loop)
     try:
-        loop.run_forever()
+        while True:
+            try:
+                loop.run_forever()
+                break
+            except (SystemExit, KeyboardInterrupt) as exc:  # from a task the plugin started
+                log.error(
+                    "a task on event loop %s raised %s",
+                    threading.current_thread().name,
+                    type(exc).__name__,
+                )
         loop.run_until_complete(_cancel_the_rest())
         loop.run_until_complete(loop.shutdown_asyncgens())
     finally:

@@ -1,13 +1,16 @@
-"""A plugin that hangs (at import, in start-up, in an async tool or guardrail) stalls only itself.
+"""A plugin that hangs or exits hurts only its own calls.
 
 Each plugin's async tools, guardrail hooks and lifecycle hooks run on the plugin's own event
 loops; the host's loop only waits for them, within their deadlines, and imports a plugin within
 one too. So while the ``hog`` plugin's loop is stuck, the other plugins, the health endpoints
-and the hog's own deadline all keep working, over real HTTP.
+and the hog's own deadline all keep working. A ``rude`` plugin calls ``sys.exit``, raises
+``KeyboardInterrupt`` and returns what its result type cannot hold: each is that call's
+``internal_error``, and the plugin's loop and the server live on. All over real HTTP.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -65,6 +68,58 @@ def poke(ctx) -> str:
 @plugin.on_startup
 async def start(runtime):
     time.sleep(3)
+"""
+
+
+RUDE = """
+import asyncio
+import sys
+
+from plughost import Plugin, ToolContext
+
+plugin = Plugin(scopes={"rude:use": "Use it"})
+
+
+@plugin.tool(scopes=["rude:use"])
+def quit(ctx: ToolContext) -> str:
+    "Exit, as a script would."
+    sys.exit(1)
+
+
+@plugin.tool(scopes=["rude:use"])
+async def aquit(ctx: ToolContext) -> str:
+    "Exit from async code."
+    raise SystemExit(3)
+
+
+@plugin.tool(scopes=["rude:use"])
+def interrupt(ctx: ToolContext) -> str:
+    "Raise what Ctrl-C raises."
+    raise KeyboardInterrupt
+
+
+@plugin.tool(scopes=["rude:use"])
+async def fire_and_forget(ctx: ToolContext) -> str:
+    "Leave a task behind that exits."
+
+    async def later() -> None:
+        raise SystemExit(4)
+
+    asyncio.get_running_loop().create_task(later())
+    await asyncio.sleep(0.05)
+    return "left"
+
+
+@plugin.tool(scopes=["rude:use"])
+def shapeless(ctx: ToolContext) -> dict:
+    "Return what a dict result cannot be serialised from."
+    return {"value": object()}
+
+
+@plugin.tool(scopes=["rude:use"])
+async def alive(ctx: ToolContext) -> str:
+    "Answer."
+    return "yes"
 """
 
 
@@ -146,3 +201,28 @@ def test_a_plugin_whose_import_hangs_is_not_served_and_the_rest_are(plughost_fac
     assert "did not finish within 0.5s" in record.error
     assert "PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS" in record.error
     assert host.client(["todo:read"]).call("todo_list").ok
+
+
+def test_exits_and_unserialisable_results_fail_only_that_call(
+    plughost_factory, make_dist, tmp_path
+):
+    make_dist("acme-rude", RUDE, namespace="rude")
+    audit = tmp_path / "audit.jsonl"
+    host = plughost_factory(
+        plugins=["rude", "todo"], settings={"audit": {"sink": "file", "file": str(audit)}}
+    )
+    agent = host.client(["rude:use", "todo:read"])
+    for tool in ("rude_quit", "rude_aquit", "rude_interrupt", "rude_shapeless"):
+        answer = agent.call(tool)
+        assert answer.status_code == 200, tool
+        assert answer.error["code"] == "internal_error", tool
+        assert answer.headers["x-request-id"] in answer.error["message"]
+        assert "Traceback" not in answer.text and "object" not in answer.text
+        assert agent.call("rude_alive").data == {"result": "yes"}
+        assert agent.call("todo_list").ok
+    assert agent.call("rude_fire_and_forget").data == {"result": "left"}
+    assert agent.call("rude_alive").data == {"result": "yes"}
+    assert httpx.get(f"{host.base_url}/healthz", timeout=5).status_code == 200
+    host.stop()
+    outcomes = [json.loads(line)["outcome"] for line in audit.read_text().splitlines()]
+    assert outcomes.count("internal_error") == 4
