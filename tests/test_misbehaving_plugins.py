@@ -117,6 +117,12 @@ def shapeless(ctx: ToolContext) -> dict:
 
 
 @plugin.tool(scopes=["rude:use"])
+def flood(ctx: ToolContext, kib: int) -> list[str]:
+    "Return about kib KiB of text."
+    return ["x" * 1024] * kib
+
+
+@plugin.tool(scopes=["rude:use"])
 async def alive(ctx: ToolContext) -> str:
     "Answer."
     return "yes"
@@ -226,3 +232,16 @@ def test_exits_and_unserialisable_results_fail_only_that_call(
     host.stop()
     outcomes = [json.loads(line)["outcome"] for line in audit.read_text().splitlines()]
     assert outcomes.count("internal_error") == 4
+
+
+def test_a_result_over_the_size_limit_is_refused_not_sent(plughost_factory, make_dist):
+    make_dist("acme-rude", RUDE, namespace="rude")
+    host = plughost_factory(plugins=["rude"], settings={"max_result_bytes": 100_000})
+    agent = host.client(["rude:use"])
+    assert len(agent.call("rude_flood", kib=40).data["result"]) == 40
+    answer = agent.call("rude_flood", kib=60)
+    assert answer.error["code"] == "result_too_large"
+    assert answer.error["details"]["limit"] == 100_000
+    assert answer.error["details"]["bytes"] > 100_000
+    assert "PLUGHOST_MAX_RESULT_BYTES" in answer.error["message"]
+    assert len(answer.text) < 2_000

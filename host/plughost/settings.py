@@ -412,6 +412,12 @@ class HostSettings(BaseSettings):
     max_request_bytes: int = Field(
         1_048_576, ge=1024, description="Larger MCP request bodies are refused with 413."
     )
+    max_result_bytes: int = Field(
+        8_388_608,
+        ge=1024,
+        description="A tool result larger than this (its text, data and structured content, "
+        "in bytes) is not sent: the call ends with the error code result_too_large.",
+    )
     max_json_depth: int = Field(
         64, ge=8, le=512, description="MCP messages nested deeper are refused (JSON-RPC -32600)."
     )

@@ -26,9 +26,17 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.to_thread
+import pydantic_core
 from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
-from mcp.types import ToolAnnotations
+from mcp.types import (
+    AudioContent,
+    EmbeddedResource,
+    ImageContent,
+    TextContent,
+    TextResourceContents,
+    ToolAnnotations,
+)
 
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
@@ -66,7 +74,7 @@ _COMPOSED = ("$ref", "anyOf", "oneOf", "allOf", "not", "if")
 @dataclass(frozen=True)
 class CallLimits:
     """How long one call may run, and where: the worker threads its plugin's sync tools share,
-    the event loop its async tools run on.
+    the event loop its async tools run on; and how large a result it may send.
 
     Each plugin has its own threads and its own loop: a plugin whose calls hang (a stalled
     database, a remote that never answers, a blocking call in an ``async def``) can exhaust
@@ -76,6 +84,7 @@ class CallLimits:
     timeout: float
     threads: anyio.CapacityLimiter
     loop: PluginLoop
+    max_result_bytes: int
 
 
 def build_tool(
@@ -310,10 +319,41 @@ def _invoker(
                 "tool %s returned a value its result type cannot hold", public_name
             )
             return _internal_error(record)
+        size = result_size(converted)
+        if size > limits.max_result_bytes:
+            runtime.logger.warning("tool %s returned %d bytes, over the limit", public_name, size)
+            return _error_result(
+                record,
+                Outcome.TOOL_ERROR,
+                "result_too_large",
+                f"{public_name} returned {size} bytes, more than this server sends "
+                f"({limits.max_result_bytes}, PLUGHOST_MAX_RESULT_BYTES): ask for less, "
+                "such as a smaller page or a narrower query",
+                {"bytes": size, "limit": limits.max_result_bytes},
+            )
         record.end(Outcome.OK)
         return converted
 
     return invoke
+
+
+def result_size(result: ToolResult) -> int:
+    """The bytes a result puts on the wire, near enough: its text, data and structured content.
+
+    Structured content is usually also in the text as JSON, and a response carries both.
+    """
+    size = len(pydantic_core.to_json(result.structured_content)) if result.structured_content else 0
+    for block in result.content:
+        if isinstance(block, TextContent):
+            size += len(block.text.encode())
+        elif isinstance(block, ImageContent | AudioContent):
+            size += len(block.data)
+        elif isinstance(block, EmbeddedResource):
+            resource = block.resource
+            size += len(
+                resource.text if isinstance(resource, TextResourceContents) else resource.blob
+            )
+    return size
 
 
 def _internal_error(record: CallRecord) -> ToolResult:

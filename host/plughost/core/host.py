@@ -246,6 +246,7 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
                     timeout=spec.timeout or host.settings.tool_timeout_seconds,
                     threads=threads,
                     loop=loop,
+                    max_result_bytes=host.settings.max_result_bytes,
                 ),
                 plugin_scopes=frozenset(plugin.record.scopes),
                 cursors=host.cursors,
