@@ -76,6 +76,7 @@ def test_malformed_messages_get_errors_that_name_the_problem(plughost_factory):
         '"arguments":[1]}}': (-32602, "arguments"),
         '{"jsonrpc":"2.0","id":1e999,"method":"tools/list"}': (-32600, "id"),
         '{"id":4,"method":"tools/list"}': (-32600, "jsonrpc"),
+        '{"jsonrpc":"2.0","id":5,"method":"tools/list","params":{"_meta":"x"}}': (-32602, "_meta"),
     }
     for body, (code, named) in cases.items():
         reply = post(host, token, body)

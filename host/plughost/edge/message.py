@@ -101,6 +101,8 @@ def _check_shape(payload: dict[str, Any]) -> None:
     params = payload.get("params", {})
     if not isinstance(params, dict):
         raise BadMessage(INVALID_PARAMS, '"params" must be an object')
+    if not isinstance(params.get("_meta", {}), dict):
+        raise BadMessage(INVALID_PARAMS, '"params._meta" must be an object')
     if payload["method"] == "tools/call":
         if not isinstance(params.get("name"), str):
             raise BadMessage(INVALID_PARAMS, 'tools/call needs "params.name", the tool\'s name')
