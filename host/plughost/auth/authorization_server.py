@@ -56,7 +56,7 @@ from mcp.shared.auth import (
 from pydantic import AnyHttpUrl, AnyUrl, BaseModel, ConfigDict, Field
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route, request_response
+from starlette.routing import Route, request_response
 from starlette.types import ASGIApp
 
 from plughost.auth import exchange_grant
@@ -461,6 +461,7 @@ class DevAuthorizationServer(
         """Revoking either token ends the sign-in's refresh tokens. An access token is a
         self-contained JWT the resource server checks without calling here, so it stays
         valid until it expires (``dev_token_ttl_seconds``)."""
+        family: object  # a claim may hold anything: checked below
         if isinstance(token, IssuedRefreshToken):
             family = token.family
         else:
@@ -493,7 +494,7 @@ class DevAuthorizationServer(
             }
         )
 
-    def routes(self, consent: Callable[[], list[BaseRoute]]) -> list[BaseRoute]:
+    def routes(self, consent: Callable[[], list[Route]]) -> list[Route]:
         """Every endpoint of the authorization server; ``consent`` adds the consent page's."""
         endpoints = _Endpoints(self)
         authorize = AuthorizationHandler(self).handle

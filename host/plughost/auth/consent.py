@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import Route
 
 from plughost.auth.authorization_server import (
     CONSENT_PATH,
@@ -80,7 +80,7 @@ class ConsentPage:
         self._origin = f"{parts.scheme}://{parts.netloc}"
         self._secure = parts.scheme == "https"
 
-    def routes(self) -> list[BaseRoute]:
+    def routes(self) -> list[Route]:
         return [
             Route(CONSENT_PATH, self.show, methods=["GET"]),
             Route(CONSENT_PATH, self.decide, methods=["POST"]),

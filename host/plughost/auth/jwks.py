@@ -122,10 +122,13 @@ class JWKSCache:
         self.last_fetch_at = datetime.now(UTC)
         self.fetch_count += 1
         try:
-            if self._uri is None and self._discover is not None:
-                self._uri = await self._discover()
+            uri = self._uri
+            if uri is None:
+                # The constructor refuses a cache with neither a URI nor a way to discover it.
+                assert self._discover is not None
+                uri = self._uri = await self._discover()
             async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
-                response = await client.get(self._uri, headers={"Accept": "application/json"})
+                response = await client.get(uri, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 keys = parse_jwks(response.json())
         except Exception as exc:

@@ -148,7 +148,9 @@ class Console:
     def _client(self, store: OAuthStore | None) -> tuple[ConsoleClient | None, str | None]:
         settings = self.host.settings.console
         redirect_uri = self.public_url + CALLBACK_PATH
-        common = {"redirect_uri": redirect_uri, "resource": self.issuer.resource}
+        console_client = partial(
+            ConsoleClient, redirect_uri=redirect_uri, resource=self.issuer.resource
+        )
         if self.issuer.dev is not None and store is not None:
             base = self.public_url
             registration = OAuthClientInformationFull(
@@ -173,13 +175,12 @@ class Console:
                     issuer=base, authorize=base + AUTHORIZE_PATH, token=base + TOKEN_PATH
                 )
 
-            client = ConsoleClient(
+            client = console_client(
                 client_id=DEV_CLIENT_ID,
                 client_secret=None,
                 scope=ADMIN_SCOPE,
                 endpoints=dev_endpoints,
                 register=register,
-                **common,
             )
             return client, None
         if settings.client_id is None or not self.issuer.metadata_urls:
@@ -207,12 +208,11 @@ class Console:
                 ) from None
 
         secret = settings.client_secret
-        client = ConsoleClient(
+        client = console_client(
             client_id=settings.client_id,
             client_secret=secret.get_secret_value() if secret else None,
             scope=ADMIN_SCOPE,
             endpoints=endpoints,
-            **common,
         )
         return client, None
 
@@ -254,6 +254,7 @@ class Console:
     async def _viewer(self, request: Request) -> ConsoleSession | Response:
         """Who is asking, holding the admin scope; otherwise the answer to give instead."""
         header = request.headers.get("authorization")
+        viewer: ConsoleSession | None
         if header is not None:
             scheme, _, token = header.partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
@@ -349,9 +350,9 @@ class Console:
             return self._sign_in_again(403, f"The issuer's token was refused: {exc.reason}.")
         viewer = _session_of(verified)
         if ADMIN_SCOPE not in viewer.scopes:
-            response = self._forbidden(viewer)
-            self.cookies.clear_sign_in(response)
-            return response
+            refused = self._forbidden(viewer)
+            self.cookies.clear_sign_in(refused)
+            return refused
         sealed = await self._blocking(self.cookies.seal, viewer)
         response = RedirectResponse(pending.back_to, status_code=303, headers=PAGE_HEADERS)
         self.cookies.set_session(response, sealed, viewer.expires_at)

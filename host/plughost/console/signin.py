@@ -98,7 +98,10 @@ class ConsoleClient:
             "client_id": self.client_id,
             "resource": self.resource,
         }
-        auth = (self.client_id, self.client_secret) if self.client_secret else None
+        # A public client (no secret) sends no Basic auth: the client's default, which is none.
+        auth = (
+            (self.client_id, self.client_secret) if self.client_secret else httpx.USE_CLIENT_DEFAULT
+        )
         try:
             async with httpx.AsyncClient(
                 timeout=TOKEN_TIMEOUT_SECONDS, follow_redirects=False

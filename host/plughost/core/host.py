@@ -103,6 +103,7 @@ def build_host(
     for record in report.problems:
         registry.refuse(record.namespace, record.error or record.status.value)
     ledger = CallLedger(audit, metrics, include_arguments=settings.audit.include_arguments)
+    host: Host  # the server's lambda below reads it once it is built
     host = Host(
         settings=settings,
         report=report,

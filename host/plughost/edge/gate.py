@@ -128,10 +128,12 @@ class RequestGate:
             return
         if name is not None:
             send = self._refusals_from_the_tool(record, message, send)
-            version = self.fast_path.version_for(scope, message) if self.fast_path else None
-            if version is not None:
-                await self.fast_path.answer(message, version, send)
-                return
+            fast_path = self.fast_path
+            if fast_path:
+                version = fast_path.version_for(scope, message)
+                if version is not None:
+                    await fast_path.answer(message, version, send)
+                    return
         await self.app(scope, receive, send)
 
     async def _transport_allows(self, scope: Scope, record: CallRecord, send: Send) -> bool:

@@ -20,7 +20,7 @@ from typing import Any
 import anyio
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
-from mcp.types import TextContent
+from mcp.types import ContentBlock, TextContent
 from pluggy import HookCaller
 
 from plughost.core.adapter import error_result
@@ -233,7 +233,7 @@ def _output(result: ToolResult) -> CallOutput:
 def _result(result: ToolResult, output: CallOutput) -> ToolResult:
     """The tool's result with the guardrails' text and structured content; other blocks kept."""
     texts = iter(output.text)
-    content = []
+    content: list[ContentBlock] = []
     for block in result.content:
         if isinstance(block, TextContent):
             text = next(texts, None)

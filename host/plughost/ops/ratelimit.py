@@ -27,6 +27,7 @@ from typing import Any, Literal, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import limits
+from limits.aio.storage import Storage as AsyncStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from limits.storage import storage_from_string
@@ -80,11 +81,14 @@ class RateLimiter:
         if _is_memory(storage_url):
             self._local = LocalWindows()
         else:
-            self.storage = storage_from_string(
+            storage = storage_from_string(
                 _async_uri(storage_url),
                 wrap_exceptions=True,
                 **_storage_options(storage_url, key_prefix, storage_timeout),
             )
+            # An async+ scheme (`_async_uri`) always gives one of limits' asyncio storages.
+            assert isinstance(storage, AsyncStorage)
+            self.storage = storage
             self._shared = MovingWindowRateLimiter(self.storage)
 
     def _limit(self, tool: str) -> tuple[limits.RateLimitItem | None, str]:

@@ -1,3 +1,5 @@
+# mypy: disable-error-code="empty-body"
+# A pluggy hookspec is a signature and a docstring: its body never runs, so it returns nothing.
 """The hooks a plugin implements.
 
 Every plugin is registered in a pluggy `PluginManager` of its own, so each hook below answers for
