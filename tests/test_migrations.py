@@ -160,6 +160,22 @@ def test_refuse_mode_withdraws_a_plugin_that_is_behind_and_serves_the_others(
     assert db.revision(namespace) == "0001"
 
 
+def test_a_migrations_package_with_no_revision_yet_is_current(make_dist, plughost_database):
+    """An author who has made the package but not written 0001 yet: nothing is pending."""
+    namespace = f"n{uuid.uuid4().hex[:8]}"
+    package = f"{namespace}_migrations"
+    (make_dist.root / package).mkdir()
+    (make_dist.root / package / "__init__.py").write_text("")
+    make_dist(
+        f"acme-{namespace}",
+        PLUGIN.replace("{ns}", namespace).replace("{package}", package),
+        namespace=namespace,
+    )
+    found = migrations.status(plughost_database.engine, track(namespace))
+    assert found.state is migrations.SchemaState.CURRENT, found.detail
+    assert migrations.make_ready(plughost_database.engine, track(namespace), migrate=False) == []
+
+
 def test_a_database_ahead_of_the_installed_plugin_is_refused_naming_both_revisions(
     notes_plugin, plughost_database, plughost_factory
 ):

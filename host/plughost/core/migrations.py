@@ -194,9 +194,9 @@ def _status(conn: Connection, track: Track) -> TrackStatus:
         if _adoptable(conn, track, scripts):
             base.detail = "tables made before migrations: adopted at the baseline on upgrade"
         return base
-    # Past the branch above, current is None only for a track with no revision written either,
-    # which reads as ahead, as it always has (alembic knows no revision None).
-    if current is None or not _known(scripts, current):
+    if current is None:
+        return base  # no revision written yet, none applied: nothing to run, nothing unknown
+    if not _known(scripts, current):
         base.state = SchemaState.AHEAD
         base.detail = ahead_message(track, current, head)
         return base
