@@ -30,10 +30,11 @@ nox.options.error_on_missing_interpreters = True
 @nox.session(python="3.11")
 def host(session: nox.Session) -> None:
     """The host's own tests, including end-to-end runs with the bundled plugins."""
-    # nox: the scaffold test runs a generated plugin's own noxfile; otel: the tracing tests
-    # export to the OTLP exporter the operators' guide configures.
+    # nox: the scaffold test runs a generated plugin's own noxfile; ruff: the docs test lints
+    # the guide's example as its reader would; otel: the tracing tests export to the OTLP
+    # exporter the operators' guide configures.
     plugins = [f"./plugins/{name}" for name in PLUGINS]
-    session.install(".[test,postgres,redis,otel]", "nox", *plugins)
+    session.install(".[test,postgres,redis,otel]", "nox", "ruff>=0.6", *plugins)
     session.run("pytest", "tests", *session.posargs)
 
 

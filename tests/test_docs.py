@@ -464,6 +464,19 @@ def test_the_guide_example_installs_loads_and_passes_its_tests(tmp_path: Path) -
     result = run_example_tests(project, install_example(project, files))
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"\b[1-9]\d* passed\b", result.stdout), result.stdout
+    for check in (["check", "--no-cache", "."], ["format", "--no-cache", "--check", "."]):
+        lint = run_ruff(project, check)
+        assert lint.returncode == 0, f"the guide's example fails its own `ruff {check[0]}`:\n" + (
+            lint.stdout + lint.stderr
+        )
+
+
+def run_ruff(project: Path, args: list[str]) -> subprocess.CompletedProcess[str]:
+    """ruff over the example with the settings its pyproject.toml shows (the reader's lint)."""
+    ruff = shutil.which("ruff", path=str(Path(sys.executable).parent)) or shutil.which("ruff")
+    if ruff is None:
+        pytest.skip("ruff is not installed here; the host's nox session installs it")
+    return subprocess.run([ruff, *args], cwd=project, capture_output=True, text=True, timeout=120)
 
 
 def test_the_readme_example_installs_loads_and_passes(tmp_path: Path) -> None:
