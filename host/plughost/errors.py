@@ -12,8 +12,8 @@ class PluginLoadError(PlughostError):
     """One or more plugins could not be loaded (raised in strict mode)."""
 
 
-class PluginImportTimeout(PlughostError):
-    """A plugin's module did not finish importing within the start deadline."""
+class PluginStartTimeout(PlughostError):
+    """A plugin's import or start-up hooks did not finish within the start deadline."""
 
 
 class ScopeError(PlughostError):

@@ -27,7 +27,7 @@ from sqlalchemy import Table
 from plughost.core.adapter import tool_hints
 from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
 from plughost.core.scope_use import scope_uses
-from plughost.errors import PluginImportTimeout, PluginLoadError, ScopeError
+from plughost.errors import PluginLoadError, PluginStartTimeout, ScopeError
 from plughost.sdk import hookspecs
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TENANT_COLUMN
@@ -350,7 +350,7 @@ def _import(ep: importlib_metadata.EntryPoint, timeout: float | None) -> Any:
     thread.start()
     thread.join(timeout)
     if thread.is_alive():
-        raise PluginImportTimeout(
+        raise PluginStartTimeout(
             f"importing {ep.value} did not finish within {timeout:g}s "
             "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS); is the module calling a service that does "
             "not answer? Connect in an on_startup hook instead"

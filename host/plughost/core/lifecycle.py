@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plughost import __version__
 from plughost.core import migrations
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginStatus
+from plughost.errors import PluginStartTimeout
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import PluginRuntime
 from plughost.sdk.plugin import maybe_await
@@ -64,18 +65,14 @@ async def start_plugins(host: Host) -> None:
         try:
             runtime.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             await ready_schema(host, migrations.plugin_track(plugin))
-            with anyio.fail_after(deadline):
-                hook = plugin.manager.hook.plughost_startup
+            hook = plugin.manager.hook.plughost_startup
+            with anyio.move_on_after(deadline) as scope:
                 await host.loops[plugin.namespace].run(functools.partial(_each, hook, runtime))
-        except TimeoutError as exc:
-            log.error("plugin %s did not start within %gs", plugin.namespace, deadline)
-            if host.settings.strict:
-                raise
-            message = (
-                f"start-up did not finish within {deadline:g}s "
-                "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS)"
-            )
-            withdraw(host, plugin, message, exc)
+            if scope.cancelled_caught:
+                raise PluginStartTimeout(
+                    f"start-up did not finish within {deadline:g}s "
+                    "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS)"
+                )
         except Exception as exc:
             log.exception("plugin %s failed to start", plugin.namespace)
             if host.settings.strict:
@@ -123,12 +120,12 @@ async def stop_plugins(host: Host) -> None:
     deadline = host.settings.plugin_start_timeout_seconds
     for plugin in reversed(host.report.loaded):
         runtime = host.runtimes[plugin.namespace]
+        hook = plugin.manager.hook.plughost_shutdown
         try:
-            with anyio.fail_after(deadline):
-                hook = plugin.manager.hook.plughost_shutdown
+            with anyio.move_on_after(deadline) as scope:
                 await host.loops[plugin.namespace].run(functools.partial(_each, hook, runtime))
-        except TimeoutError:
-            log.error("plugin %s did not shut down within %gs", plugin.namespace, deadline)
+            if scope.cancelled_caught:
+                log.error("plugin %s did not shut down within %gs", plugin.namespace, deadline)
         except Exception:
             log.exception("plugin %s failed to shut down cleanly", plugin.namespace)
     for loop in (*host.loops.values(), *host.guard_loops.values()):
