@@ -94,6 +94,12 @@ async def aquit(ctx: ToolContext) -> str:
 
 
 @plugin.tool(scopes=["rude:use"])
+def own_timeout(ctx: ToolContext) -> str:
+    "Raise a TimeoutError of its own, long before any deadline."
+    raise TimeoutError("the upstream did not answer")
+
+
+@plugin.tool(scopes=["rude:use"])
 def interrupt(ctx: ToolContext) -> str:
     "Raise what Ctrl-C raises."
     raise KeyboardInterrupt
@@ -221,7 +227,7 @@ def test_exits_and_unserialisable_results_fail_only_that_call(
         plugins=["rude", "todo"], settings={"audit": {"sink": "file", "file": str(audit)}}
     )
     agent = host.client(["rude:use", "todo:read"])
-    for tool in ("rude_quit", "rude_aquit", "rude_interrupt", "rude_shapeless"):
+    for tool in ("rude_quit", "rude_aquit", "rude_interrupt", "rude_shapeless", "rude_own_timeout"):
         answer = agent.call(tool)
         assert answer.status_code == 200, tool
         assert answer.error["code"] == "internal_error", tool
@@ -234,7 +240,7 @@ def test_exits_and_unserialisable_results_fail_only_that_call(
     assert httpx.get(f"{host.base_url}/healthz", timeout=5).status_code == 200
     host.stop()
     outcomes = [json.loads(line)["outcome"] for line in audit.read_text().splitlines()]
-    assert outcomes.count("internal_error") == 4
+    assert outcomes.count("internal_error") == 5
 
 
 def test_a_result_over_the_size_limit_is_refused_not_sent(plughost_factory, make_dist):

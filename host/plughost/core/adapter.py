@@ -287,7 +287,8 @@ def _invoker(
     ) -> ToolResult:
         """The plugin's function within its deadline; what it did settled on the record."""
         try:
-            with anyio.fail_after(timeout):
+            # move_on_after, not fail_after: a TimeoutError the tool raises itself is its bug.
+            with anyio.move_on_after(timeout) as deadline:
                 if is_async:
                     result = await limits.loop.run(lambda: fn(ctx, **kwargs))
                 else:
@@ -296,6 +297,10 @@ def _invoker(
                         abandon_on_cancel=True,
                         limiter=limits.threads,
                     )
+            if deadline.cancelled_caught:
+                runtime.logger.warning("tool %s timed out after %ss", public_name, timeout)
+                message = f"{public_name} did not finish within {timeout}s"
+                return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
         except InsufficientScope as exc:
             try:
                 called.vet(*exc.details["missing_scopes"])
@@ -305,10 +310,6 @@ def _invoker(
             return _refused(record, exc)
         except ToolError as exc:
             return _refused(record, exc)
-        except TimeoutError:
-            runtime.logger.warning("tool %s timed out after %ss", public_name, timeout)
-            message = f"{public_name} did not finish within {timeout}s"
-            return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
         except Exception:
             runtime.logger.exception("tool %s failed", public_name)
             return _internal_error(record)
