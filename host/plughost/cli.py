@@ -215,7 +215,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
     from plughost.auth.dev_issuer import DevIssuer
     from plughost.core.host import load_plugins
     from plughost.core.host_scopes import HOST_SCOPES
-    from plughost.edge.asgi import MCP_PATH
+    from plughost.settings import MCP_PATH
 
     logging.basicConfig(level="ERROR")
     try:

@@ -26,6 +26,8 @@ from pydantic_settings import (
 from plughost.errors import SettingsError
 
 ENV_PREFIX = "PLUGHOST_"
+#: Where the MCP endpoint is served; the protected resource is ``<public url>/mcp``.
+MCP_PATH = "/mcp"
 
 
 def _default_data_dir() -> Path:

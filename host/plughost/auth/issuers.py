@@ -12,9 +12,8 @@ from plughost.auth.dev_issuer import JWKS_PATH, TENANT_CLAIM, DevIssuer
 from plughost.auth.jwks import JWKSCache
 from plughost.auth.upstream_metadata import metadata_urls
 from plughost.auth.verifier import TokenVerifier, VerifierConfig
-from plughost.edge.asgi import MCP_PATH
 from plughost.errors import SettingsError
-from plughost.settings import AuthSettings
+from plughost.settings import MCP_PATH, AuthSettings
 
 
 @dataclass

@@ -30,10 +30,10 @@ from plughost.auth.issuers import Issuer
 from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.upstream_metadata import UpstreamMetadata
 from plughost.auth.verifier import InvalidToken
-from plughost.edge.asgi import MCP_PATH
-from plughost.ops.callrecord import current_call
+from plughost.core.callrecord import current_call
 from plughost.ops.tracing import step
 from plughost.sdk.context import Caller
+from plughost.settings import MCP_PATH
 
 log = logging.getLogger("plughost.auth")
 

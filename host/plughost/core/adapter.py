@@ -38,11 +38,11 @@ from mcp.types import (
     ToolAnnotations,
 )
 
+from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTool
 from plughost.ops.audit import Outcome
-from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope

@@ -23,6 +23,7 @@ from sqlalchemy import Engine
 from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, build_tool
+from plughost.core.callrecord import CallLedger
 from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
@@ -32,7 +33,6 @@ from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge.guardrails import Guardrails
 from plughost.edge.mcp_middleware import CallOutcomes, ScopeFilter
 from plughost.ops.audit import AuditTrail, build_trail
-from plughost.ops.callrecord import CallLedger
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter
 from plughost.sdk.context import PluginRuntime

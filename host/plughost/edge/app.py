@@ -27,7 +27,6 @@ from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
-from plughost.edge.asgi import MCP_PATH
 from plughost.edge.binding import banner, check_dev_exposure, public_url
 from plughost.edge.fastpath import FastPath
 from plughost.edge.gate import GatePolicy, RequestGate
@@ -43,7 +42,7 @@ from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import TraceEdge, Tracing
-from plughost.settings import HostSettings, load_settings
+from plughost.settings import MCP_PATH, HostSettings, load_settings
 
 BIND_ENV = "_PLUGHOST_BIND"
 

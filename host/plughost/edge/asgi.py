@@ -7,9 +7,6 @@ from typing import Any
 
 from starlette.types import Message, Receive, Send
 
-#: Where the MCP endpoint is served; the protected resource is ``<public url>/mcp``.
-MCP_PATH = "/mcp"
-
 #: JSON-RPC error codes: the spec's, and server-defined ones in the range it reserves.
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600

@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plughost.auth.provider import CallerToken
 from plughost.auth.verifier import ISSUER_UNAVAILABLE
+from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.naming import missing_scopes
 from plughost.core.registry import RegisteredTool, ToolRegistry
 from plughost.edge import message as messages
@@ -43,7 +44,6 @@ from plughost.edge.asgi import (
 )
 from plughost.edge.fastpath import FastPath
 from plughost.ops.audit import Outcome
-from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
 from plughost.ops.tracing import continued, step

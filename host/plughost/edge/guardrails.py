@@ -24,9 +24,9 @@ from mcp.types import ContentBlock, TextContent
 from pluggy import HookCaller
 
 from plughost.core.adapter import error_result
+from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.discovery import LoadedPlugin
 from plughost.core.plugin_loop import PluginLoop
-from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import step
 from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, GuardrailFailed, Rewrite

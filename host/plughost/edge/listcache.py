@@ -22,9 +22,9 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plughost.core.callrecord import current_call
 from plughost.core.registry import ToolRegistry
 from plughost.edge.message import message_of
-from plughost.ops.callrecord import current_call
 
 KEYED_HEADERS = (b"accept", b"content-type", b"host", b"origin")
 

@@ -21,10 +21,10 @@ from pydantic import ValidationError as PydanticValidationError
 
 from plughost.auth.provider import CallerToken
 from plughost.core.adapter import error_result
+from plughost.core.callrecord import CallLedger, CallRecord, current_call
 from plughost.core.naming import missing_scopes
 from plughost.core.registry import ToolRegistry
 from plughost.ops.audit import Outcome
-from plughost.ops.callrecord import CallLedger, CallRecord, current_call
 from plughost.ops.logs import request_id
 from plughost.sdk.context import Caller
 

@@ -18,9 +18,9 @@ from urllib.parse import urlsplit
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from plughost.core.callrecord import current_call
 from plughost.edge.asgi import send_json
 from plughost.ops.audit import Outcome
-from plughost.ops.callrecord import current_call
 
 UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
 

@@ -17,10 +17,10 @@ import logging
 import anyio
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plughost.core.callrecord import CallLedger, CallRecord, current_call
 from plughost.edge.asgi import INTERNAL_ERROR, jsonrpc_error, send_json
 from plughost.edge.message import message_of
 from plughost.ops.audit import Outcome
-from plughost.ops.callrecord import CallLedger, CallRecord, current_call
 from plughost.ops.logs import request_id
 
 log = logging.getLogger("plughost.edge")

@@ -43,8 +43,8 @@ from opentelemetry.trace import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plughost import __version__
+from plughost.core.callrecord import CallRecord, current_call
 from plughost.ops import logs
-from plughost.ops.callrecord import CallRecord, current_call
 from plughost.ops.otel import provider_from_environment
 
 INSTRUMENTATION = "plughost"
