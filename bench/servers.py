@@ -44,7 +44,7 @@ def baseline_app() -> Starlette:
     tools = int(os.environ.get("BENCH_TOOLS", "1"))
     app = _server(tools=tools).http_app(path="/mcp", stateless_http=True, json_response=True)
     if os.environ.get("BENCH_TUNED_GC") == "1":
-        from plughost.edge.app import tune_gc_for_serving
+        from plughost.app import tune_gc_for_serving
 
         tune_gc_for_serving()
     return app

@@ -205,13 +205,13 @@ def test_the_fast_path_really_answers(hosts, monkeypatch):
     from plughost.edge.fastpath import FastPath
 
     answered: list[int] = []
-    original = FastPath.answer
+    original = FastPath.respond
 
-    async def counting(self, message, version, send):
+    async def counting(self, message, version, result, send):
         answered.append(message.id)
-        await original(self, message, version, send)
+        await original(self, message, version, result, send)
 
-    monkeypatch.setattr(FastPath, "answer", counting)
+    monkeypatch.setattr(FastPath, "respond", counting)
     body = {"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "diff_text"}}
     for host in hosts:
         status, _, payload = _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], None, "x")

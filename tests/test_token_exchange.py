@@ -423,7 +423,7 @@ def test_with_an_oidc_issuer_the_endpoint_is_discovered_and_the_caller_is_the_su
 
 
 def test_a_real_issuer_without_the_hosts_client_is_a_settings_error(tmp_path):
-    from plughost.edge.app import build
+    from plughost.app import build
     from plughost.settings import load_settings
     from plughost.testing import SettingsError
 

@@ -82,7 +82,7 @@ def serve(
 
     import uvicorn
 
-    from plughost.edge.app import BIND_ENV, build, tune_gc_for_serving
+    from plughost.app import BIND_ENV, build, tune_gc_for_serving
     from plughost.ops.logs import configure_logging
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
@@ -122,7 +122,7 @@ def serve(
     if allow_remote_dev_issuer:
         os.environ["PLUGHOST_AUTH__ALLOW_REMOTE_DEV_ISSUER"] = "true"
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="plughost-metrics-"))
-    uvicorn.run("plughost.edge.app:app_from_env", factory=True, workers=workers, **options)
+    uvicorn.run("plughost.app:app_from_env", factory=True, workers=workers, **options)
 
 
 @main.command()

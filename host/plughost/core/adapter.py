@@ -42,6 +42,7 @@ from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTool
+from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
@@ -368,8 +369,12 @@ def _internal_error(record: CallRecord) -> ToolResult:
 
 def _refused(record: CallRecord, exc: ToolError) -> ToolResult:
     """A plugin's own error: a scope it asked for, bad input, or a failure it reports."""
-    if isinstance(exc, InsufficientScope):
-        record.deny(exc.details["missing_scopes"])
+    if isinstance(exc, InsufficientScope) and record.caller is not None:
+        entry = record.registered
+        scopes = entry.scopes if entry is not None else ()
+        target = entry.name if entry is not None else record.tool or ""
+        missing = exc.details["missing_scopes"]
+        record.refuse(MissingScopes.of(target, scopes, missing, record.caller.scopes))
     outcome = Outcome.INVALID_INPUT if exc.code == "invalid_input" else Outcome.TOOL_ERROR
     error = exc.to_dict()
     return _error_result(record, outcome, exc.code, error["message"], error.get("details"))

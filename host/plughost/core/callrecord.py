@@ -1,10 +1,10 @@
-"""The call record: one per MCP request, filled in by each layer it passes, written once.
+"""The call record: one per MCP request, filled in as the request passes, written once.
 
-The recorder at the edge opens it; the auth provider notes why a token was refused; the gate
-notes the caller, the tool and any refusal; the tool adapter notes what the plugin's function
+The recorder at the edge opens it; the auth provider notes why a token was refused; the call policy
+notes the caller, the target and its verdict; the tool adapter notes what the plugin's function
 did. When the response is complete the recorder hands it to the `CallLedger`, which writes one
-audit record and the metrics, whatever the outcome. No layer audits or meters on its own, so a
-call is counted exactly once and every outcome is counted the same way.
+audit record and the metrics, whatever the outcome. No layer audits or meters on its own, so a call
+is counted exactly once and every outcome is counted the same way.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from plughost.core.registry import RegisteredTool
+from plughost.core.verdicts import DeniedByRule, Refused
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import Caller
@@ -26,14 +27,6 @@ from plughost.sdk.context import Caller
 #: The label metrics use for a tool name that is not in the registry: the caller chooses those
 #: names, so they never become label values of their own.
 UNREGISTERED = "(unregistered)"
-
-
-@dataclass(frozen=True, slots=True)
-class Refusal:
-    """A call refused by a rule (a guardrail's `Deny`, or a guardrail that failed)."""
-
-    rule: str
-    reason: str
 
 
 @dataclass(slots=True)
@@ -53,8 +46,10 @@ class CallRecord:
     outcome: Outcome | None = None
     detail: str | None = None
     auth_refusal: str | None = None
-    missing_scopes: tuple[str, ...] = ()
-    refusal: Refusal | None = None
+    #: The policy's refusal of this call, if it was refused (before it ran, or while running).
+    verdict: Refused | None = None
+    #: Set once the policy has admitted the call, so no later layer decides it again.
+    admitted: bool = False
     notes: list[str] = field(default_factory=list)
     trace_id: str | None = None
 
@@ -63,16 +58,38 @@ class CallRecord:
         if self.outcome is None:
             self.outcome, self.detail = outcome, detail
 
-    def deny(self, missing: list[str] | tuple[str, ...]) -> None:
-        """The caller lacks ``missing``: answered with HTTP 403 by the gate."""
-        self.missing_scopes = tuple(missing)
-        self.end(Outcome.DENIED, f"missing {' '.join(missing)}")
+    def refuse(self, verdict: Refused) -> None:
+        """The policy refused the call. Overrides an outcome the tool settled, since an
+        after-call guardrail may withhold a result the tool produced."""
+        self.verdict = verdict
+        self.outcome, self.detail = verdict.outcome, verdict.detail
 
-    def refuse(self, rule: str, reason: str) -> None:
-        """Refused by ``rule``: answered with HTTP 403 by the gate. Overrides an outcome the
-        tool settled, since an after-call guardrail may withhold a result the tool produced."""
-        self.refusal = Refusal(rule, reason)
-        self.outcome, self.detail = Outcome.DENIED, f"rule {rule}: {reason}"
+    def span_attributes(self) -> dict[str, Any]:
+        """What may go on the call's trace span: never arguments, never the token."""
+        found: dict[str, Any] = {}
+        if self.outcome is not None:
+            found["plughost.outcome"] = self.outcome.value
+            if self.outcome is not Outcome.OK:
+                found["error.type"] = self.outcome.value
+        if self.tool is not None:
+            found["plughost.tool"] = found["gen_ai.tool.name"] = self.tool
+        tool = self.registered
+        plugin = tool.plugin if tool else self.plugin
+        if plugin is not None:
+            found["plughost.plugin"] = plugin
+        if tool is not None:
+            found["plughost.plugin.version"] = tool.plugin_version
+        if isinstance(self.verdict, DeniedByRule):
+            found["plughost.rule"] = self.verdict.rule
+        if self.caller is not None:
+            found["plughost.tenant"] = self.caller.tenant_id
+            if self.caller.client_id:
+                found["plughost.client_id"] = self.caller.client_id
+        return found
+
+    def span_name(self) -> str | None:
+        """The root span's name once the call is known to name a tool."""
+        return f"tools/call {self.registered.name}" if self.registered is not None else None
 
 
 current_call: ContextVar[CallRecord | None] = ContextVar("plughost_call", default=None)

@@ -30,8 +30,6 @@ from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import RegisteredTool, ToolRegistry
-from plughost.edge.guardrails import Guardrails
-from plughost.edge.mcp_middleware import CallOutcomes, ScopeFilter
 from plughost.ops.audit import AuditTrail, build_trail
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter
@@ -86,13 +84,7 @@ def build_host(
     """Validate plugins' settings and register their tools on one FastMCP server behind
     ``auth``; ``exchanger`` gets tools their on-behalf-of tokens."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    engine = build_engine(
-        settings.resolved_database_url,
-        pool_size=settings.database_pool_size,
-        connect_timeout=settings.database_connect_timeout_seconds,
-        statement_timeout=settings.database_statement_timeout_seconds,
-        pool_timeout=settings.database_pool_timeout_seconds,
-    )
+    engine = _engine(settings)
     audit = build_trail(
         settings.audit.sink,
         settings.audit.file,
@@ -108,48 +100,51 @@ def build_host(
         settings=settings,
         report=report,
         engine=engine,
-        mcp=_server(settings, auth, registry, ledger, lambda: host),
+        mcp=_server(auth, lambda: host),
         registry=registry,
         audit=audit,
         ledger=ledger,
         metrics=metrics,
         cursors=CursorKey(engine),
-        limiter=RateLimiter(
-            default=settings.rate_limit.default,
-            per_plugin=settings.rate_limit.plugins,
-            per_tool=settings.rate_limit.tools,
-            storage_url=settings.rate_limit.storage_url,
-            key_prefix=settings.rate_limit.key_prefix,
-            tool_owner=registry.owners,
-            storage_timeout=settings.rate_limit.storage_timeout_seconds,
-            storage_retry=settings.rate_limit.storage_retry_seconds,
-            key_by=settings.rate_limit.key,
-        ),
+        limiter=_limiter(settings, registry),
         exchanger=exchanger,
     )
     for plugin in report.loaded:
         _register(host, plugin)
-    # Innermost: inside CallOutcomes, which has checked the caller's scopes by then.
-    host.mcp.add_middleware(
-        Guardrails(
-            lambda: host.report.loaded,
-            loops=host.guard_loops,
-            timeout=settings.guardrail_timeout_seconds,
-            metrics=metrics,
-        )
-    )
     lifecycle.count_plugins(host.report, metrics)
     return host
 
 
-def _server(
-    settings: HostSettings,
-    auth: AuthProvider,
-    registry: ToolRegistry,
-    ledger: CallLedger,
-    host: Any,
-) -> FastMCP:
-    """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan."""
+def _engine(settings: HostSettings) -> Engine:
+    """The one database engine, with the operator's pool and deadlines."""
+    return build_engine(
+        settings.resolved_database_url,
+        pool_size=settings.database_pool_size,
+        connect_timeout=settings.database_connect_timeout_seconds,
+        statement_timeout=settings.database_statement_timeout_seconds,
+        pool_timeout=settings.database_pool_timeout_seconds,
+    )
+
+
+def _limiter(settings: HostSettings, registry: ToolRegistry) -> RateLimiter:
+    """Per-caller budgets as the operator set them, per plugin from the registry's owners."""
+    limits = settings.rate_limit
+    return RateLimiter(
+        default=limits.default,
+        per_plugin=limits.plugins,
+        per_tool=limits.tools,
+        storage_url=limits.storage_url,
+        key_prefix=limits.key_prefix,
+        tool_owner=registry.owners,
+        storage_timeout=limits.storage_timeout_seconds,
+        storage_retry=limits.storage_retry_seconds,
+        key_by=limits.key,
+    )
+
+
+def _server(auth: AuthProvider, host: Any) -> FastMCP:
+    """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan. The
+    call policy's middleware is added by the app (`plughost.app`), above core."""
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -161,10 +156,6 @@ def _server(
         version=__version__,
         instructions="Tools from the plugins installed on this Plughost server.",
         auth=auth,
-        middleware=[
-            CallOutcomes(registry, ledger),
-            ScopeFilter(registry, list_all=settings.auth.list_all_tools),
-        ],
         lifespan=lifespan,
         mask_error_details=True,
         on_duplicate="error",

@@ -99,3 +99,14 @@ def check_conditional(
                 f"tool {public_name!r}: conditional scope {scope!r} needs a description of "
                 "when it is needed, e.g. 'when paging beyond the primary on-call'"
             )
+
+
+#: Longest caller-chosen name (a tool the caller asked for) kept in logs and audit columns.
+MAX_NAME_CHARS = 128
+
+
+def bounded_name(name: str) -> str:
+    """A caller-chosen name made fit for logs and audit columns: cut to a bounded length,
+    without NUL characters or lone surrogates (which no database column or UTF-8 file takes)."""
+    clean = name.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
+    return clean if len(clean) <= MAX_NAME_CHARS else clean[: MAX_NAME_CHARS - 1] + "…"

@@ -55,9 +55,10 @@ class FastPath:
         has_json, _ = check_accept_headers(request)
         return version if has_json else None
 
-    async def answer(self, message: Message, version: str, send: Send) -> None:
-        """Call the tool and send the JSON-RPC response the transport would have sent."""
-        result = await self._call(message)
+    async def respond(
+        self, message: Message, version: str, result: CallToolResult, send: Send
+    ) -> None:
+        """Send the JSON-RPC response the transport would have sent for ``result``."""
         dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
         response = JSONRPCResponse(
             jsonrpc="2.0",
@@ -77,7 +78,7 @@ class FastPath:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def _call(self, message: Message) -> CallToolResult:
+    async def call(self, message: Message) -> CallToolResult:
         """`FastMCP.call_tool` with the wire handler's treatment of what it raises and of
         results that are not JSON objects (wrapped as ``{"result": ...}`` for these versions,
         as every handshake-era client expects)."""

@@ -19,9 +19,6 @@ from plughost.edge.asgi import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
 SCOPE_KEY = "plughost.message"
 
-#: How much of a caller-chosen tool name is kept for logs and the audit trail.
-MAX_NAME_CHARS = 128
-
 
 class BadMessage(Exception):
     """The body is not a JSON-RPC message this host will read; ``code`` is the JSON-RPC one."""
@@ -140,10 +137,3 @@ def message_of(scope: Scope) -> Message | None:
 
 def keep(scope: Scope, message: Message) -> None:
     scope.setdefault("state", {})[SCOPE_KEY] = message
-
-
-def bounded_name(name: str) -> str:
-    """A caller-chosen name made fit for logs and audit columns: cut to a bounded length,
-    without NUL characters or lone surrogates (which no database column or UTF-8 file takes)."""
-    clean = name.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
-    return clean if len(clean) <= MAX_NAME_CHARS else clean[: MAX_NAME_CHARS - 1] + "…"

@@ -19,7 +19,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from plughost.core.callrecord import current_call
-from plughost.edge.asgi import send_json
+from plughost.edge.asgi import header, send_json
 from plughost.ops.audit import Outcome
 
 UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
@@ -56,11 +56,11 @@ class OriginGuard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        origin = _header(scope, b"origin")
+        origin = header(scope, b"origin")
         if origin is not None and not self._origin_allowed(origin):
             await _refuse(send, f"origin {origin[:200]!r} is not allowed to call this server")
             return
-        host = _header(scope, b"host") or ""
+        host = header(scope, b"host") or ""
         if scope["path"] not in UNCHECKED_HOST_PATHS and not self._host_allowed(host):
             await _refuse(send, f"host {host[:200]!r} is not this server")
             return
@@ -85,13 +85,6 @@ def _is_loopback(name: str) -> bool:
         return ipaddress.ip_address(name).is_loopback
     except ValueError:
         return False
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            return value.decode("latin-1")
-    return None
 
 
 async def _refuse(send: Send, description: str) -> None:

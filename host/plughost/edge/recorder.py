@@ -22,6 +22,7 @@ from plughost.edge.asgi import INTERNAL_ERROR, jsonrpc_error, send_json
 from plughost.edge.message import message_of
 from plughost.ops.audit import Outcome
 from plughost.ops.logs import request_id
+from plughost.ops.tracing import current_trace
 
 log = logging.getLogger("plughost.edge")
 
@@ -41,6 +42,9 @@ class CallRecorder:
             return
         record = CallRecord(request_id.get())
         token = current_call.set(record)
+        trace = current_trace.get()
+        if trace is not None:
+            trace.record = record
         is_mcp = scope["path"].rstrip("/") == self.mcp_path
         status: int | None = None
         written = False
@@ -51,7 +55,7 @@ class CallRecorder:
                 status = message["status"]
             elif message["type"] == "http.response.body" and not message.get("more_body"):
                 written = True  # the record is written before the caller has its answer
-                await self._write(record, is_mcp and status == 401)
+                await self._write(record)
             await send(message)
 
         try:
@@ -66,10 +70,8 @@ class CallRecorder:
                 self.ledger.write(record)
             current_call.reset(token)
 
-    async def _write(self, record: CallRecord, unauthenticated: bool) -> None:
+    async def _write(self, record: CallRecord) -> None:
         """Write the call's record; with a durable trail, wait until it is committed."""
-        if unauthenticated:
-            record.end(Outcome.UNAUTHENTICATED, record.auth_refusal or "no bearer token")
         committed = self.ledger.write(record)
         if committed is None:
             return

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
-from typing import Any
+from typing import Any, Protocol
 
 from fastmcp.telemetry import suppress_fastmcp_telemetry
 from opentelemetry import propagate
@@ -43,7 +43,6 @@ from opentelemetry.trace import (
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plughost import __version__
-from plughost.core.callrecord import CallRecord, current_call
 from plughost.ops import logs
 from plughost.ops.otel import provider_from_environment
 
@@ -128,13 +127,25 @@ class _EarlyStep:
         span.end(end_time=self.end or time.time_ns())
 
 
+class TracedCall(Protocol):
+    """What a trace reads of the request's call record (`plughost.core.callrecord`), which
+    the recorder attaches: ops sits below core, so it names only what it needs."""
+
+    request_id: str | None
+    trace_id: str | None
+
+    def span_attributes(self) -> dict[str, Any]: ...
+
+    def span_name(self) -> str | None: ...
+
+
 class CallTrace:
     """One request's trace: its root span once started, and the steps before it."""
 
     def __init__(self, tracer: Tracer, scope: Scope, started: int) -> None:
         self.tracer = tracer
         self.scope = scope
-        self.record: CallRecord | None = None
+        self.record: TracedCall | None = None
         self.started = started
         self.root: Span | None = None
         self.method: str | None = None
@@ -145,7 +156,6 @@ class CallTrace:
         """Start the root span under the caller's context (headers first, then ``_meta``)."""
         if self.root is not None:
             return self.root
-        self.record = current_call.get()
         headers = _headers(self.scope)
         parent = propagate.extract(headers)
         meta = _meta_carrier(payload) if payload else {}
@@ -221,9 +231,10 @@ class CallTrace:
         if status is not None:
             attributes["http.response.status_code"] = status
         if record is not None:
-            attributes.update(_record_attributes(record))
-            if record.registered is not None:
-                root.update_name(f"tools/call {record.registered.name}")
+            attributes.update(record.span_attributes())
+            name = record.span_name()
+            if name is not None:
+                root.update_name(name)
         if error is not None:
             attributes["plughost.outcome"] = "internal_error"
             failed(root, error)
@@ -231,32 +242,6 @@ class CallTrace:
             root.set_status(Status(StatusCode.ERROR))
         root.set_attributes(attributes)
         root.end()
-
-
-def _record_attributes(record: CallRecord) -> dict[str, Any]:
-    """What the call record knows that may go on a span: never arguments, never the token."""
-    found: dict[str, Any] = {}
-    if record.outcome is not None:
-        found["plughost.outcome"] = record.outcome.value
-        if record.outcome.value != "ok":
-            found["error.type"] = record.outcome.value
-    if record.tool is not None:
-        found["plughost.tool"] = record.tool
-        found["gen_ai.tool.name"] = record.tool
-    tool = record.registered
-    plugin = tool.plugin if tool else record.plugin
-    if plugin is not None:
-        found["plughost.plugin"] = plugin
-    if tool is not None:
-        found["plughost.plugin.version"] = tool.plugin_version
-    if record.refusal is not None:
-        found["plughost.rule"] = record.refusal.rule
-    caller = record.caller
-    if caller is not None:
-        found["plughost.tenant"] = caller.tenant_id
-        if caller.client_id:
-            found["plughost.client_id"] = caller.client_id
-    return found
 
 
 def failed(span: Span, error: BaseException) -> None:

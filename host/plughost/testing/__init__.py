@@ -193,7 +193,7 @@ class LiveHost:
         return self.app.state.plughost
 
     def start(self) -> LiveHost:
-        from plughost.edge.app import build
+        from plughost.app import build
         from plughost.settings import load_settings
 
         # Audit records would flood captured test output; tests about auditing configure a sink.

@@ -1,10 +1,11 @@
-"""FastMCP middleware: what a caller may list, and the outcomes FastMCP itself decides.
+"""`PolicyMiddleware`: the call policy inside FastMCP, for every call and every list.
 
-`ScopeFilter` shows a caller only the tools its scopes allow. `CallOutcomes` notes on the call
-record what happens inside FastMCP before or around the plugin's function: arguments refused
-by validation, a call the HTTP gate never saw (an in-process client) refused for its scopes,
-and failures after the function returned. For such an in-process call it also opens and writes
-the call record, which the HTTP edge does otherwise.
+Calls that came through the HTTP edge were admitted there (the record says so); the fast path
+and FastMCP's transport both reach the plugin's function through `FastMCP.call_tool`, and so
+through this middleware, which runs the guardrails around it. A call that did not come through
+the edge (an in-process client) is admitted here, by the same policy, and its record opened and
+written here. It also notes what FastMCP itself decides around the function (arguments refused
+by validation, failures after it returned) and lists only what the caller may call.
 """
 
 from __future__ import annotations
@@ -19,72 +20,60 @@ from fastmcp.tools.base import ToolResult
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
-from plughost.auth.provider import CallerToken
 from plughost.core.adapter import error_result
 from plughost.core.callrecord import CallLedger, CallRecord, current_call
-from plughost.core.naming import missing_scopes
-from plughost.core.registry import ToolRegistry
 from plughost.ops.audit import Outcome
 from plughost.ops.logs import request_id
+from plughost.policy.call_policy import CallPolicy
 from plughost.sdk.context import Caller
 
 
-class ScopeFilter(Middleware):
-    def __init__(self, registry: ToolRegistry, *, list_all: bool) -> None:
-        self.registry = registry
-        self.list_all = list_all
+class PolicyMiddleware(Middleware):
+    def __init__(self, policy: CallPolicy, ledger: CallLedger) -> None:
+        self.policy = policy
+        self.ledger = ledger
 
     async def on_list_tools(
         self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
     ) -> Any:
         tools = await call_next(context)
-        if self.list_all:
-            return tools
-        granted = _caller_scopes()
-        return [
-            tool
-            for tool in tools
-            if (entry := self.registry.get(tool.name)) is not None
-            and not missing_scopes(entry.scopes, granted)
-        ]
-
-
-class CallOutcomes(Middleware):
-    def __init__(self, registry: ToolRegistry, ledger: CallLedger) -> None:
-        self.registry = registry
-        self.ledger = ledger
+        visible = self.policy.visible((tool.name for tool in tools), _caller_scopes())
+        return [tool for tool in tools if tool.name in visible]
 
     async def on_call_tool(
         self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
     ) -> Any:
         record = current_call.get()
         if record is not None:
-            return await self._observe(record, context, call_next)
+            return await self._serve(record, context, call_next)
         record = CallRecord(request_id.get())
         token = current_call.set(record)
         try:
-            return await self._observe(record, context, call_next)
+            return await self._serve(record, context, call_next)
         finally:
             self.ledger.write(record)
             current_call.reset(token)
 
-    async def _observe(
+    async def _serve(
         self, record: CallRecord, context: MiddlewareContext[Any], call_next: Callable[..., Any]
     ) -> Any:
         name = context.message.name
-        if record.caller is None:
-            record.caller, record.subject_token = _caller()
-        record.tool = record.tool or name
-        record.registered = record.registered or self.registry.get(name)
-        if record.arguments is None:
-            record.arguments = context.message.arguments or {}
-        if record.registered is not None:
-            missing = missing_scopes(record.registered.scopes, _caller_scopes())
-            if missing:
-                record.deny(missing)
-                raise ToolError(f"insufficient scope: missing {' '.join(missing)}")
+        arguments = dict(context.message.arguments or {})
+        if not record.admitted:
+            if record.caller is None:
+                record.caller, record.subject_token = _caller()
+            verdict = await self.policy.admit(record, name, arguments)
+            if verdict is not None:
+                raise ToolError(f"{name}: {verdict.detail}")
+
+        async def call(changed: dict[str, Any]) -> Any:
+            if changed == arguments:
+                return await call_next(context)
+            message = context.message.model_copy(update={"arguments": changed})
+            return await call_next(context.copy(message=message))
+
         try:
-            return await call_next(context)
+            return await self.policy.around(record, arguments, call)
         except (ValidationError, PydanticValidationError) as exc:
             record.end(Outcome.INVALID_INPUT, "arguments failed validation")
             cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
@@ -119,9 +108,11 @@ def invalid_arguments(tool: str, error: PydanticValidationError) -> ToolResult:
 
 
 def _caller() -> tuple[Caller | None, SecretStr | None]:
+    """The verified caller of an in-process call, from FastMCP's request context."""
     token = get_access_token()
-    if isinstance(token, CallerToken):
-        return token.caller, SecretStr(token.token)
+    caller = getattr(token, "caller", None)
+    if token is not None and isinstance(caller, Caller):
+        return caller, SecretStr(token.token)
     return None, None
 
 

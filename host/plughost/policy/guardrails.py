@@ -1,12 +1,12 @@
 """`Guardrails`: every loaded plugin's before- and after-call hooks around every tool call.
 
-A FastMCP middleware, so the hooks run for calls through the transport and through the fast
-path alike (both go through `FastMCP.call_tool`). Order is fixed: plugins by namespace, for
-before and after alike; each plugin's hooks see the arguments (or the result) as the previous
-plugin left them. A `Deny` is noted on the call record, and the gate answers it with HTTP 403
-naming the rule; a dry-run `Deny` is only noted in the audit detail. A hook that raises or
-overruns its deadline refuses the call as ``guardrail:<namespace>.<hook>`` (fail closed). Each
-plugin's hook time is observed in ``plughost_guardrail_seconds`` by namespace and hook.
+The call policy runs them (`plughost.policy.call_policy`), for calls through the transport and
+through the fast path alike. Order is fixed: plugins by namespace, for before and after alike; each
+plugin's hooks see the arguments (or the result) as the previous plugin left them. A `Deny` is the
+call's verdict, settled on the call record, and the edge answers it with HTTP 403 naming the rule;
+a dry-run `Deny` is only noted in the audit detail. A hook that raises or overruns its deadline
+refuses the call as ``guardrail:<namespace>.<hook>`` (fail closed). Each plugin's hook time is
+observed in ``plughost_guardrail_seconds`` by namespace and hook.
 """
 
 from __future__ import annotations
@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
 from mcp.types import ContentBlock, TextContent
 from pluggy import HookCaller
 
 from plughost.core.adapter import error_result
-from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.callrecord import CallRecord
 from plughost.core.discovery import LoadedPlugin
 from plughost.core.plugin_loop import PluginLoop
+from plughost.core.verdicts import DeniedByRule
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import step
 from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, GuardrailFailed, Rewrite
@@ -56,7 +56,7 @@ class _Hook:
     loop: PluginLoop
 
 
-class Guardrails(Middleware):
+class Guardrails:
     def __init__(
         self,
         plugins: Callable[[], Sequence[LoadedPlugin]],
@@ -72,44 +72,35 @@ class Guardrails(Middleware):
         self._seen: Sequence[LoadedPlugin] | None = None
         self._hooks: dict[str, list[_Hook]] = {BEFORE: [], AFTER: []}
 
-    async def on_call_tool(
-        self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
+    async def around(
+        self, record: CallRecord, arguments: dict[str, Any], call: Callable[..., Awaitable[Any]]
     ) -> Any:
-        record = current_call.get()
+        """``call(arguments)`` between every plugin's before- and after-call hooks. A refusal
+        is settled on the record (the edge answers it) and returned as an error result."""
         before, after = self._current(BEFORE), self._current(AFTER)
-        if record is None or record.caller is None or record.registered is None:
-            return await call_next(context)
-        if not before and not after:
-            return await call_next(context)
         entry = record.registered
-        call = CallInfo(
+        if (not before and not after) or record.caller is None or entry is None:
+            return await call(arguments)
+        info = CallInfo(
             caller=record.caller,
             tool=entry.name,
             plugin=entry.plugin,
             plugin_version=entry.plugin_version,
-            arguments=dict(context.message.arguments or {}),
+            arguments=arguments,
         )
         try:
-            call = await self._before(before, call, record)
+            info = await self._before(before, info, record)
         except GuardrailError as exc:
-            return _refused(record, exc.rule, exc.reason)
-        if record.refusal is not None:
-            refusal = record.refusal
-            return error_result(
-                "denied",
-                f"refused by rule {refusal.rule}: {refusal.reason}",
-                {"rule": refusal.rule},
-            )
-        if call.arguments != (context.message.arguments or {}):
-            message = context.message.model_copy(update={"arguments": dict(call.arguments)})
-            context = context.copy(message=message)
-        result = await call_next(context)
-        if record.missing_scopes or not isinstance(result, ToolResult):
+            return _refused(record, DeniedByRule(entry.name, exc.rule, exc.reason))
+        if isinstance(record.verdict, DeniedByRule):
+            return _refused(record, record.verdict)
+        result = await call(dict(info.arguments))
+        if record.verdict is not None or not isinstance(result, ToolResult):
             return result
         try:
-            return await self._after(after, call, result)
+            return await self._after(after, info, result)
         except GuardrailError as exc:
-            return _refused(record, exc.rule, exc.reason)
+            return _refused(record, DeniedByRule(entry.name, exc.rule, exc.reason))
 
     def _current(self, hook: str) -> list[_Hook]:
         """The hooks of the plugins loaded now, by namespace (a withdrawn plugin's are gone)."""
@@ -127,7 +118,7 @@ class Guardrails(Middleware):
                         f"dry run: rule {verdict.rule} would deny: {verdict.reason}"
                     )
                 elif isinstance(verdict, Deny):
-                    record.refuse(verdict.rule, verdict.reason)
+                    record.refuse(DeniedByRule(call.tool, verdict.rule, verdict.reason))
                     return call
                 elif isinstance(verdict, Rewrite):
                     record.notes.append(f"arguments rewritten by {hook.namespace}")
@@ -216,10 +207,12 @@ async def _settled(results: list[Any]) -> list[Any]:
     return [await result if isinstance(result, Awaitable) else result for result in results]
 
 
-def _refused(record: CallRecord, rule: str, reason: str) -> ToolResult:
-    """Refuse the call under ``rule``: HTTP 403 at the gate, an error result in-process."""
-    record.refuse(rule, reason)
-    return error_result("denied", f"refused by rule {rule}: {reason}", {"rule": rule})
+def _refused(record: CallRecord, verdict: DeniedByRule) -> ToolResult:
+    """Refuse the call under a rule: HTTP 403 at the edge, an error result in-process."""
+    record.refuse(verdict)
+    return error_result(
+        "denied", f"refused by rule {verdict.rule}: {verdict.reason}", {"rule": verdict.rule}
+    )
 
 
 def _output(result: ToolResult) -> CallOutput:

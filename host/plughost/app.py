@@ -1,11 +1,8 @@
-"""Assemble the ASGI application a replica serves: plugins, auth, and the MCP endpoint.
+"""Assemble the ASGI application a replica serves: plugins, auth, the call policy, the edge.
 
-From the outside in, a request meets: `RequestLog` (request id, one log line), the optional
-network allow-list and CORS, `TraceEdge` (the request's trace, when tracing is on),
-`CallRecorder` (the call record; no bare 500s), `OriginGuard`
-(Origin and Host, against DNS rebinding), FastMCP's bearer authentication, `RequestGate`
-(body, message, scopes, rate limit), `ToolListCache`, and finally FastMCP's streamable HTTP
-transport and the plugin's tool.
+The request path is declared in one place, `middleware`, outermost first; FastMCP's own layers
+(its request context and bearer authentication) sit between those and the gate, and its
+transport answers last. `docs/architecture.md` walks one call through it.
 """
 
 from __future__ import annotations
@@ -18,18 +15,20 @@ from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
 from plughost.auth.authorization_server import BROWSER_PATHS, DevServerOptions, ScopeInfo
-from plughost.auth.issuers import resolve_issuer
+from plughost.auth.issuers import Issuer, resolve_issuer
 from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.provider import PlughostAuth
 from plughost.auth.token_exchange import build_exchanger
 from plughost.console import routes as console
+from plughost.core.discovery import LoadReport
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
+from plughost.edge.answers import Answers
 from plughost.edge.binding import banner, check_dev_exposure, public_url
 from plughost.edge.fastpath import FastPath
-from plughost.edge.gate import GatePolicy, RequestGate
+from plughost.edge.gate import RequestGate, Transport
 from plughost.edge.listcache import ToolListCache
 from plughost.edge.origin import (
     CORS_ALLOW_HEADERS,
@@ -42,6 +41,9 @@ from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
 from plughost.ops.tracing import TraceEdge, Tracing
+from plughost.policy.call_policy import CallPolicy
+from plughost.policy.guardrails import Guardrails
+from plughost.policy.middleware import PolicyMiddleware
 from plughost.settings import MCP_PATH, HostSettings, load_settings
 
 BIND_ENV = "_PLUGHOST_BIND"
@@ -68,45 +70,21 @@ def build(
         public_url=base,
         on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
     )
-
-    def scopes_supported() -> list[str]:
-        return sorted({*HOST_SCOPES, *(scope for p in report.loaded for scope in p.record.scopes)})
-
-    def baseline_scopes() -> list[str]:
-        return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
-
-    def scope_catalog() -> list[ScopeInfo]:
-        return [
-            ScopeInfo(name=name, plugin=p.namespace, description=description)
-            for p in report.loaded
-            for name, description in p.record.scopes.items()
-        ] + [
-            ScopeInfo(name=name, plugin=HOST_NAMESPACE, description=description)
-            for name, description in HOST_SCOPES.items()
-        ]
-
     auth = PlughostAuth(
         issuer,
         base_url=base,
-        scopes_supported=scopes_supported,
-        baseline_scopes=baseline_scopes,
+        scopes_supported=lambda: scopes_supported(report),
+        baseline_scopes=lambda: baseline_scopes(report),
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
-    store = OAuthStore(host.engine) if issuer.dev is not None else None
-    if store is not None:
-        options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
-        auth.serve_dev_issuer(store, options, scope_catalog)
+    store = _serve_dev_issuer(host, auth, issuer)
     readiness = health.routes(host, issuer.keys.ensure)
     panel = console.mount(
         host, issuer, readiness, public_url=base, bind_host=bind_host, store=store
     )
-    app = create_app(
-        host,
-        public_url=base,
-        resource_metadata_url=auth.resource_metadata_url,
-        tracing=tracing,
-    )
+    answers = Answers(auth.resource_metadata_url, lambda: baseline_scopes(report))
+    app = create_app(host, public_url=base, answers=answers, tracing=tracing)
     app.state.plughost = host
     app.state.plughost_tracing = tracing
     app.state.plughost_issuer = issuer
@@ -122,62 +100,131 @@ def build(
     return app
 
 
+def scopes_supported(report: LoadReport) -> list[str]:
+    """Every scope a caller may hold here: the host's and the loaded plugins'."""
+    return sorted({*HOST_SCOPES, *(scope for p in report.loaded for scope in p.record.scopes)})
+
+
+def baseline_scopes(report: LoadReport) -> list[str]:
+    """The least-privilege scopes a sign-in asks for first (clients step up on a 403)."""
+    return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
+
+
+def scope_catalog(report: LoadReport) -> list[ScopeInfo]:
+    """Every scope with its owner and description, for the dev issuer's consent page."""
+    owned = [(p.namespace, p.record.scopes) for p in report.loaded]
+    return [
+        ScopeInfo(name=name, plugin=owner, description=description)
+        for owner, scopes in [*owned, (HOST_NAMESPACE, HOST_SCOPES)]
+        for name, description in scopes.items()
+    ]
+
+
+def _serve_dev_issuer(host: Host, auth: PlughostAuth, issuer: Issuer) -> OAuthStore | None:
+    """The embedded issuer's authorization server, on the host's database (dev issuer only)."""
+    if issuer.dev is None:
+        return None
+    store = OAuthStore(host.engine)
+    settings = host.settings
+    options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
+    auth.serve_dev_issuer(store, options, lambda: scope_catalog(host.report))
+    return store
+
+
+def call_policy(host: Host) -> CallPolicy:
+    """The one call policy, over the host's registry, limiter and every plugin's guardrails."""
+    settings = host.settings
+    guardrails = Guardrails(
+        lambda: host.report.loaded,
+        loops=host.guard_loops,
+        timeout=settings.guardrail_timeout_seconds,
+        metrics=host.metrics,
+    )
+    return CallPolicy(
+        host.registry,
+        limiter=host.limiter,
+        guardrails=guardrails,
+        metrics=host.metrics,
+        on_storage_error=settings.rate_limit.on_storage_error,
+        list_all=settings.auth.list_all_tools,
+    )
+
+
 def create_app(
-    host: Host, *, public_url: str, resource_metadata_url: str, tracing: Tracing | None = None
+    host: Host, *, public_url: str, answers: Answers, tracing: Tracing | None = None
 ) -> Starlette:
     """The ASGI app: stateless streamable HTTP at ``/mcp`` behind the host's own layers."""
+    policy = call_policy(host)
+    host.mcp.add_middleware(PolicyMiddleware(policy, host.ledger))
     settings = host.settings
     gate = Middleware(
         RequestGate,
-        policy=GatePolicy(
+        transport=Transport(
             mcp_path=MCP_PATH,
-            resource_metadata_url=resource_metadata_url,
             max_body_bytes=settings.max_request_bytes,
             max_json_depth=settings.max_json_depth,
-            on_storage_error=settings.rate_limit.on_storage_error,
         ),
-        registry=host.registry,
-        limiter=host.limiter,
-        metrics=host.metrics,
+        policy=policy,
+        answers=answers,
         fast_path=FastPath(host.mcp) if settings.fast_path else None,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(
         path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate, list_cache]
     )
-    app.add_middleware(
-        OriginGuard,
-        public_url=public_url,
-        extra_origins=settings.cors_origins,
-        extra_hosts=settings.allowed_hosts,
-    )
-    app.add_middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH)
-    if tracing is not None and tracing.tracer is not None:
-        app.add_middleware(TraceEdge, tracer=tracing.tracer, mcp_path=MCP_PATH)
+    for layer in reversed(middleware(host, public_url, tracing)):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
+    return app
+
+
+def middleware(host: Host, public_url: str, tracing: Tracing | None) -> list[Middleware]:
+    """The layers in front of FastMCP's, outermost first.
+
+    Then come FastMCP's request context and bearer authentication, `RequestGate` (transport
+    checks, the call policy, the fast path), `ToolListCache`, and FastMCP's transport.
+    """
+    settings = host.settings
+    layers = [Middleware(RequestLog)]
+    if settings.allowed_networks:
+        layers.append(
+            Middleware(
+                NetworkAllowList,
+                allowed=settings.allowed_networks,
+                trusted_proxies=settings.trusted_proxies,
+            )
+        )
     if settings.auth.issuer == "dev":
         # Browser-based clients (the Inspector) sign in and call /mcp from their own page.
-        app.add_middleware(
-            LoopbackCors,
-            paths=(MCP_PATH, *BROWSER_PATHS),
-            prefixes=("/.well-known/",),
-            extra_origins=settings.cors_origins,
+        layers.append(
+            Middleware(
+                LoopbackCors,
+                paths=(MCP_PATH, *BROWSER_PATHS),
+                prefixes=("/.well-known/",),
+                extra_origins=settings.cors_origins,
+            )
         )
     elif settings.cors_origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=settings.cors_origins,
-            allow_methods=CORS_METHODS,
-            allow_headers=CORS_ALLOW_HEADERS,
-            expose_headers=CORS_EXPOSE_HEADERS,
+        layers.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origins,
+                allow_methods=CORS_METHODS,
+                allow_headers=CORS_ALLOW_HEADERS,
+                expose_headers=CORS_EXPOSE_HEADERS,
+            )
         )
-    if settings.allowed_networks:
-        app.add_middleware(
-            NetworkAllowList,
-            allowed=settings.allowed_networks,
-            trusted_proxies=settings.trusted_proxies,
+    if tracing is not None and tracing.tracer is not None:
+        layers.append(Middleware(TraceEdge, tracer=tracing.tracer, mcp_path=MCP_PATH))
+    layers.append(Middleware(CallRecorder, ledger=host.ledger, mcp_path=MCP_PATH))
+    layers.append(
+        Middleware(
+            OriginGuard,
+            public_url=public_url,
+            extra_origins=settings.cors_origins,
+            extra_hosts=settings.allowed_hosts,
         )
-    app.add_middleware(RequestLog)
-    return app
+    )
+    return layers
 
 
 def app_from_env() -> Starlette:

@@ -1,0 +1,130 @@
+"""`CallPolicy`: the one place a request a plugin serves is decided.
+
+Every call, whichever way it reaches the host (the HTTP edge's fast path, FastMCP's transport,
+an in-process client), is admitted here once, in a fixed order: the caller, the target's
+required scopes, the caller's rate limit (unknown names spend budget too, so guessing names is
+limited like calling), an unknown target. The answer is a verdict
+(`plughost.core.verdicts`) settled on the call record, or None when the call may go ahead; the
+edge maps a verdict to its HTTP answer and the recorder audits it. Scopes a tool asks for while
+running (its conditional scopes) and guardrails are the policy's too: they come back as the
+same verdicts, from `around`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from plughost.core.callrecord import CallRecord
+from plughost.core.naming import bounded_name, missing_scopes
+from plughost.core.registry import ToolRegistry
+from plughost.core.verdicts import (
+    LimitsUnavailable,
+    MissingScopes,
+    RateLimited,
+    Refused,
+    Unauthenticated,
+    UnknownTarget,
+)
+from plughost.ops.metrics import Metrics
+from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
+from plughost.ops.tracing import step
+from plughost.policy.guardrails import Guardrails
+
+log = logging.getLogger("plughost.policy")
+
+T = TypeVar("T")
+
+
+class CallPolicy:
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        limiter: RateLimiter,
+        guardrails: Guardrails,
+        metrics: Metrics,
+        on_storage_error: str,
+        list_all: bool = False,
+    ) -> None:
+        self.registry = registry
+        self.limiter = limiter
+        self.guardrails = guardrails
+        self.metrics = metrics
+        self.on_storage_error = on_storage_error
+        self.list_all = list_all
+
+    async def admit(
+        self, record: CallRecord, name: str, arguments: Mapping[str, Any]
+    ) -> Refused | None:
+        """Decide the call of ``name`` before it runs; a refusal is settled on ``record``."""
+        record.tool = bounded_name(name)
+        record.arguments = arguments
+        verdict = await self._decide(record, name)
+        if verdict is None:
+            record.admitted = True
+        else:
+            record.refuse(verdict)
+        return verdict
+
+    async def _decide(self, record: CallRecord, name: str) -> Refused | None:
+        caller = record.caller
+        if caller is None:
+            return Unauthenticated("no bearer token", error=None)
+        entry = self.registry.get(name)
+        record.registered = entry
+        if entry is not None:
+            missing = missing_scopes(entry.scopes, caller.scopes)
+            if missing:
+                return MissingScopes.of(entry.name, entry.scopes, missing, caller.scopes)
+        # An unknown name spends budget too, so guessing names is rate limited like calling.
+        limited = await self._within_rate(record, record.tool or name)
+        if limited is not None or entry is not None:
+            return limited
+        record.plugin = self.registry.refused_owner(name)
+        return UnknownTarget(record.tool or name, record.plugin)
+
+    async def _within_rate(self, record: CallRecord, target: str) -> Refused | None:
+        caller = record.caller
+        assert caller is not None
+        with step("rate limit") as span:
+            try:
+                retry_after = await self.limiter.hit(
+                    client=caller.client_id, subject=caller.subject, tool=target
+                )
+            except RateLimitUnavailable as exc:
+                span.set_attribute("plughost.rate_limit.result", "unavailable")
+                return self._storage_failed(record, exc)
+            span.set_attribute(
+                "plughost.rate_limit.result", "allowed" if retry_after is None else "limited"
+            )
+        return None if retry_after is None else RateLimited(target, retry_after)
+
+    def _storage_failed(self, record: CallRecord, exc: RateLimitUnavailable) -> Refused | None:
+        """The stated policy when rate-limit storage is down: open (proceed, noted) or closed."""
+        self.metrics.rate_limit_storage_errors.inc()
+        if not exc.skipped:
+            log.warning("%s (policy: fail %s)", exc, self.on_storage_error)
+        if self.on_storage_error != "open":
+            return LimitsUnavailable()
+        skipped = " (not tried: it failed moments ago)" if exc.skipped else ""
+        record.notes.append(f"rate limit not checked: storage unavailable{skipped}")
+        return None
+
+    async def around(
+        self, record: CallRecord, arguments: dict[str, Any], call: Callable[..., Awaitable[T]]
+    ) -> T:
+        """Run an admitted call between the guardrails; their refusal is its verdict."""
+        result: T = await self.guardrails.around(record, arguments, call)
+        return result
+
+    def visible(self, names: Iterable[str], granted: Iterable[str]) -> set[str]:
+        """Of ``names``, those a caller holding ``granted`` may call (what it is listed)."""
+        scopes = set(granted)
+        return {
+            name
+            for name in names
+            if (entry := self.registry.get(name)) is not None
+            and (self.list_all or not missing_scopes(entry.scopes, scopes))
+        }
