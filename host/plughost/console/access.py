@@ -10,6 +10,7 @@ admin scope.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from starlette.requests import Request
@@ -51,22 +52,15 @@ def session_of(verified: Verified) -> ConsoleSession:
     )
 
 
+@dataclass
 class Access:
     """The admin check in front of every page, by bearer token or session cookie."""
 
-    def __init__(
-        self,
-        issuer: Issuer,
-        key: StoredKey,
-        cookies: CookieJar,
-        pages: Pages,
-        reads: DatabaseReads,
-    ) -> None:
-        self.issuer = issuer
-        self.key = key
-        self.cookies = cookies
-        self.pages = pages
-        self.reads = reads
+    issuer: Issuer
+    key: StoredKey
+    cookies: CookieJar
+    pages: Pages
+    reads: DatabaseReads
 
     async def key_ready(self) -> None:
         """Load the cookie key (a database read) before the first cookie is opened."""

@@ -13,6 +13,7 @@ import hmac
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -30,25 +31,18 @@ from plughost.core.host_scopes import ADMIN_SCOPE
 log = logging.getLogger("plughost.console")
 
 
+@dataclass
 class SignInFlow:
     """The sign-in, callback and sign-out routes, for one OAuth client (or none configured)."""
 
-    def __init__(
-        self,
-        *,
-        client: ConsoleClient | None,
-        not_configured: str | None,
-        issuer: Issuer,
-        origin: str,
-        access: Access,
-        reads: DatabaseReads,
-    ) -> None:
-        self.client = client
-        self.not_configured = not_configured
-        self.issuer = issuer
-        self.origin = origin
-        self.access = access
-        self.reads = reads
+    client: ConsoleClient | None
+    #: Why there is no client: what the operator must register and set.
+    not_configured: str | None
+    issuer: Issuer
+    #: This server's origin, the only one a sign-out form may come from.
+    origin: str
+    access: Access
+    reads: DatabaseReads
 
     @property
     def cookies(self) -> CookieJar:
