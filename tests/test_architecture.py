@@ -43,3 +43,99 @@ def test_the_sdk_imports_nothing_of_the_host() -> None:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("plughost"):
                 assert node.module.startswith("plughost.sdk"), f"{path.name} imports {node.module}"
+
+
+#: The host's layers, lowest first: a module may import its own layer and the layers before it.
+LAYERS = [
+    {"sdk", "__init__"},
+    {"errors", "settings"},
+    {"ops"},
+    {"core"},
+    {"auth"},
+    {"devissuer"},
+    {"policy"},
+    {"edge"},
+    {"console"},
+    {"app", "cli", "scaffold", "testing", "__main__"},
+]
+
+
+def layer_of(module: str) -> int:
+    """The layer of ``plughost.<part>...``; ``plughost`` itself is the SDK's face."""
+    parts = module.split(".")
+    part = parts[1] if len(parts) > 1 else "__init__"
+    for index, members in enumerate(LAYERS):
+        if part in members:
+            return index
+    raise AssertionError(f"{module} is in no layer: add its folder to LAYERS and the map")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports(path: Path) -> set[str]:
+    """Every plughost module ``path`` imports: at the top, in functions, under TYPE_CHECKING."""
+    found = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path.parent)
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
+                base = f"{base}.{node.module}" if node.module else base
+            if base == "plughost" or base.startswith("plughost."):
+                found.add(base)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "plughost")
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    return {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+
+
+def test_no_import_runs_back_up_the_layers() -> None:
+    upward = sorted(
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        for target in targets
+        if layer_of(target) > layer_of(module)
+    )
+    assert not upward, "imports that run back up the layers:\n" + "\n".join(upward)
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    graph = import_graph()
+    modules = set(graph)
+
+    def resolve(target: str) -> str | None:
+        while target and target not in modules:
+            target = target.rpartition(".")[0]
+        return target or None
+
+    edges = {m: {t for t in map(resolve, targets) if t and t != m} for m, targets in graph.items()}
+    circles = []
+    state: dict[str, int] = {}
+
+    def visit(node: str, trail: list[str]) -> None:
+        state[node] = 1
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                circles.append(" -> ".join([*trail[trail.index(nxt) :], nxt]))
+            elif nxt not in state:
+                visit(nxt, [*trail, nxt])
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node, [node])
+    assert not circles, "import circles:\n" + "\n".join(circles)
+
+
+def test_the_layer_check_sees_an_upward_import() -> None:
+    """Without this, a broken import reader would pass the layer test on an empty graph."""
+    graph = import_graph()
+    assert "plughost.core.callrecord" in graph["plughost.policy.call_policy"]
+    assert layer_of("plughost.edge.gate") > layer_of("plughost.policy.call_policy")

@@ -22,7 +22,7 @@ import inspect
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
@@ -37,6 +37,7 @@ from mcp.types import (
     TextResourceContents,
     ToolAnnotations,
 )
+from pydantic import SecretStr
 
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
@@ -46,12 +47,10 @@ from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
+from plughost.sdk.credentials import TokenSource
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TenantStorage
-
-if TYPE_CHECKING:
-    from plughost.auth.token_exchange import TokenExchanger
 
 META_KEY = "plughost"
 
@@ -97,7 +96,7 @@ def build_tool(
     limits: CallLimits,
     plugin_scopes: frozenset[str],
     cursors: CursorKey,
-    exchanger: TokenExchanger | None = None,
+    exchanger: TokenExchange | None = None,
 ) -> Tool:
     """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary;
     ``exchanger`` gets its calls downstream tokens (`ToolContext.token_for`)."""
@@ -108,7 +107,7 @@ def build_tool(
         conditional_scopes=entry.conditional_scopes,
         plugin_scopes=plugin_scopes,
     )
-    invoke = _invoker(runtime, spec, called, storage_for, limits, cursors, exchanger)
+    invoke = _Invoker(runtime, spec, called, storage_for, limits, cursors, exchanger)
     convert: Callable[[Any], ToolResult] | None = None  # the served tool's, once built below
 
     async def call(**kwargs: Any) -> Any:
@@ -228,115 +227,131 @@ def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Par
     return arguments, hints.get("return", signature.return_annotation)
 
 
-def _invoker(
-    runtime: PluginRuntime,
-    spec: ToolSpec,
-    called: CalledTool,
-    storage_for: StorageFactory,
-    limits: CallLimits,
-    cursors: CursorKey,
-    exchanger: TokenExchanger | None,
-) -> Callable[[dict[str, Any], Callable[[Any], ToolResult]], typing.Awaitable[ToolResult]]:
-    """Run the plugin's function for the current caller and settle the call's outcome.
+class TokenExchange(Protocol):
+    """What a call's `ToolContext.token_for` needs of the host's token exchanger
+    (`plughost.auth.token_exchange`, a layer above core)."""
+
+    def source(self, plugin: str, subject: SecretStr | None) -> TokenSource: ...
+
+
+Convert = Callable[[Any], ToolResult]
+
+
+@dataclass(frozen=True)
+class _Invoker:
+    """Runs the plugin's function for the current caller and settles the call's outcome.
 
     The function's value is converted here (``convert``, the served tool's), not after the
     call has been settled as a success: a value that does not fit the declared return type
     is a bug in the tool, answered as one.
     """
-    fn, timeout, public_name = spec.fn, limits.timeout, called.name
-    is_async = inspect.iscoroutinefunction(fn)
-    attributes = {
-        "plughost.tool": public_name,
-        "plughost.plugin": runtime.namespace,
-        "plughost.plugin.version": runtime.version,
-    }
 
-    async def invoke(kwargs: dict[str, Any], convert: Callable[[Any], ToolResult]) -> ToolResult:
+    runtime: PluginRuntime
+    spec: ToolSpec
+    called: CalledTool
+    storage_for: StorageFactory
+    limits: CallLimits
+    cursors: CursorKey
+    exchanger: TokenExchange | None
+
+    async def __call__(self, kwargs: dict[str, Any], convert: Convert) -> ToolResult:
         record = current_call.get()
         if record is None or record.caller is None:
             raise PermissionError("no verified caller for this request")
-        ctx = ToolContext(
-            caller=record.caller,
+        attributes = {
+            "plughost.tool": self.called.name,
+            "plughost.plugin": self.runtime.namespace,
+            "plughost.plugin.version": self.runtime.version,
+        }
+        with step(f"tool {self.called.name}", attributes) as span:
+            result = await self._run(self._context(record), record, kwargs, convert)
+            if record.outcome is not None:
+                span.set_attribute("plughost.outcome", record.outcome.value)
+        return result
+
+    def _context(self, record: CallRecord) -> ToolContext:
+        """What the function is handed: the caller, its tenant's storage, the plugin's own."""
+        runtime, caller = self.runtime, record.caller
+        assert caller is not None
+        tokens = None
+        if self.exchanger is not None:
+            source = self.exchanger.source(runtime.namespace, record.subject_token)
+            tokens = HostLoopTokens(source, asyncio.get_running_loop())
+        return ToolContext(
+            caller=caller,
             settings=runtime.settings,
-            storage=storage_for(record.caller.tenant_id),
+            storage=self.storage_for(caller.tenant_id),
             logger=runtime.logger,
             plugin=runtime.namespace,
             plugin_version=runtime.version,
             data_dir=runtime.data_dir,
             state=runtime.state,
-            tool=called,
-            pages=cursors.pages(public_name, record.caller.tenant_id),
-            tokens=HostLoopTokens(
-                exchanger.source(runtime.namespace, record.subject_token),
-                asyncio.get_running_loop(),
-            )
-            if exchanger
-            else None,
+            tool=self.called,
+            pages=self.cursors.pages(self.called.name, caller.tenant_id),
+            tokens=tokens,
             tracer=current_tracer(),
         )
-        with step(f"tool {public_name}", attributes) as span:
-            result = await run(ctx, record, kwargs, convert)
-            if record.outcome is not None:
-                span.set_attribute("plughost.outcome", record.outcome.value)
-        return result
 
-    async def run(
-        ctx: ToolContext,
-        record: CallRecord,
-        kwargs: dict[str, Any],
-        convert: Callable[[Any], ToolResult],
+    async def _run(
+        self, ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any], convert: Convert
     ) -> ToolResult:
         """The plugin's function within its deadline; what it did settled on the record."""
+        name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
         try:
             # move_on_after, not fail_after: a TimeoutError the tool raises itself is its bug.
             with anyio.move_on_after(timeout) as deadline:
-                if is_async:
-                    result = await limits.loop.run(lambda: fn(ctx, **kwargs))
-                else:
-                    result = await anyio.to_thread.run_sync(
-                        functools.partial(contained, fn, ctx, **kwargs),
-                        abandon_on_cancel=True,
-                        limiter=limits.threads,
-                    )
+                result = await self._execute(ctx, kwargs)
             if deadline.cancelled_caught:
-                runtime.logger.warning("tool %s timed out after %ss", public_name, timeout)
-                message = f"{public_name} did not finish within {timeout}s"
+                logger.warning("tool %s timed out after %ss", name, timeout)
+                message = f"{name} did not finish within {timeout}s"
                 return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
         except InsufficientScope as exc:
             try:
-                called.vet(*exc.details["missing_scopes"])
+                self.called.vet(*exc.details["missing_scopes"])
             except UndeclaredScope:
-                runtime.logger.exception("tool %s failed", public_name)
+                logger.exception("tool %s failed", name)
                 return _internal_error(record)
             return _refused(record, exc)
         except ToolError as exc:
             return _refused(record, exc)
         except Exception:
-            runtime.logger.exception("tool %s failed", public_name)
+            logger.exception("tool %s failed", name)
             return _internal_error(record)
+        return self._settled(record, result, convert)
+
+    async def _execute(self, ctx: ToolContext, kwargs: dict[str, Any]) -> Any:
+        """On the plugin's own event loop if async, else on one of its own worker threads."""
+        fn = self.spec.fn
+        if inspect.iscoroutinefunction(fn):
+            return await self.limits.loop.run(lambda: fn(ctx, **kwargs))
+        return await anyio.to_thread.run_sync(
+            functools.partial(contained, fn, ctx, **kwargs),
+            abandon_on_cancel=True,
+            limiter=self.limits.threads,
+        )
+
+    def _settled(self, record: CallRecord, result: Any, convert: Convert) -> ToolResult:
+        """The function's value as a result, within the size cap; the call ends ``ok``."""
+        name, logger, limit = self.called.name, self.runtime.logger, self.limits.max_result_bytes
         try:
             converted = convert(result)
         except Exception:
-            runtime.logger.exception(
-                "tool %s returned a value its result type cannot hold", public_name
-            )
+            logger.exception("tool %s returned a value its result type cannot hold", name)
             return _internal_error(record)
         size = result_size(converted)
-        if size > limits.max_result_bytes:
-            runtime.logger.warning("tool %s returned %d bytes, over the limit", public_name, size)
+        if size > limit:
+            logger.warning("tool %s returned %d bytes, over the limit", name, size)
             return _error_result(
                 record,
                 Outcome.TOOL_ERROR,
                 "result_too_large",
-                f"{public_name} returned {size} bytes, more than this server sends "
-                f"({limits.max_result_bytes}, PLUGHOST_MAX_RESULT_BYTES): ask for less, "
+                f"{name} returned {size} bytes, more than this server sends "
+                f"({limit}, PLUGHOST_MAX_RESULT_BYTES): ask for less, "
                 "such as a smaller page or a narrower query",
-                {"bytes": size, "limit": limits.max_result_bytes},
+                {"bytes": size, "limit": limit},
             )
         record.end(Outcome.OK)
         return converted
-
-    return invoke
 
 
 def result_size(result: ToolResult) -> int:

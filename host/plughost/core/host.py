@@ -11,7 +11,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from fastmcp import FastMCP
@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 
 from plughost import __version__
 from plughost.core import lifecycle
-from plughost.core.adapter import CallLimits, build_tool
+from plughost.core.adapter import CallLimits, TokenExchange, build_tool
 from plughost.core.callrecord import CallLedger
 from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
@@ -36,9 +36,6 @@ from plughost.ops.ratelimit import RateLimiter
 from plughost.sdk.context import PluginRuntime
 from plughost.sdk.tables import TenantStorage
 from plughost.settings import ENV_PREFIX, HostSettings
-
-if TYPE_CHECKING:
-    from plughost.auth.token_exchange import TokenExchanger
 
 
 @dataclass
@@ -59,7 +56,7 @@ class Host:
     #: Each plugin's event loops: for its tools and lifecycle hooks, for its guardrail hooks.
     loops: dict[str, PluginLoop] = field(default_factory=dict)
     guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
-    exchanger: TokenExchanger | None = None
+    exchanger: TokenExchange | None = None
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -79,7 +76,7 @@ def build_host(
     auth: AuthProvider,
     report: LoadReport,
     metrics: Metrics,
-    exchanger: TokenExchanger | None = None,
+    exchanger: TokenExchange | None = None,
 ) -> Host:
     """Validate plugins' settings and register their tools on one FastMCP server behind
     ``auth``; ``exchanger`` gets tools their on-behalf-of tokens."""

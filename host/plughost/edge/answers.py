@@ -70,7 +70,11 @@ class Answers:
             return 403, _scope_error(verdict, rid), [(b"www-authenticate", self._step_up(verdict))]
         if isinstance(verdict, DeniedByRule):
             text = f"{verdict.target} refused by rule {verdict.rule}: {verdict.reason}"
-            data = {"tool": verdict.target, "rule": verdict.rule, "reason": verdict.reason}
+            data: dict[str, Any] = {
+                "tool": verdict.target,
+                "rule": verdict.rule,
+                "reason": verdict.reason,
+            }
             return 403, jsonrpc_error(rid, DENIED_BY_RULE, text, data), []
         if isinstance(verdict, RateLimited):
             text = f"rate limit reached for {verdict.target}; retry later"
