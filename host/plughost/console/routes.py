@@ -34,9 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from plughost.auth.authorization_server import AUTHORIZE_PATH, TOKEN_PATH
 from plughost.auth.issuers import Issuer
-from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.upstream_metadata import UpstreamMetadata, UpstreamUnavailable
 from plughost.auth.verifier import InvalidToken, Verified
 from plughost.console.session import (
@@ -61,8 +59,10 @@ from plughost.console.views import health_page, plugins_page
 from plughost.core.host import Host
 from plughost.core.host_keys import StoredKey
 from plughost.core.host_scopes import ADMIN_SCOPE
-from plughost.edge.binding import is_loopback
+from plughost.devissuer.paths import AUTHORIZE_PATH, TOKEN_PATH
+from plughost.devissuer.store import OAuthStore
 from plughost.edge.health import Readiness
+from plughost.ops.loopback import is_loopback
 
 log = logging.getLogger("plughost.console")
 

@@ -17,14 +17,17 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from plughost.auth.authorization_server import BROWSER_PATHS, DevServerOptions, ScopeInfo
 from plughost.auth.issuers import resolve_issuer
-from plughost.auth.oauth_store import OAuthStore
 from plughost.auth.provider import PlughostAuth
 from plughost.auth.token_exchange import build_exchanger
 from plughost.console import routes as console
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
+from plughost.devissuer.keys import embedded_issuer
+from plughost.devissuer.paths import BROWSER_PATHS
+from plughost.devissuer.routes import routes as dev_issuer_routes
+from plughost.devissuer.server import DevAuthorizationServer, DevServerOptions, ScopeInfo
+from plughost.devissuer.store import OAuthStore
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
 from plughost.edge.binding import banner, check_dev_exposure, public_url
@@ -62,10 +65,11 @@ def build(
     report = load_plugins(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     metrics = Metrics()
+    dev = embedded_issuer(settings.auth, settings.data_dir)
     issuer = resolve_issuer(
         settings.auth,
-        data_dir=settings.data_dir,
         public_url=base,
+        dev=dev,
         on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
     )
 
@@ -93,10 +97,14 @@ def build(
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
-    store = OAuthStore(host.engine) if issuer.dev is not None else None
-    if store is not None:
+    store = None
+    if dev is not None:
+        store = OAuthStore(host.engine)
         options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
-        auth.serve_dev_issuer(store, options, scope_catalog)
+        server = DevAuthorizationServer(
+            dev, store, base, issuer.resource, scope_catalog, baseline_scopes, options
+        )
+        auth.serve_issuer(dev_issuer_routes(server))
     readiness = health.routes(host, issuer.keys.ensure)
     panel = console.mount(
         host, issuer, readiness, public_url=base, bind_host=bind_host, store=store
@@ -117,8 +125,8 @@ def build(
         report_count=len(report.loaded),
         console_url=f"{base}{console.CONSOLE_PATH}" if panel.off is None else None,
     )
-    if issuer.dev is not None:
-        issuer.dev.remember_url(base, issuer.resource)
+    if dev is not None:
+        dev.remember_url(base, issuer.resource)
     return app
 
 
