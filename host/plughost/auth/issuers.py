@@ -29,20 +29,16 @@ class EmbeddedIssuer(Protocol):
     """What the host reads of the embedded dev issuer: where it serves its keys and token
     endpoint on this origin, its tenant claim, and its one generated client."""
 
-    @property
-    def jwks_path(self) -> str: ...
-    @property
-    def token_path(self) -> str: ...
-    @property
-    def tenant_claim(self) -> str: ...
-    @property
-    def kid(self) -> str: ...
-    @property
-    def client_id(self) -> str: ...
+    jwks_path: str
+    token_path: str
+    tenant_claim: str
+    kid: str
+    client_id: str
+    #: Where its keys and client are kept, for the start banner.
+    dir: Path
+
     @property
     def client_secret(self) -> str: ...
-    @property
-    def dir(self) -> Path: ...
 
 
 @dataclass

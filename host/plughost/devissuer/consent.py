@@ -25,8 +25,9 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from plughost.devissuer.keys import DEV_TENANT
+from plughost.devissuer.options import ScopeInfo
 from plughost.devissuer.paths import CONSENT_PATH
-from plughost.devissuer.server import DEV_USER, DevAuthorizationServer, ScopeInfo
+from plughost.devissuer.server import DEV_USER, DevAuthorizationServer
 from plughost.devissuer.store import PendingAuthorization
 
 COOKIE = "plughost_consent"

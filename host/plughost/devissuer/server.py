@@ -32,10 +32,10 @@ from mcp.server.auth.provider import (
     construct_redirect_uri,
 )
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from pydantic import AnyUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyUrl
 
-from plughost.devissuer import exchange_grant
 from plughost.devissuer.keys import DevIssuer, InvalidDevToken
+from plughost.devissuer.options import DevServerOptions, ScopeInfo
 from plughost.devissuer.paths import CONSENT_PATH
 from plughost.devissuer.registration import RegisteredClient, check_redirect_uri
 from plughost.devissuer.store import (
@@ -45,7 +45,6 @@ from plughost.devissuer.store import (
     PendingAuthorization,
     Redeemable,
 )
-from plughost.settings import AuthSettings, TokenExchangeSettings
 
 log = logging.getLogger("plughost.auth.dev")
 
@@ -62,37 +61,6 @@ MAX_SECRET_CHARS = 128
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-
-class ScopeInfo(BaseModel):
-    """One declared scope, as the consent page shows it."""
-
-    name: str
-    plugin: str
-    description: str
-
-
-class DevServerOptions(BaseModel):
-    """The dev issuer's operator settings, as the authorization server uses them."""
-
-    model_config = ConfigDict(frozen=True)
-
-    access_ttl: int
-    refresh_ttl: int
-    auto_approve: bool
-    #: Token exchange: each audience tokens may be exchanged for, with its allowed scopes.
-    exchange_targets: dict[str, list[str]] = Field(default_factory=dict)
-
-    @classmethod
-    def from_settings(
-        cls, auth: AuthSettings, exchange: TokenExchangeSettings | None = None
-    ) -> DevServerOptions:
-        return cls(
-            access_ttl=auth.dev_token_ttl_seconds,
-            refresh_ttl=auth.dev_refresh_token_ttl_seconds,
-            auto_approve=auth.dev_auto_approve,
-            exchange_targets=exchange_grant.allowed_targets(exchange) if exchange else {},
-        )
 
 
 class IssuedCode(AuthorizationCode):

@@ -24,9 +24,10 @@ from plughost.console import routes as console
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
 from plughost.devissuer.keys import embedded_issuer
+from plughost.devissuer.options import DevServerOptions, ScopeInfo
 from plughost.devissuer.paths import BROWSER_PATHS
 from plughost.devissuer.routes import routes as dev_issuer_routes
-from plughost.devissuer.server import DevAuthorizationServer, DevServerOptions, ScopeInfo
+from plughost.devissuer.server import DevAuthorizationServer
 from plughost.devissuer.store import OAuthStore
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
