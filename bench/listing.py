@@ -24,7 +24,7 @@ import httpx
 from bench import plugins
 from bench.options import Options
 from bench.procs import PlughostSetup, Server, free_port, headers, python_module, rpc_body
-from plughost.auth.dev_issuer import DevIssuer
+from plughost.devissuer.keys import DevIssuer
 
 SIZES = (10, 100, 1000)
 PLUGINS = 10

@@ -20,9 +20,9 @@ from bench import plugins
 from bench.options import Options
 from bench.procs import PlughostSetup, call_body, free_port
 from bench.throughput import public_key_pem
-from plughost.auth.dev_issuer import DevIssuer
 from plughost.auth.issuers import Issuer, resolve_issuer
 from plughost.auth.provider import PlughostAuth
+from plughost.devissuer.keys import DevIssuer, embedded_issuer
 from plughost.settings import load_settings
 
 COLD_TOKENS = 300
@@ -31,7 +31,8 @@ WARM_CALLS = 20_000
 
 def _issuer(setup: PlughostSetup, base: str) -> Issuer:
     settings = load_settings(data_dir=setup.workdir / "data")
-    return resolve_issuer(settings.auth, data_dir=settings.data_dir, public_url=base)
+    dev = embedded_issuer(settings.auth, settings.data_dir)
+    return resolve_issuer(settings.auth, public_url=base, dev=dev)
 
 
 async def _per_call_us(verify: Any, tokens: list[str]) -> float:

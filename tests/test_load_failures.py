@@ -12,8 +12,8 @@ import pytest
 from conftest import simple_plugin
 from processes import cli_env, run_cli
 
-from plughost.auth.dev_issuer import DevIssuer
 from plughost.core.discovery import PluginStatus, discover
+from plughost.devissuer.keys import DevIssuer
 from plughost.errors import PluginLoadError
 from plughost.testing import PluginNotLoaded, ScopeNotDeclared
 

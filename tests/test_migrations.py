@@ -238,7 +238,7 @@ def test_tables_made_before_migrations_are_adopted_at_the_baseline(plughost_data
 def test_a_later_revisions_table_made_early_is_no_sign_of_an_old_database(plughost_database):
     """The dev issuer makes its tables on first use, maybe before the host migrates: a fresh
     database with them still gets every revision (the baseline's audit table included)."""
-    from plughost.auth.oauth_store import oauth_metadata
+    from plughost.devissuer.store import oauth_metadata
 
     db = plughost_database
     oauth_metadata.create_all(db.engine)

@@ -21,7 +21,7 @@ import httpx
 import jwt
 import pytest
 
-from plughost.auth import authorization_server
+from plughost.devissuer import server as dev_server
 from plughost.testing import McpClient
 
 CALLBACK = "http://127.0.0.1:33418/callback"
@@ -350,7 +350,7 @@ def test_a_reused_code_is_refused_and_revokes_what_it_issued(client):
 
 
 def test_an_expired_code_is_refused(client, monkeypatch):
-    monkeypatch.setattr(authorization_server, "CODE_TTL_SECONDS", 0)
+    monkeypatch.setattr(dev_server, "CODE_TTL_SECONDS", 0)
     code, verifier = client.sign_in("todo:read")
     time.sleep(1.1)
     assert client.exchange(code, verifier).json()["error"] == "invalid_grant"

@@ -14,15 +14,19 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 
-from plughost.auth.authorization_server import BROWSER_PATHS, DevServerOptions, ScopeInfo
-from plughost.auth.issuers import Issuer, resolve_issuer
-from plughost.auth.oauth_store import OAuthStore
+from plughost.auth.issuers import resolve_issuer
 from plughost.auth.provider import PlughostAuth
 from plughost.auth.token_exchange import build_exchanger
 from plughost.console import routes as console
 from plughost.core.discovery import LoadReport
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
+from plughost.devissuer.keys import DevIssuer, embedded_issuer
+from plughost.devissuer.options import DevServerOptions, ScopeInfo
+from plughost.devissuer.paths import BROWSER_PATHS
+from plughost.devissuer.routes import routes as dev_issuer_routes
+from plughost.devissuer.server import DevAuthorizationServer
+from plughost.devissuer.store import OAuthStore
 from plughost.edge import health
 from plughost.edge.allowlist import NetworkAllowList
 from plughost.edge.answers import Answers
@@ -64,10 +68,11 @@ def build(
     report = load_plugins(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     metrics = Metrics()
+    dev = embedded_issuer(settings.auth, settings.data_dir)
     issuer = resolve_issuer(
         settings.auth,
-        data_dir=settings.data_dir,
         public_url=base,
+        dev=dev,
         on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
     )
     auth = PlughostAuth(
@@ -78,7 +83,7 @@ def build(
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
-    store = _serve_dev_issuer(host, auth, issuer)
+    store = _serve_dev_issuer(host, auth, dev, base)
     readiness = health.routes(host, issuer.keys.ensure)
     panel = console.mount(
         host, issuer, readiness, public_url=base, bind_host=bind_host, store=store
@@ -95,8 +100,8 @@ def build(
         report_count=len(report.loaded),
         console_url=f"{base}{console.CONSOLE_PATH}" if panel.off is None else None,
     )
-    if issuer.dev is not None:
-        issuer.dev.remember_url(base, issuer.resource)
+    if dev is not None:
+        dev.remember_url(base, issuer.resource)
     return app
 
 
@@ -120,14 +125,25 @@ def scope_catalog(report: LoadReport) -> list[ScopeInfo]:
     ]
 
 
-def _serve_dev_issuer(host: Host, auth: PlughostAuth, issuer: Issuer) -> OAuthStore | None:
+def _serve_dev_issuer(
+    host: Host, auth: PlughostAuth, dev: DevIssuer | None, base: str
+) -> OAuthStore | None:
     """The embedded issuer's authorization server, on the host's database (dev issuer only)."""
-    if issuer.dev is None:
+    if dev is None:
         return None
     store = OAuthStore(host.engine)
-    settings = host.settings
+    settings, report = host.settings, host.report
     options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
-    auth.serve_dev_issuer(store, options, lambda: scope_catalog(host.report))
+    server = DevAuthorizationServer(
+        dev,
+        store,
+        base,
+        auth.issuer.resource,
+        lambda: scope_catalog(report),
+        lambda: baseline_scopes(report),
+        options,
+    )
+    auth.serve_issuer(dev_issuer_routes(server))
     return store
 
 

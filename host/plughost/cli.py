@@ -189,7 +189,7 @@ def _base_url(settings: Any, url: str | None) -> str:
     ``--url`` first, then the configured public URL, then (dev issuer) where the host last
     served, then the default address of ``plughost serve``.
     """
-    from plughost.auth.dev_issuer import DevIssuer
+    from plughost.devissuer.keys import DevIssuer
 
     if url:
         return url.rstrip("/")
@@ -212,9 +212,9 @@ def _base_url(settings: Any, url: str | None) -> str:
 @click.option("--url", default=None, help="The host's base URL; default: where it last served.")
 def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: str | None) -> None:
     """Print a dev-issuer token the running host accepts (dev mode only)."""
-    from plughost.auth.dev_issuer import DevIssuer
     from plughost.core.host import load_plugins
     from plughost.core.host_scopes import HOST_SCOPES
+    from plughost.devissuer.keys import DevIssuer
     from plughost.settings import MCP_PATH
 
     logging.basicConfig(level="ERROR")
@@ -260,6 +260,7 @@ def check(url: str | None) -> None:
     from plughost.auth.issuers import resolve_issuer
     from plughost.auth.token_exchange import build_exchanger
     from plughost.core.host import load_plugins
+    from plughost.devissuer.keys import embedded_issuer
 
     logging.basicConfig(level="ERROR")
     problems: list[str] = []
@@ -270,7 +271,8 @@ def check(url: str | None) -> None:
     report = load_plugins(settings)
     problems += [f"plugin {r.namespace} {r.status.value}: {r.error}" for r in report.problems]
     base = _base_url(settings, url)
-    issuer = resolve_issuer(settings.auth, data_dir=settings.data_dir, public_url=base)
+    dev = embedded_issuer(settings.auth, settings.data_dir)
+    issuer = resolve_issuer(settings.auth, public_url=base, dev=dev)
     cfg = issuer.verifier.config
     click.echo(f"issuer preset:   {issuer.kind}")
     click.echo(f"issuers (iss):   {' '.join(cfg.issuers)}")

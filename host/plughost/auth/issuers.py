@@ -1,19 +1,44 @@
-"""Issuer presets: turn the auth settings into what the verifier and the metadata need."""
+"""Issuer presets: turn the auth settings into what the verifier and the metadata need.
+
+The ``dev`` preset trusts the embedded dev issuer (`plughost.devissuer`), which serves on this
+server's own origin. That issuer sits above the resource server: app assembly builds it and
+hands it in, and the resource server knows it only as `EmbeddedIssuer`.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
-from plughost.auth.dev_issuer import JWKS_PATH, TENANT_CLAIM, DevIssuer
 from plughost.auth.jwks import JWKSCache
-from plughost.auth.upstream_metadata import metadata_urls
+from plughost.auth.upstream_metadata import (
+    AS_METADATA_PATH,
+    OPENID_CONFIGURATION_PATH,
+    metadata_urls,
+)
 from plughost.auth.verifier import TokenVerifier, VerifierConfig
 from plughost.errors import SettingsError
 from plughost.settings import MCP_PATH, AuthSettings
+
+
+class EmbeddedIssuer(Protocol):
+    """What the host reads of the embedded dev issuer: where it serves its keys and token
+    endpoint on this origin, its tenant claim, and its one generated client."""
+
+    jwks_path: str
+    token_path: str
+    tenant_claim: str
+    kid: str
+    client_id: str
+    #: Where its keys and client are kept, for the start banner.
+    dir: Path
+
+    @property
+    def client_secret(self) -> str: ...
 
 
 @dataclass
@@ -24,7 +49,7 @@ class Issuer:
     resource: str
     authorization_servers: list[str]
     verifier: TokenVerifier
-    dev: DevIssuer | None = None
+    dev: EmbeddedIssuer | None = None
     issuer_url: str | None = None
     #: Where a real issuer's authorization-server metadata is, to answer on our own origin.
     metadata_urls: list[str] = field(default_factory=list)
@@ -50,14 +75,20 @@ class _Preset:
 def resolve_issuer(
     settings: AuthSettings,
     *,
-    data_dir: Path,
     public_url: str,
+    dev: EmbeddedIssuer | None = None,
     on_jwks_fetch: Callable[[bool], None] | None = None,
 ) -> Issuer:
-    """Build the issuer a preset describes; ``public_url`` is the server's base URL."""
+    """Build the issuer a preset describes; ``public_url`` is the server's base URL, ``dev``
+    the embedded issuer, given exactly when the preset is ``dev``."""
+    if (settings.issuer == "dev") != (dev is not None):
+        raise ValueError("the embedded dev issuer is given for the dev preset, and only for it")
     base = public_url.rstrip("/")
     resource = base + MCP_PATH
-    preset = _PRESETS[settings.issuer](settings, base, resource)
+    if dev is not None:
+        preset = _dev(settings, base, resource, dev)
+    else:
+        preset = _PRESETS[settings.issuer](settings, base, resource)
     if not preset.audiences:
         raise SettingsError("PLUGHOST_AUTH__AUDIENCE: at least one audience is needed")
     issuer_url = preset.issuer_url
@@ -83,19 +114,19 @@ def resolve_issuer(
         resource=resource,
         authorization_servers=preset.servers,
         verifier=TokenVerifier(config, keys),
-        dev=DevIssuer(data_dir) if settings.issuer == "dev" else None,
+        dev=dev,
         issuer_url=issuer_url,
         metadata_urls=preset.metadata_urls,
     )
 
 
-def _dev(settings: AuthSettings, base: str, resource: str) -> _Preset:
+def _dev(settings: AuthSettings, base: str, resource: str, dev: EmbeddedIssuer) -> _Preset:
     return _Preset(
         issuers=[base],
         audiences=settings.audience or [resource],
-        jwks_uri=base + JWKS_PATH,
+        jwks_uri=base + dev.jwks_path,
         servers=[base],
-        tenant_claim=settings.tenant_claim or TENANT_CLAIM,
+        tenant_claim=settings.tenant_claim or dev.tenant_claim,
         issuer_url=base,
         metadata_urls=[],
     )
@@ -129,8 +160,8 @@ def _oidc(settings: AuthSettings, base: str, resource: str) -> _Preset:
     )
 
 
+#: The presets of real issuers (the ``dev`` one needs the embedded issuer, see `_dev`).
 _PRESETS: dict[str, Callable[[AuthSettings, str, str], _Preset]] = {
-    "dev": _dev,
     "scalekit": _scalekit,
     "oidc": _oidc,
 }
@@ -138,10 +169,7 @@ _PRESETS: dict[str, Callable[[AuthSettings, str, str], _Preset]] = {
 
 async def discover_jwks_uri(issuer_url: str) -> str:
     """Read ``jwks_uri`` from the issuer's OpenID or OAuth metadata document."""
-    candidates = [
-        f"{issuer_url}/.well-known/openid-configuration",
-        f"{issuer_url}/.well-known/oauth-authorization-server",
-    ]
+    candidates = [f"{issuer_url}{OPENID_CONFIGURATION_PATH}", f"{issuer_url}{AS_METADATA_PATH}"]
     errors = []
     async with httpx.AsyncClient(timeout=5.0) as client:
         for url in candidates:

@@ -3,7 +3,8 @@
 FastMCP's `RequireAuthMiddleware` answers missing or invalid tokens with the RFC 6750 / MCP
 challenge (``resource_metadata`` always; ``error="invalid_token"`` only when a token was sent).
 This provider supplies the verification, the RFC 9728 metadata documents, and either the
-embedded issuer's authorization server (dev mode) or, for Scalekit and OIDC, the real issuer's
+embedded issuer's authorization server (dev mode: its routes are built by `plughost.devissuer`
+and handed in by app assembly) or, for Scalekit and OIDC, the real issuer's
 authorization-server metadata answered on this server's own origin.
 """
 
@@ -17,18 +18,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from plughost.auth.authorization_server import (
-    METADATA_PATH as AS_METADATA_PATH,
-)
-from plughost.auth.authorization_server import (
-    DevAuthorizationServer,
-    DevServerOptions,
-    ScopeInfo,
-)
-from plughost.auth.consent import ConsentPage
 from plughost.auth.issuers import Issuer
-from plughost.auth.oauth_store import OAuthStore
-from plughost.auth.upstream_metadata import UpstreamMetadata
+from plughost.auth.upstream_metadata import AS_METADATA_PATH, UpstreamMetadata
 from plughost.auth.verifier import InvalidToken
 from plughost.core.callrecord import current_call
 from plughost.ops.tracing import step
@@ -60,25 +51,15 @@ class PlughostAuth(AuthProvider):
         self._base_url = base_url.rstrip("/")
         self._scopes = scopes_supported
         self._baseline = baseline_scopes
-        self.dev_server: DevAuthorizationServer | None = None
+        self._issuer_routes: list[Route] | None = None
         self._upstream = UpstreamMetadata(issuer.metadata_urls) if issuer.metadata_urls else None
 
-    def serve_dev_issuer(
-        self, store: OAuthStore, options: DevServerOptions, catalog: Callable[[], list[ScopeInfo]]
-    ) -> None:
-        """Run the embedded issuer's authorization server on ``store`` (the host's database,
-        which exists only once the host is built, after this provider)."""
+    def serve_issuer(self, routes: list[Route]) -> None:
+        """Serve the embedded issuer's authorization server (``routes``) on this origin. They
+        come after this provider: its store is the host's database, built behind this provider."""
         if self.issuer.dev is None:
             raise RuntimeError(f"the {self.issuer.kind} issuer has no embedded server to run")
-        self.dev_server = DevAuthorizationServer(
-            dev=self.issuer.dev,
-            store=store,
-            issuer=self._base_url,
-            resource=self.issuer.resource,
-            catalog=catalog,
-            baseline=self._baseline,
-            options=options,
-        )
+        self._issuer_routes = routes
 
     @property
     def scopes_supported(self) -> list[str]:
@@ -134,9 +115,9 @@ class PlughostAuth(AuthProvider):
             Route(METADATA_PATH + (mcp_path or MCP_PATH), metadata, methods=["GET"]),
         ]
         if self.issuer.dev is not None:
-            if self.dev_server is None:
-                raise RuntimeError("serve_dev_issuer must be called before the routes are built")
-            routes += self.dev_server.routes(ConsentPage(self.dev_server).routes)
+            if self._issuer_routes is None:
+                raise RuntimeError("serve_issuer must be called before the routes are built")
+            routes += self._issuer_routes
         if self._upstream is not None:
             routes.append(Route(AS_METADATA_PATH, self._upstream.endpoint, methods=["GET"]))
         return routes

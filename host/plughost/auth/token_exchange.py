@@ -30,11 +30,10 @@ import anyio
 import httpx
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from plughost.auth.authorization_server import TOKEN_PATH, is_loopback_host
-from plughost.auth.exchange_grant import ACCESS_TOKEN_TYPE, GRANT_TYPE
 from plughost.auth.issuers import Issuer
 from plughost.auth.upstream_metadata import UpstreamMetadata, UpstreamUnavailable
 from plughost.errors import SettingsError
+from plughost.ops.loopback import is_loopback
 from plughost.sdk.credentials import DownstreamToken
 from plughost.sdk.errors import (
     TokenExchangeDenied,
@@ -49,6 +48,11 @@ MAX_RESPONSE_BYTES = 64 * 1024
 #: An OAuth error code as RFC 6749 §5.2 allows it; anything else is not repeated to anyone.
 _ERROR_CODE = re.compile(r"[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}")
 SETTING = f"{ENV_PREFIX}TOKEN_EXCHANGE"
+#: RFC 8693's names: the grant, and the token types this client sends and asks for (an
+#: issuer, the embedded dev one too, answers with the same names).
+GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token"
+JWT_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:jwt"
 
 CacheKey = tuple[str, str, str, tuple[str, ...]]
 
@@ -332,7 +336,7 @@ def build_exchanger(settings: TokenExchangeSettings, issuer: Issuer) -> TokenExc
             return fixed
 
     elif issuer.dev is not None:
-        local = f"{str(issuer.issuer_url).rstrip('/')}{TOKEN_PATH}"
+        local = f"{str(issuer.issuer_url).rstrip('/')}{issuer.dev.token_path}"
 
         async def endpoint() -> str:
             return local
@@ -356,7 +360,7 @@ def build_exchanger(settings: TokenExchangeSettings, issuer: Issuer) -> TokenExc
 def _check_endpoint(url: str) -> None:
     """Caller tokens and the host's secret cross this hop: https, except on loopback."""
     parts = urlsplit(url)
-    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback_host(parts.hostname)):
+    if parts.scheme == "https" or (parts.scheme == "http" and is_loopback(parts.hostname)):
         return
     raise SettingsError(
         f"{SETTING}__TOKEN_ENDPOINT {url!r} must be an https:// URL (or http:// on loopback)"

@@ -30,6 +30,10 @@ TTL_SECONDS = 300.0
 RETRY_SECONDS = 5.0
 TIMEOUT_SECONDS = 5.0
 MAX_DOCUMENT_BYTES = 256 * 1024
+#: The well-known paths of an authorization server's metadata (RFC 8414 §3, OpenID Connect
+#: Discovery §4), on a real issuer and on this server's own origin alike.
+AS_METADATA_PATH = "/.well-known/oauth-authorization-server"
+OPENID_CONFIGURATION_PATH = "/.well-known/openid-configuration"
 
 
 class UpstreamUnavailable(RuntimeError):
@@ -119,12 +123,9 @@ def metadata_urls(issuer_url: str) -> list[str]:
     origin = f"{parts.scheme}://{parts.netloc.decode()}"
     path = parts.path.rstrip("/")
     if not path:
-        return [
-            f"{origin}/.well-known/oauth-authorization-server",
-            f"{origin}/.well-known/openid-configuration",
-        ]
+        return [f"{origin}{AS_METADATA_PATH}", f"{origin}{OPENID_CONFIGURATION_PATH}"]
     return [
-        f"{origin}/.well-known/oauth-authorization-server{path}",
-        f"{origin}/.well-known/openid-configuration{path}",
-        f"{origin}{path}/.well-known/openid-configuration",
+        f"{origin}{AS_METADATA_PATH}{path}",
+        f"{origin}{OPENID_CONFIGURATION_PATH}{path}",
+        f"{origin}{path}{OPENID_CONFIGURATION_PATH}",
     ]

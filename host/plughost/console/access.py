@@ -24,7 +24,7 @@ from plughost.console.session import ConsoleSession, CookieJar
 from plughost.core.host import Host
 from plughost.core.host_keys import StoredKey
 from plughost.core.host_scopes import ADMIN_SCOPE
-from plughost.edge.binding import is_loopback
+from plughost.ops.loopback import is_loopback
 
 
 def off_reason(host: Host, issuer: Issuer, bind_host: str) -> str | None:

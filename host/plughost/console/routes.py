@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plughost.auth.issuers import Issuer
-from plughost.auth.oauth_store import OAuthStore
+from plughost.devissuer.store import OAuthStore
 from plughost.console.access import Access, off_reason
 from plughost.console.clients import console_client
 from plughost.console.pages import (

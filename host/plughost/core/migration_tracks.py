@@ -29,7 +29,7 @@ HOST_MIGRATIONS = "plughost.core.host_migrations"
 HOST_TABLES: tuple[str, ...] = (
     "plughost.ops.audit:audit_table",
     "plughost.core.host_keys:keys_table",
-    "plughost.auth.oauth_store:oauth_metadata",
+    "plughost.devissuer.store:oauth_metadata",
 )
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"
 

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
 import sys
 from pathlib import Path
 
 from plughost.auth.issuers import Issuer
 from plughost.core.host_scopes import ADMIN_SCOPE
 from plughost.errors import SettingsError
+from plughost.ops.loopback import is_loopback
 from plughost.settings import HostSettings
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def public_url(settings: HostSettings, bind_host: str, port: int) -> str:

@@ -11,7 +11,6 @@ host, a loopback host, or one of ``allowed_hosts``). Probes and scrapers (``/hea
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
@@ -21,6 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from plughost.core.callrecord import current_call
 from plughost.edge.asgi import header, send_json
 from plughost.ops.audit import Outcome
+from plughost.ops.loopback import is_loopback
 
 UNCHECKED_HOST_PATHS = ("/healthz", "/readyz", "/metrics")
 
@@ -70,21 +70,12 @@ class OriginGuard:
         parsed = urlsplit(origin)
         if origin.lower() in self.origins:
             return True
-        return parsed.scheme in ("http", "https") and _is_loopback(parsed.hostname or "")
+        return parsed.scheme in ("http", "https") and is_loopback(parsed.hostname or "")
 
     def _host_allowed(self, host: str) -> bool:
         if host.lower() in self.hosts:
             return True
-        return _is_loopback(urlsplit(f"//{host}").hostname or "")
-
-
-def _is_loopback(name: str) -> bool:
-    if name == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+        return is_loopback(urlsplit(f"//{host}").hostname or "")
 
 
 async def _refuse(send: Send, description: str) -> None:

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import socket
 import struct
 import threading
 from dataclasses import dataclass, field
 from types import TracebackType
 from urllib.parse import urlsplit, urlunsplit
+
+from plughost.ops.loopback import is_loopback
 
 __all__ = ["FaultProxy"]
 
@@ -57,7 +58,7 @@ class FaultProxy:
     """
 
     def __init__(self, target_host: str, target_port: int) -> None:
-        if not _is_loopback(target_host):
+        if not is_loopback(target_host):
             raise ValueError(f"FaultProxy forwards to loopback only, not to {target_host!r}")
         self.target_host = target_host
         self.target_port = target_port
@@ -232,12 +233,3 @@ def _reset(writer: asyncio.StreamWriter) -> None:
         with contextlib.suppress(OSError):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     writer.transport.abort()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

@@ -1,6 +1,6 @@
 """The dev issuer's tables: client registrations, pending sign-ins, codes and refresh tokens.
 
-Revision 0003, after 0002. `plughost.auth.oauth_store` also makes these tables itself when it
+Revision 0003, after 0002. `plughost.devissuer.store` also makes these tables itself when it
 first needs them (with ``ensure_schema``, possibly before this runs), so each is created only
 where it is missing, as the store declares it.
 """

@@ -3,9 +3,10 @@
 It signs RS256 tokens with a key generated on first start and kept (mode 0600) in the data
 directory, and holds one generated client for the ``client_credentials`` grant. Its HTTP side,
 a complete OAuth 2.1 authorization server for interactive MCP clients, is
-`plughost.auth.authorization_server`. The host verifies its tokens exactly as it verifies
-Scalekit's: through the JWKS, over HTTP. It is for development: ``plughost serve`` refuses to
-expose it beyond loopback unless told plainly.
+`plughost.devissuer.server`. The resource server (`plughost.auth`) verifies its tokens exactly
+as it verifies Scalekit's: through the JWKS, over HTTP; app assembly hands it a `DevIssuer`
+for the ``dev`` preset (`embedded_issuer`), which it knows only as `EmbeddedIssuer`. It is for
+development: ``plughost serve`` refuses to expose it beyond loopback unless told plainly.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from plughost.devissuer.paths import JWKS_PATH, TOKEN_PATH
+from plughost.settings import AuthSettings
+
 ALGORITHM = "RS256"
 TENANT_CLAIM = "oid"
 DEV_TENANT = "dev"
-JWKS_PATH = "/oauth/jwks.json"
 
 
 def _write_private(path: Path, data: bytes) -> None:
@@ -44,6 +47,11 @@ def _write_private(path: Path, data: bytes) -> None:
 
 class DevIssuer:
     """Keys, client credentials and token minting, all kept under ``<data_dir>/dev-issuer``."""
+
+    #: Where the resource server fetches the keys and the host exchanges tokens, on its origin.
+    jwks_path = JWKS_PATH
+    token_path = TOKEN_PATH
+    tenant_claim = TENANT_CLAIM
 
     def __init__(self, data_dir: Path) -> None:
         self.dir = data_dir / "dev-issuer"
@@ -156,6 +164,11 @@ class DevIssuer:
             serialization.NoEncryption(),
         )
         return hmac.new(der, purpose.encode(), hashlib.sha256).digest()
+
+
+def embedded_issuer(auth: AuthSettings, data_dir: Path) -> DevIssuer | None:
+    """The ``dev`` preset's issuer (keys made on first use), or None for a real issuer."""
+    return DevIssuer(data_dir) if auth.issuer == "dev" else None
 
 
 class InvalidDevToken(ValueError):

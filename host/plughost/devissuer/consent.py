@@ -24,14 +24,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from plughost.auth.authorization_server import (
-    CONSENT_PATH,
-    DEV_USER,
-    DevAuthorizationServer,
-    ScopeInfo,
-)
-from plughost.auth.dev_issuer import DEV_TENANT
-from plughost.auth.oauth_store import PendingAuthorization
+from plughost.devissuer.keys import DEV_TENANT
+from plughost.devissuer.options import ScopeInfo
+from plughost.devissuer.paths import CONSENT_PATH
+from plughost.devissuer.server import DEV_USER, DevAuthorizationServer
+from plughost.devissuer.store import PendingAuthorization
 
 COOKIE = "plughost_consent"
 CSRF_PURPOSE = "plughost consent csrf v1"

@@ -1,0 +1,43 @@
+"""What app assembly hands the dev issuer: the operator's settings for it, and each scope the
+plugins and the host declare (the consent page shows their descriptions, the metadata and
+the ``client_credentials`` grant their names), read again on every request, so a withdrawn
+plugin's scopes go with it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from plughost.devissuer.exchange_grant import allowed_targets
+from plughost.settings import AuthSettings, TokenExchangeSettings
+
+
+class ScopeInfo(BaseModel):
+    """One declared scope, as the consent page shows it."""
+
+    name: str
+    plugin: str
+    description: str
+
+
+class DevServerOptions(BaseModel):
+    """The dev issuer's operator settings, as the authorization server uses them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    access_ttl: int
+    refresh_ttl: int
+    auto_approve: bool
+    #: Token exchange: each audience tokens may be exchanged for, with its allowed scopes.
+    exchange_targets: dict[str, list[str]] = Field(default_factory=dict)
+
+    @classmethod
+    def from_settings(
+        cls, auth: AuthSettings, exchange: TokenExchangeSettings | None = None
+    ) -> DevServerOptions:
+        return cls(
+            access_ttl=auth.dev_token_ttl_seconds,
+            refresh_ttl=auth.dev_refresh_token_ttl_seconds,
+            auto_approve=auth.dev_auto_approve,
+            exchange_targets=allowed_targets(exchange) if exchange else {},
+        )
