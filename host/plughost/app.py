@@ -157,7 +157,7 @@ def call_policy(host: Host) -> CallPolicy:
         metrics=host.metrics,
     )
     return CallPolicy(
-        host.registry,
+        registry=host.registry,
         limiter=host.limiter,
         guardrails=guardrails,
         metrics=host.metrics,

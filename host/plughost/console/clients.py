@@ -16,13 +16,13 @@ from typing import Any
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import AnyUrl, ValidationError
 
-from plughost.devissuer.paths import AUTHORIZE_PATH, TOKEN_PATH
 from plughost.auth.issuers import Issuer
-from plughost.devissuer.store import OAuthStore
 from plughost.auth.upstream_metadata import UpstreamMetadata, UpstreamUnavailable
 from plughost.console.session import CALLBACK_PATH
 from plughost.console.signin import DEV_CLIENT_ID, DEV_CLIENT_NAME, ConsoleClient, Endpoints
 from plughost.core.host_scopes import ADMIN_SCOPE
+from plughost.devissuer.paths import AUTHORIZE_PATH, TOKEN_PATH
+from plughost.devissuer.store import OAuthStore
 from plughost.settings import ConsoleSettings
 
 #: How the client reaches the database: `plughost.console.reads.DatabaseReads`.

@@ -16,7 +16,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from plughost.auth.issuers import Issuer
-from plughost.devissuer.store import OAuthStore
 from plughost.console.access import Access, off_reason
 from plughost.console.clients import console_client
 from plughost.console.pages import (
@@ -40,6 +39,7 @@ from plughost.console.traffic import not_kept, read_traffic
 from plughost.console.views import health_page, plugins_page
 from plughost.core.host import Host
 from plughost.core.host_keys import StoredKey
+from plughost.devissuer.store import OAuthStore
 from plughost.edge.health import Readiness
 
 __all__ = ["CONSOLE_PATH", "Console", "mount"]

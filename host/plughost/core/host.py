@@ -103,7 +103,7 @@ def build_host(
         ledger=ledger,
         metrics=metrics,
         cursors=CursorKey(engine),
-        limiter=_limiter(settings, registry),
+        limiter=RateLimiter.from_settings(settings.rate_limit, registry.owners),
         exchanger=exchanger,
     )
     for plugin in report.loaded:
@@ -120,22 +120,6 @@ def _engine(settings: HostSettings) -> Engine:
         connect_timeout=settings.database_connect_timeout_seconds,
         statement_timeout=settings.database_statement_timeout_seconds,
         pool_timeout=settings.database_pool_timeout_seconds,
-    )
-
-
-def _limiter(settings: HostSettings, registry: ToolRegistry) -> RateLimiter:
-    """Per-caller budgets as the operator set them, per plugin from the registry's owners."""
-    limits = settings.rate_limit
-    return RateLimiter(
-        default=limits.default,
-        per_plugin=limits.plugins,
-        per_tool=limits.tools,
-        storage_url=limits.storage_url,
-        key_prefix=limits.key_prefix,
-        tool_owner=registry.owners,
-        storage_timeout=limits.storage_timeout_seconds,
-        storage_retry=limits.storage_retry_seconds,
-        key_by=limits.key,
     )
 
 

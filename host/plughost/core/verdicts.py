@@ -44,16 +44,32 @@ class Unauthenticated(Refused):
 
 
 @dataclass(frozen=True, slots=True)
-class IssuerUnavailable(Refused):
-    """The token could not be checked because its issuer cannot be reached: not the token's
-    fault, so clients must not throw it away."""
+class Unavailable(Refused):
+    """A service the decision needs cannot be reached: not the caller's fault, so it is asked
+    to retry after ``retry_after`` seconds (and must not throw its token away)."""
 
     outcome: ClassVar[Outcome] = Outcome.UNAVAILABLE
-    retry_after: int = 10
+    service: ClassVar[str] = "a service"
+    retry_after: int = 5
 
     @property
     def detail(self) -> str:
-        return "issuer unavailable"
+        return f"{self.service} unavailable"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuerUnavailable(Unavailable):
+    """The token could not be checked because its issuer's keys cannot be fetched."""
+
+    service: ClassVar[str] = "issuer"
+    retry_after: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class LimitsUnavailable(Unavailable):
+    """Rate-limit storage is down and the operator's policy is to fail closed."""
+
+    service: ClassVar[str] = "rate-limit storage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,18 +129,6 @@ class RateLimited(Refused):
     @property
     def detail(self) -> str:
         return f"retry after {self.retry_after:.0f}s"
-
-
-@dataclass(frozen=True, slots=True)
-class LimitsUnavailable(Refused):
-    """Rate-limit storage is down and the operator's policy is to fail closed."""
-
-    outcome: ClassVar[Outcome] = Outcome.UNAVAILABLE
-    retry_after: int = 5
-
-    @property
-    def detail(self) -> str:
-        return "rate-limit storage unavailable"
 
 
 @dataclass(frozen=True, slots=True)

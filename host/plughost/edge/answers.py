@@ -19,16 +19,7 @@ from typing import Any
 
 from starlette.types import Send
 
-from plughost.core.verdicts import (
-    DeniedByRule,
-    IssuerUnavailable,
-    LimitsUnavailable,
-    MissingScopes,
-    RateLimited,
-    Refused,
-    Unauthenticated,
-    UnknownTarget,
-)
+from plughost.core import verdicts
 from plughost.edge.asgi import (
     DENIED_BY_RULE,
     INSUFFICIENT_SCOPE,
@@ -57,18 +48,18 @@ class Answers:
     resource_metadata_url: str
     challenge_scopes: Callable[[], list[str]]
 
-    async def send(self, send: Send, verdict: Refused, request_id: Any = None) -> None:
+    async def send(self, send: Send, verdict: verdicts.Refused, request_id: Any = None) -> None:
         """Send the HTTP answer to ``verdict`` for the JSON-RPC request ``request_id``."""
-        if isinstance(verdict, Unauthenticated):
+        if isinstance(verdict, verdicts.Unauthenticated):
             await self._unauthenticated(send, verdict)
             return
         status, body, headers = self._answer(verdict, request_id)
         await send_json(send, status, body, headers)
 
-    def _answer(self, verdict: Refused, rid: Any) -> tuple[int, dict[str, Any], Headers]:
-        if isinstance(verdict, MissingScopes):
+    def _answer(self, verdict: verdicts.Refused, rid: Any) -> tuple[int, dict[str, Any], Headers]:
+        if isinstance(verdict, verdicts.MissingScopes):
             return 403, _scope_error(verdict, rid), [(b"www-authenticate", self._step_up(verdict))]
-        if isinstance(verdict, DeniedByRule):
+        if isinstance(verdict, verdicts.DeniedByRule):
             text = f"{verdict.target} refused by rule {verdict.rule}: {verdict.reason}"
             data: dict[str, Any] = {
                 "tool": verdict.target,
@@ -76,26 +67,26 @@ class Answers:
                 "reason": verdict.reason,
             }
             return 403, jsonrpc_error(rid, DENIED_BY_RULE, text, data), []
-        if isinstance(verdict, RateLimited):
+        if isinstance(verdict, verdicts.RateLimited):
             text = f"rate limit reached for {verdict.target}; retry later"
             data = {"tool": verdict.target, "retry_after": verdict.retry_after}
             return 429, jsonrpc_error(rid, RATE_LIMITED, text, data), _retry(verdict.retry_after)
-        if isinstance(verdict, LimitsUnavailable):
+        if isinstance(verdict, verdicts.LimitsUnavailable):
             text = "the server cannot check rate limits right now; retry shortly"
             data = {"retry_after": verdict.retry_after}
             return 503, jsonrpc_error(rid, UNAVAILABLE, text, data), _retry(verdict.retry_after)
-        if isinstance(verdict, IssuerUnavailable):
+        if isinstance(verdict, verdicts.IssuerUnavailable):
             body = {
                 "error": "temporarily_unavailable",
                 "error_description": "the token issuer cannot be reached to check tokens; "
                 "retry shortly",
             }
             return 503, body, _retry(verdict.retry_after)
-        if isinstance(verdict, UnknownTarget):
+        if isinstance(verdict, verdicts.UnknownTarget):
             return 200, _unknown(verdict, rid), []
         raise TypeError(f"no HTTP answer for {type(verdict).__name__}")
 
-    async def _unauthenticated(self, send: Send, verdict: Unauthenticated) -> None:
+    async def _unauthenticated(self, send: Send, verdict: verdicts.Unauthenticated) -> None:
         """401 with the challenge: no error when no token was sent (RFC 6750 §3.1), the
         baseline scopes whenever the client is asked to sign in."""
         parts = []
@@ -120,7 +111,7 @@ class Answers:
         body = {"error": verdict.error, "error_description": description}
         await send_json(send, 401, body, challenge)
 
-    def _step_up(self, verdict: MissingScopes) -> bytes:
+    def _step_up(self, verdict: verdicts.MissingScopes) -> bytes:
         """The ``insufficient_scope`` challenge: its ``scope`` is what the token already has
         plus what the call needs, so a client that replaces its scopes on step-up (rather
         than adding) keeps what it had."""
@@ -132,7 +123,7 @@ class Answers:
         ).encode()
 
 
-def _scope_error(verdict: MissingScopes, rid: Any) -> dict[str, Any]:
+def _scope_error(verdict: verdicts.MissingScopes, rid: Any) -> dict[str, Any]:
     missing = list(verdict.missing)
     return jsonrpc_error(
         rid,
@@ -142,7 +133,7 @@ def _scope_error(verdict: MissingScopes, rid: Any) -> dict[str, Any]:
     )
 
 
-def _unknown(verdict: UnknownTarget, rid: Any) -> dict[str, Any]:
+def _unknown(verdict: verdicts.UnknownTarget, rid: Any) -> dict[str, Any]:
     """A name no loaded plugin serves: say whether its plugin failed to load."""
     if verdict.plugin is None:
         return jsonrpc_error(

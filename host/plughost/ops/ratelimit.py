@@ -23,7 +23,7 @@ import math
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any, Literal, overload
+from typing import Any, Literal, Self, overload
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import limits
@@ -33,6 +33,7 @@ from limits.errors import StorageError
 from limits.storage import storage_from_string
 
 from plughost.ops.breaker import CircuitBreaker
+from plughost.settings import RateLimitSettings
 
 BudgetKey = Literal["client_and_subject", "client"]
 
@@ -55,6 +56,21 @@ class RateLimitUnavailable(Exception):
 
 
 class RateLimiter:
+    @classmethod
+    def from_settings(cls, settings: RateLimitSettings, tool_owner: Mapping[str, str]) -> Self:
+        """Budgets as the operator set them; ``tool_owner`` maps each tool to its plugin."""
+        return cls(
+            default=settings.default,
+            per_plugin=settings.plugins,
+            per_tool=settings.tools,
+            storage_url=settings.storage_url,
+            key_prefix=settings.key_prefix,
+            tool_owner=tool_owner,
+            storage_timeout=settings.storage_timeout_seconds,
+            storage_retry=settings.storage_retry_seconds,
+            key_by=settings.key,
+        )
+
     def __init__(
         self,
         *,

@@ -14,19 +14,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from plughost.core import verdicts
 from plughost.core.callrecord import CallRecord
 from plughost.core.naming import bounded_name, missing_scopes
 from plughost.core.registry import ToolRegistry
-from plughost.core.verdicts import (
-    LimitsUnavailable,
-    MissingScopes,
-    RateLimited,
-    Refused,
-    Unauthenticated,
-    UnknownTarget,
-)
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
 from plughost.ops.tracing import step
@@ -37,27 +31,21 @@ log = logging.getLogger("plughost.policy")
 T = TypeVar("T")
 
 
+@dataclass(frozen=True)
 class CallPolicy:
-    def __init__(
-        self,
-        registry: ToolRegistry,
-        *,
-        limiter: RateLimiter,
-        guardrails: Guardrails,
-        metrics: Metrics,
-        on_storage_error: str,
-        list_all: bool = False,
-    ) -> None:
-        self.registry = registry
-        self.limiter = limiter
-        self.guardrails = guardrails
-        self.metrics = metrics
-        self.on_storage_error = on_storage_error
-        self.list_all = list_all
+    """The host's rules for calls: its registry, the callers' budgets, the guardrails, and
+    what to do when rate-limit storage is down (``on_storage_error``: open or closed)."""
+
+    registry: ToolRegistry
+    limiter: RateLimiter
+    guardrails: Guardrails
+    metrics: Metrics
+    on_storage_error: str
+    list_all: bool = False
 
     async def admit(
         self, record: CallRecord, name: str, arguments: Mapping[str, Any]
-    ) -> Refused | None:
+    ) -> verdicts.Refused | None:
         """Decide the call of ``name`` before it runs; a refusal is settled on ``record``."""
         record.tool = bounded_name(name)
         record.arguments = arguments
@@ -68,24 +56,24 @@ class CallPolicy:
             record.refuse(verdict)
         return verdict
 
-    async def _decide(self, record: CallRecord, name: str) -> Refused | None:
+    async def _decide(self, record: CallRecord, name: str) -> verdicts.Refused | None:
         caller = record.caller
         if caller is None:
-            return Unauthenticated("no bearer token", error=None)
+            return verdicts.Unauthenticated("no bearer token", error=None)
         entry = self.registry.get(name)
         record.registered = entry
         if entry is not None:
             missing = missing_scopes(entry.scopes, caller.scopes)
             if missing:
-                return MissingScopes.of(entry.name, entry.scopes, missing, caller.scopes)
+                return verdicts.MissingScopes.of(entry.name, entry.scopes, missing, caller.scopes)
         # An unknown name spends budget too, so guessing names is rate limited like calling.
         limited = await self._within_rate(record, record.tool or name)
         if limited is not None or entry is not None:
             return limited
         record.plugin = self.registry.refused_owner(name)
-        return UnknownTarget(record.tool or name, record.plugin)
+        return verdicts.UnknownTarget(record.tool or name, record.plugin)
 
-    async def _within_rate(self, record: CallRecord, target: str) -> Refused | None:
+    async def _within_rate(self, record: CallRecord, target: str) -> verdicts.Refused | None:
         caller = record.caller
         assert caller is not None
         with step("rate limit") as span:
@@ -99,15 +87,17 @@ class CallPolicy:
             span.set_attribute(
                 "plughost.rate_limit.result", "allowed" if retry_after is None else "limited"
             )
-        return None if retry_after is None else RateLimited(target, retry_after)
+        return None if retry_after is None else verdicts.RateLimited(target, retry_after)
 
-    def _storage_failed(self, record: CallRecord, exc: RateLimitUnavailable) -> Refused | None:
+    def _storage_failed(
+        self, record: CallRecord, exc: RateLimitUnavailable
+    ) -> verdicts.Refused | None:
         """The stated policy when rate-limit storage is down: open (proceed, noted) or closed."""
         self.metrics.rate_limit_storage_errors.inc()
         if not exc.skipped:
             log.warning("%s (policy: fail %s)", exc, self.on_storage_error)
         if self.on_storage_error != "open":
-            return LimitsUnavailable()
+            return verdicts.LimitsUnavailable()
         skipped = " (not tried: it failed moments ago)" if exc.skipped else ""
         record.notes.append(f"rate limit not checked: storage unavailable{skipped}")
         return None
