@@ -18,16 +18,10 @@ loop and stops waiting at its own deadline.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-
-
-def default_database_url(data_dir: Path) -> str:
-    """The zero-configuration database: an SQLite file in the host's data directory."""
-    return f"sqlite:///{data_dir / 'plughost.db'}"
 
 
 def build_engine(

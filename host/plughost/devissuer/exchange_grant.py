@@ -23,7 +23,6 @@ from starlette.requests import Request
 
 from plughost.auth.token_exchange import ACCESS_TOKEN_TYPE, JWT_TOKEN_TYPE
 from plughost.devissuer.keys import DEV_TENANT, TENANT_CLAIM, InvalidDevToken
-from plughost.settings import TokenExchangeSettings
 
 if TYPE_CHECKING:
     from plughost.devissuer.server import DevAuthorizationServer
@@ -39,16 +38,6 @@ class ExchangeRefusal(Exception):
         self.status = status
         self.error = error
         self.description = description
-
-
-def allowed_targets(settings: TokenExchangeSettings) -> dict[str, list[str]]:
-    """Audience to the scopes some plugin may ask for on it; nothing when exchange is off."""
-    targets: dict[str, set[str]] = {}
-    if settings.enabled:
-        for grant in settings.plugins.values():
-            for audience in grant.audiences:
-                targets.setdefault(audience, set()).update(grant.scopes)
-    return {audience: sorted(scopes) for audience, scopes in targets.items()}
 
 
 async def exchange(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from plughost.devissuer.exchange_grant import allowed_targets
 from plughost.settings import AuthSettings, TokenExchangeSettings
 
 
@@ -41,3 +40,13 @@ class DevServerOptions(BaseModel):
             auto_approve=auth.dev_auto_approve,
             exchange_targets=allowed_targets(exchange) if exchange else {},
         )
+
+
+def allowed_targets(settings: TokenExchangeSettings) -> dict[str, list[str]]:
+    """Audience to the scopes some plugin may ask for on it; nothing when exchange is off."""
+    targets: dict[str, set[str]] = {}
+    if settings.enabled:
+        for grant in settings.plugins.values():
+            for audience in grant.audiences:
+                targets.setdefault(audience, set()).update(grant.scopes)
+    return {audience: sorted(scopes) for audience, scopes in targets.items()}

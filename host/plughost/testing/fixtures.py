@@ -85,7 +85,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
 @pytest.fixture
 def plughost_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestDatabase]:
     """An empty `TestDatabase`: SQLite, or PostgreSQL with ``PLUGHOST_TEST_DATABASE_URL``."""
-    from plughost.core.database import default_database_url
+    from plughost.settings import default_database_url
 
     data_dir = tmp_path_factory.mktemp("plughost-db")
     databases = ThrowawayDatabases.from_environment()

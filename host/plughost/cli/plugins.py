@@ -1,0 +1,71 @@
+"""``plughost plugins``: every installed plugin, whether it loaded, and its tools."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from typing import Any
+
+import click
+
+from plughost.cli.common import command_settings, fail
+from plughost.errors import PlughostError
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
+@click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each failure.")
+@click.option("--allow-failures", is_flag=True, help="Exit 0 even when a plugin did not load.")
+def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
+    """Show every installed plugin, whether it loaded, and its tools.
+
+    Exits 1 when a plugin failed, was incompatible or conflicted (unless --allow-failures), so a
+    build step can stop an image whose plugins do not load.
+    """
+    from plughost.core.host import load_plugins
+
+    logging.basicConfig(level="ERROR")
+    try:
+        settings = command_settings()
+        settings.strict = False
+        report = load_plugins(settings)
+    except PlughostError as exc:
+        fail(exc)
+    if as_json:
+        click.echo(json.dumps([r.model_dump(mode="json") for r in report.records], indent=2))
+    elif not report.records:
+        click.echo("no plugins installed (entry-point group 'mcp_tools')")
+    else:
+        for record in report.records:
+            _print_record(record, verbose)
+        if report.problems:
+            click.echo(
+                f"{len(report.problems)} plugin(s) not loaded: calls to their tools are refused "
+                "as 'plugin not loaded' and audited as plugin_not_loaded"
+                + ("" if verbose else "; --verbose shows each traceback"),
+                err=True,
+            )
+    if report.problems and not allow_failures:
+        sys.exit(1)
+
+
+def _print_record(record: Any, verbose: bool) -> None:
+    """One plugin: status, why not loaded, and each tool with its scopes and hints."""
+    from plughost.core.adapter import hint_labels
+
+    click.echo(
+        f"{record.namespace:<12} {record.status.value:<12} {record.distribution} {record.version}"
+    )
+    if record.error:
+        click.echo(f"    {record.error}")
+    if record.location:
+        click.echo(f"    at {record.location}")
+    if verbose and record.traceback:
+        click.echo("    " + record.traceback.replace("\n", "\n    "))
+    for tool in record.tools:
+        hints = hint_labels(tool.annotations)
+        click.echo(f"    {tool.name:<40} {' '.join(tool.scopes) or '(no scopes)'}")
+        click.echo(f"        hints: {', '.join(hints)}")
+        for scope, when in tool.conditional_scopes.items():
+            click.echo(f"        + {scope} {when}")
