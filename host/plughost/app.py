@@ -182,7 +182,7 @@ def create_app(
         ),
         policy=policy,
         answers=answers,
-        fast_path=FastPath(host.mcp) if settings.fast_path else None,
+        fast_path=FastPath(host.tools, policy) if settings.fast_path else None,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(

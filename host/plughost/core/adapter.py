@@ -38,6 +38,7 @@ from mcp.types import (
     ToolAnnotations,
 )
 from pydantic import SecretStr
+from pydantic import ValidationError as PydanticValidationError
 
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
@@ -413,4 +414,23 @@ def error_result(code: str, message: str, details: dict[str, Any] | None = None)
         error["details"] = details
     return ToolResult(
         content=f"{code}: {message}", structured_content={"error": error}, is_error=True
+    )
+
+
+def invalid_arguments(tool: str, error: PydanticValidationError) -> ToolResult:
+    """Arguments refused by validation, as a structured ``invalid_input`` error naming the
+    public tool and each bad field (never the values sent, which may be large or secret)."""
+    problems = [
+        {
+            "field": ".".join(str(part) for part in detail["loc"]) or "(arguments)",
+            "message": detail["msg"],
+            "type": detail["type"],
+        }
+        for detail in error.errors(include_url=False, include_context=False, include_input=False)
+    ]
+    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+    return error_result(
+        "invalid_input",
+        f"invalid arguments for {tool}: {summary}",
+        {"tool": tool, "errors": problems},
     )

@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 from fastmcp import FastMCP
 from fastmcp.server.auth import AuthProvider
+from fastmcp.tools import Tool
 from mcp.server.lowlevel import NotificationOptions
 from mcp.types import ServerCapabilities, ToolsCapability
 from sqlalchemy import Engine
@@ -53,6 +54,8 @@ class Host:
     limiter: RateLimiter
     cursors: CursorKey
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
+    #: Every served tool by public name, as FastMCP serves it (the fast path calls these).
+    tools: dict[str, Tool] = field(default_factory=dict)
     #: Each plugin's event loops: for its tools and lifecycle hooks, for its guardrail hooks.
     loops: dict[str, PluginLoop] = field(default_factory=dict)
     guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
@@ -209,21 +212,20 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
             scopes=tuple(info.scopes),
             conditional_scopes=dict(info.conditional_scopes),
         )
-        host.mcp.add_tool(
-            build_tool(
-                runtime=runtime,
-                spec=spec,
-                entry=entry,
-                storage_for=storage_for,
-                limits=CallLimits(
-                    timeout=spec.timeout or host.settings.tool_timeout_seconds,
-                    threads=threads,
-                    loop=loop,
-                    max_result_bytes=host.settings.max_result_bytes,
-                ),
-                plugin_scopes=frozenset(plugin.record.scopes),
-                cursors=host.cursors,
-                exchanger=host.exchanger,
-            )
+        tool = host.tools[entry.name] = build_tool(
+            runtime=runtime,
+            spec=spec,
+            entry=entry,
+            storage_for=storage_for,
+            limits=CallLimits(
+                timeout=spec.timeout or host.settings.tool_timeout_seconds,
+                threads=threads,
+                loop=loop,
+                max_result_bytes=host.settings.max_result_bytes,
+            ),
+            plugin_scopes=frozenset(plugin.record.scopes),
+            cursors=host.cursors,
+            exchanger=host.exchanger,
         )
+        host.mcp.add_tool(tool)
         host.registry.add(entry)

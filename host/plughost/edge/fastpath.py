@@ -6,19 +6,19 @@ down: most of a call's cost when the tool itself is quick (bench/RESULTS.md). No
 carries anything a stateless JSON answer needs. So for the plain case — a handshake-era
 protocol version, a request with an id, a client that accepts JSON, no ``_meta`` asking for
 progress or anything else the session machinery would deliver — the host calls the tool
-through `FastMCP.call_tool` (the same middleware, validation and result conversion) and
-writes the JSON-RPC response as the SDK's runner would. Everything else falls back to the
-transport. `tests/test_fastpath.py` sends one corpus of requests both ways and compares the
-answers.
+through the call policy (the same guardrails, validation and result conversion) and writes
+the JSON-RPC response as the SDK's runner would. Everything else falls back to the transport.
+`tests/test_fastpath.py` sends one corpus of requests both ways and compares the answers.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
-from fastmcp import FastMCP
-from fastmcp.exceptions import DisabledError, FastMCPError, NotFoundError
+from fastmcp.exceptions import FastMCPError
+from fastmcp.tools import Tool
 from fastmcp.tools.base import RawStructuredToolResult, ToolResult
 from mcp.server.streamable_http import check_accept_headers
 from mcp.types import CallToolResult, JSONRPCResponse, TextContent
@@ -27,7 +27,9 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.types import Scope, Send
 
+from plughost.core.callrecord import CallRecord
 from plughost.edge.message import Message
+from plughost.policy.call_policy import CallPolicy
 
 log = logging.getLogger("plughost.fastpath")
 
@@ -38,8 +40,9 @@ _PLAIN_PARAMS = frozenset({"name", "arguments"})
 
 
 class FastPath:
-    def __init__(self, server: FastMCP) -> None:
-        self.server = server
+    def __init__(self, tools: Mapping[str, Tool], policy: CallPolicy) -> None:
+        self.tools = tools
+        self.policy = policy
 
     def version_for(self, scope: Scope, message: Message) -> str | None:
         """The protocol version to answer in, or None when the transport must answer."""
@@ -78,16 +81,19 @@ class FastPath:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def call(self, message: Message) -> CallToolResult:
-        """`FastMCP.call_tool` with the wire handler's treatment of what it raises and of
-        results that are not JSON objects (wrapped as ``{"result": ...}`` for these versions,
-        as every handshake-era client expects)."""
+    async def call(self, record: CallRecord, message: Message) -> CallToolResult:
+        """Run the admitted call as the transport would, through the call policy, and treat
+        what it raises and results that are not JSON objects as the wire handler does
+        (wrapped as ``{"result": ...}`` for these versions, as every handshake-era client
+        expects). The tool is called directly: FastMCP's `call_tool` would look it up again
+        and run a middleware chain whose only member is the same policy."""
         params = message.payload["params"]
         name = params["name"]
-        try:
-            result = await self.server.call_tool(name, params.get("arguments") or {})
-        except (DisabledError, NotFoundError):
+        tool = self.tools.get(name)
+        if tool is None:
             return _error(f"Unknown tool: {name!r}")
+        try:
+            result = await self.policy.execute(record, params.get("arguments") or {}, tool._run)
         except FastMCPError as exc:
             return _error(str(exc))
         if isinstance(result, RawStructuredToolResult) or (

@@ -17,10 +17,16 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.tools.base import ToolResult
+from pydantic import ValidationError as PydanticValidationError
+
 from plughost.core import verdicts
+from plughost.core.adapter import invalid_arguments
 from plughost.core.callrecord import CallRecord
 from plughost.core.naming import bounded_name, missing_scopes
 from plughost.core.registry import ToolRegistry
+from plughost.ops.audit import Outcome
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
 from plughost.ops.tracing import step
@@ -102,12 +108,28 @@ class CallPolicy:
         record.notes.append(f"rate limit not checked: storage unavailable{skipped}")
         return None
 
-    async def around(
-        self, record: CallRecord, arguments: dict[str, Any], call: Callable[..., Awaitable[T]]
-    ) -> T:
-        """Run an admitted call between the guardrails; their refusal is its verdict."""
-        result: T = await self.guardrails.around(record, arguments, call)
-        return result
+    async def execute(
+        self, record: CallRecord, arguments: dict[str, Any], run: Callable[..., Awaitable[T]]
+    ) -> T | ToolResult:
+        """Run an admitted call, ``run(arguments)``, between the guardrails (their refusal is
+        its verdict), and settle on the record what FastMCP decides around the function:
+        arguments refused by validation (answered as a structured ``invalid_input``), its own
+        errors, a failure after the function returned."""
+        try:
+            result: T = await self.guardrails.around(record, arguments, run)
+            return result
+        except (ValidationError, PydanticValidationError) as exc:
+            record.end(Outcome.INVALID_INPUT, "arguments failed validation")
+            cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
+            if not isinstance(cause, PydanticValidationError):
+                raise
+            return invalid_arguments(record.tool or "", cause)
+        except ToolError:
+            record.end(Outcome.TOOL_ERROR)
+            raise
+        except Exception:
+            record.outcome, record.detail = Outcome.INTERNAL_ERROR, "internal_error"
+            raise
 
     def visible(self, names: Iterable[str], granted: Iterable[str]) -> set[str]:
         """Of ``names``, those a caller holding ``granted`` may call (what it is listed)."""

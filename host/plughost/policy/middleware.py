@@ -13,16 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.exceptions import ToolError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
-from fastmcp.tools.base import ToolResult
 from pydantic import SecretStr
-from pydantic import ValidationError as PydanticValidationError
 
-from plughost.core.adapter import error_result
 from plughost.core.callrecord import CallLedger, CallRecord, current_call
-from plughost.ops.audit import Outcome
 from plughost.ops.logs import request_id
 from plughost.policy.call_policy import CallPolicy
 from plughost.sdk.context import Caller
@@ -72,39 +68,7 @@ class PolicyMiddleware(Middleware):
             message = context.message.model_copy(update={"arguments": changed})
             return await call_next(context.copy(message=message))
 
-        try:
-            return await self.policy.around(record, arguments, call)
-        except (ValidationError, PydanticValidationError) as exc:
-            record.end(Outcome.INVALID_INPUT, "arguments failed validation")
-            cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
-            if not isinstance(cause, PydanticValidationError):
-                raise
-            return invalid_arguments(record.tool or name, cause)
-        except ToolError:
-            record.end(Outcome.TOOL_ERROR)
-            raise
-        except Exception:
-            record.outcome, record.detail = Outcome.INTERNAL_ERROR, "internal_error"
-            raise
-
-
-def invalid_arguments(tool: str, error: PydanticValidationError) -> ToolResult:
-    """Arguments refused by validation, as a structured ``invalid_input`` error naming the
-    public tool and each bad field (never the values sent, which may be large or secret)."""
-    problems = [
-        {
-            "field": ".".join(str(part) for part in detail["loc"]) or "(arguments)",
-            "message": detail["msg"],
-            "type": detail["type"],
-        }
-        for detail in error.errors(include_url=False, include_context=False, include_input=False)
-    ]
-    summary = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-    return error_result(
-        "invalid_input",
-        f"invalid arguments for {tool}: {summary}",
-        {"tool": tool, "errors": problems},
-    )
+        return await self.policy.execute(record, arguments, call)
 
 
 def _caller() -> tuple[Caller | None, SecretStr | None]:
