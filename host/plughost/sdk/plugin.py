@@ -22,7 +22,7 @@ from plughost.sdk.guardrails import (
     run_before,
 )
 from plughost.sdk.hookspecs import hookimpl
-from plughost.sdk.tables import tenant_table
+from plughost.sdk.tables import tenant_column
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[[PluginRuntime], Awaitable[None] | None]
@@ -143,8 +143,13 @@ class Plugin:
         return register
 
     def table(self, name: str, *columns: Any, **kwargs: Any) -> Table:
-        """Declare a tenant-partitioned table (see `plughost.tenant_table`)."""
-        return tenant_table(name, self.metadata, *columns, **kwargs)
+        """Declare a plugin table whose rows belong to a tenant.
+
+        Adds an indexed, non-null ``tenant_id`` column in front of ``columns``. ``name`` must
+        start with the plugin's namespace and an underscore (``todo_items``); the host checks
+        this at load.
+        """
+        return Table(name, self.metadata, tenant_column(), *columns, **kwargs)
 
     def on_startup(self, fn: Hook) -> Hook:
         """Run ``fn(runtime)`` once when the host starts (may be async)."""
