@@ -160,7 +160,7 @@ def test_a_module_implementing_hooks_directly_is_a_plugin(make_dist):
         """
         import sys
         from plughost.sdk.hookspecs import hookimpl
-        from plughost.sdk.plugin import ToolSpec
+        from plughost.sdk.tool_spec import ToolSpec
 
         def shout(ctx, text: str) -> str:
             "Upper-case the text."

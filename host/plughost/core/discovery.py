@@ -29,8 +29,8 @@ from plughost.core.naming import check_conditional, check_namespace, check_tool,
 from plughost.core.scope_use import scope_uses
 from plughost.errors import PluginLoadError, PluginStartTimeout, ScopeError
 from plughost.sdk import hookspecs
-from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TENANT_COLUMN
+from plughost.sdk.tool_spec import ToolSpec
 
 ENTRY_POINT_GROUP = "mcp_tools"
 HOST_DISTRIBUTION = "plughost"

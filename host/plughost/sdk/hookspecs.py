@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from plughost.sdk.context import PluginRuntime
     from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
-    from plughost.sdk.plugin import ToolSpec
+    from plughost.sdk.tool_spec import ToolSpec
 
 PROJECT = "plughost"
 

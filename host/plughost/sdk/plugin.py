@@ -1,10 +1,9 @@
-"""`Plugin`: the one object a plugin package creates, and the tools it declares."""
+"""`Plugin`: the one object a plugin package creates, and what it declares."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -23,31 +22,10 @@ from plughost.sdk.guardrails import (
 )
 from plughost.sdk.hookspecs import hookimpl
 from plughost.sdk.tables import tenant_column
+from plughost.sdk.tool_spec import ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[[PluginRuntime], Awaitable[None] | None]
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool as a plugin declares it; the host turns it into ``<namespace>_<name>``.
-
-    ``fn`` takes a `ToolContext` first, then the tool's arguments, typed. It may be sync (run in
-    a worker thread) or async. Its docstring's first paragraph becomes the description and its
-    ``Args:`` section the argument descriptions, unless ``description`` is given.
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    scopes: tuple[str, ...]
-    title: str | None = None
-    description: str | None = None
-    read_only: bool | None = None
-    destructive: bool | None = None
-    idempotent: bool | None = None
-    open_world: bool | None = None
-    timeout: float | None = None
-    conditional_scopes: Mapping[str, str] = field(default_factory=dict)
 
 
 class Plugin:
