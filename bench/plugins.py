@@ -46,7 +46,8 @@ for _i in range({tools}):
 
 #: A guardrail that lets every call through: what one more plugin's hooks cost each call.
 GUARD_PLUGIN = '''\
-from plughost import CallInfo, Plugin
+from plughost import Plugin
+from plughost.guardrails import CallInfo
 
 plugin = Plugin(scopes={})
 

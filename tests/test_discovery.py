@@ -159,7 +159,8 @@ def test_a_module_implementing_hooks_directly_is_a_plugin(make_dist):
         "acme-raw",
         """
         import sys
-        from plughost import ToolSpec, hookimpl
+        from plughost.sdk.hookspecs import hookimpl
+        from plughost.sdk.tool_spec import ToolSpec
 
         def shout(ctx, text: str) -> str:
             "Upper-case the text."
@@ -188,7 +189,7 @@ def test_misspelled_hook_is_refused_by_pluggy(make_dist):
         "acme-typo",
         """
         import sys
-        from plughost import hookimpl
+        from plughost.sdk.hookspecs import hookimpl
 
         @hookimpl
         def plughost_scope():

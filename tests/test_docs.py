@@ -42,8 +42,10 @@ from processes import cli_env, run_cli, serve
 from pydantic import BaseModel
 
 import plughost
+import plughost.guardrails
 import plughost.sdk.hookspecs
 import plughost.testing
+import plughost.tokens
 from plughost.scaffold import host_requirement
 from plughost.settings import ENV_PREFIX, HostSettings
 
@@ -107,10 +109,14 @@ def _class_entries(name: str, cls: type) -> Iterator[tuple[str, str | None]]:
             yield f"{name}.{attr}", signature(value, prefix=f"{name}.{attr}", drop_first=True)
 
 
+#: The SDK's public modules: every name in their ``__all__`` is in the reference.
+PUBLIC_MODULES = (plughost, plughost.guardrails, plughost.tokens, plughost.testing)
+
+
 def api() -> dict[str, str | None]:
     """Every documented entry: name to signature line (None where nothing is callable)."""
     entries: dict[str, str | None] = {}
-    for module in (plughost, plughost.testing):
+    for module in PUBLIC_MODULES:
         for name in module.__all__:
             obj = getattr(module, name)
             if inspect.isclass(obj):

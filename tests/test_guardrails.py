@@ -35,7 +35,8 @@ def note(ctx: ToolContext, text: str) -> str:
 GUARD = """
 import time
 
-from plughost import CallInfo, Deny, Plugin, Rewrite
+from plughost import Plugin
+from plughost.guardrails import CallInfo, Deny, Rewrite
 
 plugin = Plugin(scopes={})
 

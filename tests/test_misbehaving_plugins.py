@@ -23,7 +23,8 @@ import os
 import threading
 import time
 
-from plughost import CallInfo, Plugin, ToolContext
+from plughost import Plugin, ToolContext
+from plughost.guardrails import CallInfo
 
 plugin = Plugin(scopes={"hog:use": "Use the hog"})
 STARTED = os.environ.get("HOG_STARTED_MARKER")

@@ -51,7 +51,8 @@ async def crash(ctx: ToolContext, text: str) -> str:
 """
 
 GUARD = """
-from plughost import CallInfo, Deny, Plugin
+from plughost import Plugin
+from plughost.guardrails import CallInfo, Deny
 
 plugin = Plugin(scopes={})
 

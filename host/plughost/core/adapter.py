@@ -50,8 +50,8 @@ from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.credentials import TokenSource
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
-from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TenantStorage
+from plughost.sdk.tool_spec import ToolSpec
 
 META_KEY = "plughost"
 

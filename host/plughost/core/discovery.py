@@ -29,8 +29,8 @@ from plughost.core.naming import check_conditional, check_namespace, check_tool,
 from plughost.core.scope_use import scope_uses
 from plughost.errors import PluginLoadError, PluginStartTimeout, ScopeError
 from plughost.sdk import hookspecs
-from plughost.sdk.plugin import ToolSpec
 from plughost.sdk.tables import TENANT_COLUMN
+from plughost.sdk.tool_spec import ToolSpec
 
 ENTRY_POINT_GROUP = "mcp_tools"
 HOST_DISTRIBUTION = "plughost"
@@ -314,7 +314,7 @@ def _load(
         if TENANT_COLUMN not in table.c:
             raise ScopeError(
                 f"table {table.name!r} has no {TENANT_COLUMN} column; declare it with "
-                "plughost.tenant_table so rows stay within their tenant"
+                "plugin.table(...) so rows stay within their tenant"
             )
 
     record.scopes = vocabulary
@@ -368,7 +368,7 @@ def _tool_infos(
     infos = []
     for tool in tools:
         if not isinstance(tool, ToolSpec):
-            raise ScopeError(f"plughost_tools returned {tool!r}; return plughost.ToolSpec objects")
+            raise ScopeError(f"plughost_tools returned {tool!r}; declare tools with @plugin.tool")
         public = check_tool(namespace, tool.name, tool.scopes, vocabulary)
         check_conditional(public, tool.scopes, tool.conditional_scopes, vocabulary)
         if public in seen:

@@ -7,17 +7,22 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic
 
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine
+from typing_extensions import TypeVar
 
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.errors import InsufficientScope, TokenExchangeRefused, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
+
+#: The plugin's settings model: ``ToolContext[NotesSettings]`` types ``ctx.settings`` (and
+#: ``PluginRuntime[NotesSettings]`` ``runtime.settings``). Left out, it is ``Any``, as before.
+SettingsT = TypeVar("SettingsT", default=Any)
 
 
 class Caller(BaseModel):
@@ -41,18 +46,19 @@ class Caller(BaseModel):
 
 
 @dataclass(frozen=True)
-class PluginRuntime:
+class PluginRuntime(Generic[SettingsT]):
     """A loaded plugin's share of the host, given to its start-up and shutdown hooks.
 
     ``data_dir`` is a directory of the plugin's own on this replica (for caches and working
     copies, never for data that must survive the replica: use the database). ``state`` is a
     per-process dict the start-up hook can fill (clients, locks) and tools read back through
-    `ToolContext.state`.
+    `ToolContext.state`. ``settings`` is the plugin's validated settings model (None when it
+    has none); annotate the hook's parameter ``PluginRuntime[MySettings]`` to have it typed.
     """
 
     namespace: str
     version: str
-    settings: BaseModel | None
+    settings: SettingsT
     engine: Engine
     logger: logging.Logger
     data_dir: Path
@@ -90,19 +96,21 @@ class CalledTool:
 
 
 @dataclass(frozen=True)
-class ToolContext:
+class ToolContext(Generic[SettingsT]):
     """Everything a tool needs besides its arguments, passed as its first parameter.
 
     ``storage`` is already narrowed to ``caller.tenant_id``; ``settings`` is the plugin's own
-    validated settings model (None when the plugin has none); ``state`` and ``data_dir`` are
-    the ones its `PluginRuntime` has; ``tool`` is the tool being called and ``pages`` makes and
-    reads its pagination cursors; ``tokens`` gets downstream tokens (use `token_for`).
+    validated settings model (None when the plugin has none): annotate the parameter
+    ``ctx: ToolContext[MySettings]`` and type checkers know its fields; ``state`` and
+    ``data_dir`` are the ones its `PluginRuntime` has; ``tool`` is the tool being called and
+    ``pages`` makes and reads its pagination cursors; ``tokens`` gets downstream tokens (use
+    `token_for`).
     ``tracer`` is the call's OpenTelemetry tracer, None when the call is not traced: use it
     through `span`.
     """
 
     caller: Caller
-    settings: Any
+    settings: SettingsT
     storage: TenantStorage
     logger: logging.Logger
     plugin: str

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from plughost.sdk.context import PluginRuntime
     from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
-    from plughost.sdk.plugin import ToolSpec
+    from plughost.sdk.tool_spec import ToolSpec
 
 PROJECT = "plughost"
 
@@ -71,8 +71,8 @@ def plughost_settings_model() -> type[BaseModel] | None:
 def plughost_tables() -> Sequence[Table]:
     """Return the SQLAlchemy tables the plugin stores data in.
 
-    Each table's name starts with ``<namespace>_`` and carries a ``tenant_id`` column (use
-    `plughost.tenant_table` to get both right). A plugin without migrations gets its missing
+    Each table's name starts with ``<namespace>_`` and carries a ``tenant_id`` column
+    (`Plugin.table` gets both right). A plugin without migrations gets its missing
     tables, and missing nullable columns, created at start-up.
     """
 

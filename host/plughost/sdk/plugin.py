@@ -1,10 +1,9 @@
-"""`Plugin`: the one object a plugin package creates, and the tools it declares."""
+"""`Plugin`: the one object a plugin package creates, and what it declares."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel
@@ -22,32 +21,11 @@ from plughost.sdk.guardrails import (
     run_before,
 )
 from plughost.sdk.hookspecs import hookimpl
-from plughost.sdk.tables import tenant_table
+from plughost.sdk.tables import tenant_column
+from plughost.sdk.tool_spec import ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 Hook = Callable[[PluginRuntime], Awaitable[None] | None]
-
-
-@dataclass(frozen=True)
-class ToolSpec:
-    """A tool as a plugin declares it; the host turns it into ``<namespace>_<name>``.
-
-    ``fn`` takes a `ToolContext` first, then the tool's arguments, typed. It may be sync (run in
-    a worker thread) or async. Its docstring's first paragraph becomes the description and its
-    ``Args:`` section the argument descriptions, unless ``description`` is given.
-    """
-
-    name: str
-    fn: Callable[..., Any]
-    scopes: tuple[str, ...]
-    title: str | None = None
-    description: str | None = None
-    read_only: bool | None = None
-    destructive: bool | None = None
-    idempotent: bool | None = None
-    open_world: bool | None = None
-    timeout: float | None = None
-    conditional_scopes: Mapping[str, str] = field(default_factory=dict)
 
 
 class Plugin:
@@ -143,8 +121,13 @@ class Plugin:
         return register
 
     def table(self, name: str, *columns: Any, **kwargs: Any) -> Table:
-        """Declare a tenant-partitioned table (see `plughost.tenant_table`)."""
-        return tenant_table(name, self.metadata, *columns, **kwargs)
+        """Declare a plugin table whose rows belong to a tenant.
+
+        Adds an indexed, non-null ``tenant_id`` column in front of ``columns``. ``name`` must
+        start with the plugin's namespace and an underscore (``todo_items``); the host checks
+        this at load.
+        """
+        return Table(name, self.metadata, tenant_column(), *columns, **kwargs)
 
     def on_startup(self, fn: Hook) -> Hook:
         """Run ``fn(runtime)`` once when the host starts (may be async)."""

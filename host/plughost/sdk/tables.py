@@ -1,6 +1,6 @@
 """Plugin tables and the storage a tool sees: rows partitioned by tenant.
 
-Plugins declare tables with `tenant_table` and reach them through `TenantStorage`, whose
+Plugins declare tables with `Plugin.table` and reach them through `TenantStorage`, whose
 statement builders always carry the caller's tenant: a select, update or delete built there
 cannot see another tenant's rows, and an insert cannot write into another tenant.
 """
@@ -19,7 +19,6 @@ from sqlalchemy import (
     Delete,
     Engine,
     Insert,
-    MetaData,
     Select,
     String,
     Table,
@@ -53,14 +52,9 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def tenant_table(name: str, metadata: MetaData, *columns: Any, **kwargs: Any) -> Table:
-    """Declare a plugin table whose rows belong to a tenant.
-
-    Adds an indexed, non-null ``tenant_id`` column in front of ``columns``. ``name`` must start
-    with the plugin's namespace and an underscore (``todo_items``); the host checks this at load.
-    """
-    tenant = Column(TENANT_COLUMN, String(255), nullable=False, index=True)
-    return Table(name, metadata, tenant, *columns, **kwargs)
+def tenant_column() -> Column[str]:
+    """The indexed, non-null ``tenant_id`` column `Plugin.table` puts in front of every table."""
+    return Column(TENANT_COLUMN, String(255), nullable=False, index=True)
 
 
 class TenantStorage:

@@ -24,20 +24,23 @@ def _no_nul(value: str) -> str:
     return value
 
 
-Id = Annotated[int, Field(ge=1, le=MAX_INT32)]
+RowId = Annotated[int, Field(ge=1, le=MAX_INT32)]
 """A row id, version or count: a positive whole number an INTEGER column holds on every
-database (1 to 2,147,483,647)."""
+database (1 to 2,147,483,647). Not ``Id``: plugins have ids of their own (string keys)."""
 
 
-class Text:
-    """``Text[200]``: a string of at most 200 characters, without NUL characters.
+class BoundedText:
+    """``BoundedText[200]``: a string of at most 200 characters, without NUL characters.
 
     Use it for every free-text argument (titles, names, queries, notes); the maximum is part of
-    the input schema agents see. ``Text[200]`` is ``Annotated[str, ...]``, so the tool's
-    function receives a plain ``str``.
+    the input schema agents see. ``BoundedText[200]`` is ``Annotated[str, ...]``, so the tool's
+    function receives a plain ``str``. Not ``Text``: that is SQLAlchemy's column type, which
+    the same module usually imports.
     """
 
     def __class_getitem__(cls, max_length: int) -> Any:
         if not isinstance(max_length, int) or max_length < 1:
-            raise TypeError("Text[...] takes the maximum length, a positive int: Text[200]")
+            raise TypeError(
+                "BoundedText[...] takes the maximum length, a positive int: BoundedText[200]"
+            )
         return Annotated[str, StringConstraints(max_length=max_length), AfterValidator(_no_nul)]

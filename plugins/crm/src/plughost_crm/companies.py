@@ -7,7 +7,7 @@ from typing import Literal
 from sqlalchemy import Row
 
 from plughost import Cursor, ToolContext
-from plughost_crm.core import plugin
+from plughost_crm.core import CrmSettings, plugin
 from plughost_crm.models import (
     Company,
     CompanyPage,
@@ -39,7 +39,7 @@ def to_company(row: Row) -> Company:
 
 @plugin.tool(scopes=["crm:read"], title="Search companies", read_only=True)
 def search_companies(
-    ctx: ToolContext,
+    ctx: ToolContext[CrmSettings],
     query: Query | None = None,
     include_archived: bool = False,
     cursor: Cursor | None = None,

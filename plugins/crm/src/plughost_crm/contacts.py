@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from plughost import Conflict, Cursor, ToolContext
 from plughost_crm.activities import to_activity
 from plughost_crm.companies import to_company
-from plughost_crm.core import plugin
+from plughost_crm.core import CrmSettings, plugin
 from plughost_crm.deals import to_deal
 from plughost_crm.models import (
     Contact,
@@ -91,7 +91,7 @@ def _save(
 
 @plugin.tool(scopes=["crm:read"], title="Search contacts", read_only=True)
 def search_contacts(
-    ctx: ToolContext,
+    ctx: ToolContext[CrmSettings],
     query: Query | None = None,
     company_id: Id | None = None,
     include_archived: bool = False,
@@ -134,7 +134,7 @@ def search_contacts(
 
 
 @plugin.tool(scopes=["crm:read"], title="Get a contact", read_only=True)
-def get_contact(ctx: ToolContext, id: Id) -> ContactDetails:
+def get_contact(ctx: ToolContext[CrmSettings], id: Id) -> ContactDetails:
     """Get one contact with its company, its open deals and its latest activities.
 
     Args:

@@ -54,7 +54,7 @@ def _check_parties(
 
 @plugin.tool(scopes=["crm:read"], title="List deals", read_only=True)
 def list_deals(
-    ctx: ToolContext,
+    ctx: ToolContext[CrmSettings],
     stage: Stage | None = None,
     owner: Owner | None = None,
     cursor: Cursor | None = None,
@@ -84,7 +84,7 @@ def list_deals(
 
 
 @plugin.tool(scopes=["crm:read"], title="Pipeline summary", read_only=True)
-def pipeline_summary(ctx: ToolContext, owner: Owner | None = None) -> PipelineSummary:
+def pipeline_summary(ctx: ToolContext[CrmSettings], owner: Owner | None = None) -> PipelineSummary:
     """How many deals each stage holds and their total amount per currency.
 
     Amounts in different currencies are never added together.
@@ -104,7 +104,7 @@ def pipeline_summary(ctx: ToolContext, owner: Owner | None = None) -> PipelineSu
         stmt = stmt.where(deals.c.owner == owner)
     with ctx.storage.transaction() as conn:
         groups = conn.execute(stmt).all()
-    settings: CrmSettings = ctx.settings
+    settings = ctx.settings
     found = sorted({g.stage for g in groups} - set(settings.stages))
     summary = {
         stage: StageSummary(stage=stage, open=settings.is_open(stage), count=0, totals={})
@@ -120,7 +120,7 @@ def pipeline_summary(ctx: ToolContext, owner: Owner | None = None) -> PipelineSu
 
 @plugin.tool(scopes=["crm:write"], title="Create a deal", idempotent=False)
 def create_deal(
-    ctx: ToolContext,
+    ctx: ToolContext[CrmSettings],
     title: Name,
     amount: Amount,
     currency: Currency,
@@ -141,7 +141,7 @@ def create_deal(
         contact_id: The contact the deal is with.
         company_id: The company the deal is with.
     """
-    settings: CrmSettings = ctx.settings
+    settings = ctx.settings
     deal_id, created = new_id(), now()
     amount_minor, amount_digits = to_minor(amount, currency)
     stage = _known_stage(settings, stage) if stage is not None else settings.stages[0]
@@ -173,7 +173,7 @@ def create_deal(
 
 
 @plugin.tool(scopes=["crm:write"], title="Move a deal to another stage", idempotent=False)
-def move_deal(ctx: ToolContext, id: Id, version: Version, stage: Stage) -> Deal:
+def move_deal(ctx: ToolContext[CrmSettings], id: Id, version: Version, stage: Stage) -> Deal:
     """Move a deal to another pipeline stage, if nobody changed it since `version`.
 
     Moving into a closed stage (won, lost) records when the deal closed; moving back out of
@@ -184,7 +184,7 @@ def move_deal(ctx: ToolContext, id: Id, version: Version, stage: Stage) -> Deal:
         version: The version you last read.
         stage: The stage to move it to.
     """
-    settings: CrmSettings = ctx.settings
+    settings = ctx.settings
     stage = _known_stage(settings, stage)
     closed_at = None if settings.is_open(stage) else now()
     with ctx.storage.transaction() as conn:

@@ -1,10 +1,10 @@
 """What the crm tools accept and return.
 
 Input types carry their limits, so an over-long or malformed argument is refused by the host's
-validation before a tool runs and nothing is written. Every free-text argument is a `Text`
-(no NUL characters, which PostgreSQL cannot store) and every version an `Id` (it fits an
-INTEGER column): a value the database cannot hold would otherwise fail there, as an internal
-error.
+validation before a tool runs and nothing is written. Every free-text argument is a
+`BoundedText` (no NUL characters, which PostgreSQL cannot store) and every version a `RowId`
+(it fits an INTEGER column): a value the database cannot hold would otherwise fail there, as an
+internal error.
 
 Money is `Decimal` end to end: agents send amounts as strings (``"1234.50"``) or integers,
 never JSON floats, and get strings back, written with their currency's decimal places
@@ -27,8 +27,7 @@ from pydantic import (
     WithJsonSchema,
 )
 
-from plughost import Id as PositiveInt32
-from plughost import Text
+from plughost import BoundedText, RowId
 from plughost_crm.money import MAX_DIGITS as MAX_CURRENCY_DIGITS
 from plughost_crm.money import check_currency
 from plughost_crm.schema import (
@@ -50,12 +49,12 @@ MAX_QUERY = MAX_EMAIL
 
 
 def _trimmed(max_length: int) -> Any:
-    """``Text[max_length]`` without surrounding whitespace, and not blank.
+    """``BoundedText[max_length]`` without surrounding whitespace, and not blank.
 
     Stripping comes after the length check and before the blank check, in that order, so a
     value of only spaces is refused rather than stored empty.
     """
-    return Annotated[Text[max_length], AfterValidator(str.strip), Field(min_length=1)]
+    return Annotated[BoundedText[max_length], AfterValidator(str.strip), Field(min_length=1)]
 
 
 Id = Annotated[
@@ -64,7 +63,7 @@ Id = Annotated[
     Field(description="A record id, as returned by the tool that created it."),
 ]
 Version = Annotated[
-    PositiveInt32,
+    RowId,
     Field(description="The version you last read; a stale one is refused as a conflict."),
 ]
 Name = _trimmed(MAX_NAME)
@@ -81,10 +80,10 @@ Domain = Annotated[
     ),
 ]
 Owner = _trimmed(MAX_OWNER)
-Body = Text[MAX_BODY]
-Query = Text[MAX_QUERY]
+Body = BoundedText[MAX_BODY]
+Query = BoundedText[MAX_QUERY]
 # Configured stage names are checked by the tools, which list the valid ones in their error.
-Stage = Text[MAX_STAGE]
+Stage = BoundedText[MAX_STAGE]
 Currency = Annotated[
     str,
     StringConstraints(pattern=r"^[A-Z]{3}$"),

@@ -174,13 +174,13 @@ class Change(BaseModel):
 
 
 @plugin.on_startup
-def start(runtime: PluginRuntime) -> None:
+def start(runtime: PluginRuntime[GitOpsSettings]) -> None:
     """Set up this replica's clone; with no repo_url, seed the dev repository first.
 
     The remote is not contacted here: an unreachable remote must not keep the host from
     starting, it is reported by each tool call until it is back.
     """
-    settings = cast(GitOpsSettings, runtime.settings)
+    settings = runtime.settings
     author = Identity(settings.author_name, settings.author_email)
     url = settings.repo_url
     if url is None:
@@ -197,8 +197,8 @@ def start(runtime: PluginRuntime) -> None:
     runtime.state["claims"] = AppClaims()
 
 
-def _open(ctx: ToolContext) -> tuple[Repository, GitOpsSettings]:
-    settings: GitOpsSettings = ctx.settings
+def _open(ctx: ToolContext[GitOpsSettings]) -> tuple[Repository, GitOpsSettings]:
+    settings = ctx.settings
     if settings.allowed_tenants and ctx.caller.tenant_id not in settings.allowed_tenants:
         raise Forbidden("this server's GitOps repository does not belong to your organisation")
     return ctx.state["repository"], settings

@@ -22,7 +22,7 @@ from ruamel.yaml.scalarfloat import ScalarFloat
 from ruamel.yaml.scalarint import ScalarInt
 from ruamel.yaml.scalarstring import ScalarString
 
-from plughost import InvalidInput, Text, ToolError
+from plughost import BoundedText, InvalidInput, ToolError
 
 NAME_RULE = "1-63 characters of a-z, 0-9 and '-', starting with a letter or digit"
 VERSION_RULE = "MAJOR.MINOR.PATCH with an optional leading 'v', '-prerelease' and '+build'"
@@ -31,10 +31,10 @@ MAX_REASON = 500
 MAX_VERSION = 128
 MAX_COMMIT = 40
 
-Name = Text[MAX_NAME]
-Version = Text[MAX_VERSION]
-Reason = Text[MAX_REASON]
-CommitId = Text[MAX_COMMIT]
+Name = BoundedText[MAX_NAME]
+Version = BoundedText[MAX_VERSION]
+Reason = BoundedText[MAX_REASON]
+CommitId = BoundedText[MAX_COMMIT]
 
 _NAME = re.compile(rf"[a-z0-9][a-z0-9-]{{0,{MAX_NAME - 1}}}")
 _VERSION = re.compile(r"v?[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z.-]+)?(\+[0-9A-Za-z.-]+)?")

@@ -18,7 +18,8 @@ from typing import Any, Literal
 import anyio.to_thread
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from plughost import Caller, CallInfo, Deny, Plugin, PluginRuntime
+from plughost import Caller, Plugin, PluginRuntime
+from plughost.guardrails import CallInfo, Deny
 
 #: The rule id of the refusal every call gets while the policy file is unusable.
 INVALID = "policy:invalid"
@@ -92,10 +93,9 @@ _active: dict[str, Policy | PolicyError] = {}
 
 
 @plugin.on_startup
-async def load(runtime: PluginRuntime) -> None:
+async def load(runtime: PluginRuntime[PolicySettings]) -> None:
     """Read the policy once per process, off the event loop; an unusable file denies all."""
     settings = runtime.settings
-    assert isinstance(settings, PolicySettings)
     if settings.file is None:
         runtime.logger.warning("no policy file (PLUGHOST_PLUGINS__POLICY__FILE): allowing all")
         _active["policy"] = Policy(dry_run=settings.dry_run)

@@ -6,17 +6,25 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Boolean, Column, Connection, Integer, PrimaryKeyConstraint, String, func
-from sqlalchemy import Text as TextColumn
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    Integer,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.exc import IntegrityError
 
 from plughost import (
+    BoundedText,
     Cursor,
-    Id,
     InvalidInput,
     NotFound,
     Plugin,
-    Text,
+    RowId,
     ToolContext,
     UTCDateTime,
 )
@@ -47,7 +55,7 @@ items = plugin.table(
     "todo_tenant_items",
     Column("id", Integer, nullable=False, autoincrement=False),
     Column("title", String(MAX_TITLE), nullable=False),
-    Column("notes", TextColumn, nullable=False, default=""),
+    Column("notes", Text, nullable=False, default=""),
     Column("completed", Boolean, nullable=False, default=False),
     Column("created_at", UTCDateTime(), nullable=False),
     Column("updated_at", UTCDateTime(), nullable=False),
@@ -81,10 +89,10 @@ class Deleted(BaseModel):
     deleted: bool = True
 
 
-Title = Annotated[Text[MAX_TITLE], Field(min_length=1, description="What to do.")]
-Notes = Annotated[Text[MAX_NOTES], Field(description="Longer details.")]
-# The SDK's `Id` describes itself generically; agents are better served by what the id names.
-ItemId = Annotated[Id, Field(description="The item's id.")]
+Title = Annotated[BoundedText[MAX_TITLE], Field(min_length=1, description="What to do.")]
+Notes = Annotated[BoundedText[MAX_NOTES], Field(description="Longer details.")]
+# The SDK's `RowId` describes itself generically; agents are better served by what the id names.
+ItemId = Annotated[RowId, Field(description="The item's id.")]
 
 
 def _now() -> datetime:
@@ -160,7 +168,7 @@ def create(ctx: ToolContext, title: Title, notes: Notes = "") -> TodoItem:
 
 @plugin.tool(scopes=["todo:read"], name="list", title="List todo items", read_only=True)
 def list_items(
-    ctx: ToolContext, completed: bool | None = None, cursor: Cursor | None = None
+    ctx: ToolContext[TodoSettings], completed: bool | None = None, cursor: Cursor | None = None
 ) -> TodoPage:
     """List todo items, oldest first, a page at a time.
 

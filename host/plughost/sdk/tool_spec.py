@@ -1,0 +1,33 @@
+"""`ToolSpec`: a tool as a plugin declares it, what `Plugin.tool` records and the host reads.
+
+A module of its own so that the hook specifications can name it without importing `Plugin`,
+which implements them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ToolSpec:
+    """A tool as a plugin declares it; the host turns it into ``<namespace>_<name>``.
+
+    ``fn`` takes a `ToolContext` first, then the tool's arguments, typed. It may be sync (run in
+    a worker thread) or async. Its docstring's first paragraph becomes the description and its
+    ``Args:`` section the argument descriptions, unless ``description`` is given.
+    """
+
+    name: str
+    fn: Callable[..., Any]
+    scopes: tuple[str, ...]
+    title: str | None = None
+    description: str | None = None
+    read_only: bool | None = None
+    destructive: bool | None = None
+    idempotent: bool | None = None
+    open_world: bool | None = None
+    timeout: float | None = None
+    conditional_scopes: Mapping[str, str] = field(default_factory=dict)
