@@ -52,7 +52,7 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
 
 def _print_record(record: Any, verbose: bool) -> None:
     """One plugin: status, why not loaded, and each tool with its scopes and hints."""
-    from plughost.core.adapter import hint_labels
+    from plughost.core.tool_schema import hint_labels
 
     click.echo(
         f"{record.namespace:<12} {record.status.value:<12} {record.distribution} {record.version}"

@@ -15,10 +15,10 @@ from pydantic import BaseModel
 
 from plughost import __version__
 from plughost.auth.issuers import Issuer
-from plughost.core.adapter import hint_labels
 from plughost.core.discovery import PluginRecord, PluginStatus
 from plughost.core.host import Host
 from plughost.core.host_scopes import HOST_SCOPES
+from plughost.core.tool_schema import hint_labels
 from plughost.edge.health import CheckResult
 
 

@@ -24,9 +24,9 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
-from plughost.core.adapter import tool_hints
 from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
 from plughost.core.scope_use import scope_uses
+from plughost.core.tool_schema import tool_hints
 from plughost.errors import PluginLoadError, PluginStartTimeout, ScopeError
 from plughost.sdk import hookspecs
 from plughost.sdk.tables import TENANT_COLUMN

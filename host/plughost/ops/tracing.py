@@ -45,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from plughost import __version__
 from plughost.ops import logs
 from plughost.ops.otel import provider_from_environment
+from plughost.sdk.context import child_span
 
 INSTRUMENTATION = "plughost"
 
@@ -209,16 +210,10 @@ class CallTrace:
         finally:
             step.end = time.time_ns()
 
-    @contextmanager
-    def _live_step(self, name: str, attributes: Mapping[str, Any] | None) -> Iterator[Span]:
-        with self.tracer.start_as_current_span(
-            name, attributes=attributes, record_exception=False, set_status_on_exception=False
-        ) as span:
-            try:
-                yield span
-            except Exception as exc:
-                failed(span, exc)
-                raise
+    def _live_step(
+        self, name: str, attributes: Mapping[str, Any] | None
+    ) -> AbstractContextManager[Span]:
+        return child_span(self.tracer, name, attributes)
 
     def finish(self, status: int | None, error: BaseException | None = None) -> None:
         """End the root span with what the call record says of the call (once)."""

@@ -163,12 +163,22 @@ class ToolContext(Generic[SettingsT]):
         if self.tracer is None:
             yield INVALID_SPAN
             return
-        with self.tracer.start_as_current_span(
-            name, attributes=attributes, record_exception=False, set_status_on_exception=False
-        ) as span:
-            try:
-                yield span
-            except Exception as exc:
-                span.set_attribute("error.type", type(exc).__qualname__)
-                span.set_status(Status(StatusCode.ERROR))
-                raise
+        with child_span(self.tracer, name, attributes) as span:
+            yield span
+
+
+@contextmanager
+def child_span(
+    tracer: Tracer, name: str, attributes: Mapping[str, AttributeValue] | None
+) -> Iterator[Span]:
+    """A span under the current one; an exception marks it failed by the error's type only
+    (its message may quote what the caller sent). The host's own steps are traced this way too."""
+    with tracer.start_as_current_span(
+        name, attributes=attributes, record_exception=False, set_status_on_exception=False
+    ) as span:
+        try:
+            yield span
+        except Exception as exc:
+            span.set_attribute("error.type", type(exc).__qualname__)
+            span.set_status(Status(StatusCode.ERROR))
+            raise
