@@ -39,7 +39,7 @@ from pydantic import ValidationError as PydanticValidationError
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
-from plughost.core.registry import RegisteredTool
+from plughost.core.registry import RegisteredTarget
 from plughost.core.tool_schema import admit_errors, tool_hints
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
@@ -75,7 +75,7 @@ def build_tool(
     *,
     runtime: PluginRuntime,
     spec: ToolSpec,
-    entry: RegisteredTool,
+    entry: RegisteredTarget,
     storage_for: StorageFactory,
     limits: CallLimits,
     plugin_scopes: frozenset[str],
@@ -84,14 +84,14 @@ def build_tool(
 ) -> Tool:
     """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary;
     ``exchanger`` gets its calls downstream tokens (`ToolContext.token_for`)."""
-    parameters, returns = _agent_signature(spec, entry.name)
+    parameters, returns = agent_signature(spec.fn, f"tool {entry.name!r}")
     called = CalledTool(
         name=entry.name,
         scopes=entry.scopes,
         conditional_scopes=entry.conditional_scopes,
         plugin_scopes=plugin_scopes,
     )
-    invoke = _Invoker(runtime, spec, called, storage_for, limits, cursors, exchanger)
+    invoke = Invoker(runtime, spec.fn, called, storage_for, limits, cursors, exchanger)
     convert: Callable[[Any], ToolResult] | None = None  # the served tool's, once built below
 
     async def call(**kwargs: Any) -> Any:
@@ -131,18 +131,18 @@ def build_tool(
     return served
 
 
-def _agent_signature(spec: ToolSpec, public_name: str) -> tuple[list[inspect.Parameter], Any]:
+def agent_signature(fn: Callable[..., Any], what: str) -> tuple[list[inspect.Parameter], Any]:
     """The parameters agents see (the function's, minus the context) and the return type."""
-    signature = inspect.signature(spec.fn)
+    signature = inspect.signature(fn)
     params = list(signature.parameters.values())
     if not params or params[0].kind not in (
         inspect.Parameter.POSITIONAL_ONLY,
         inspect.Parameter.POSITIONAL_OR_KEYWORD,
     ):
-        raise TypeError(f"tool {public_name!r} must take a ToolContext as its first parameter")
+        raise TypeError(f"{what} must take a ToolContext as its first parameter")
     if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
-        raise TypeError(f"tool {public_name!r} may not take *args or **kwargs; name each argument")
-    hints = typing.get_type_hints(spec.fn, include_extras=True)
+        raise TypeError(f"{what} may not take *args or **kwargs; name each argument")
+    hints = typing.get_type_hints(fn, include_extras=True)
     arguments = [p.replace(annotation=hints.get(p.name, p.annotation)) for p in params[1:]]
     return arguments, hints.get("return", signature.return_annotation)
 
@@ -154,11 +154,12 @@ class TokenExchange(Protocol):
     def source(self, plugin: str, subject: SecretStr | None) -> TokenSource: ...
 
 
-Convert = Callable[[Any], ToolResult]
+#: Turns what a plugin function returned into what FastMCP answers with.
+Convert = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
-class _Invoker:
+class Invoker:
     """Runs the plugin's function for the current caller and settles the call's outcome.
 
     The function's value is converted here (``convert``, the served tool's), not after the
@@ -167,14 +168,14 @@ class _Invoker:
     """
 
     runtime: PluginRuntime
-    spec: ToolSpec
+    fn: Callable[..., Any]
     called: CalledTool
     storage_for: StorageFactory
     limits: CallLimits
     cursors: CursorKey
     exchanger: TokenExchange | None
 
-    async def __call__(self, kwargs: dict[str, Any], convert: Convert) -> ToolResult:
+    async def __call__(self, kwargs: dict[str, Any], convert: Convert) -> Any:
         record = current_call.get()
         if record is None or record.caller is None:
             raise PermissionError("no verified caller for this request")
@@ -241,7 +242,7 @@ class _Invoker:
 
     async def _execute(self, ctx: ToolContext, kwargs: dict[str, Any]) -> Any:
         """On the plugin's own event loop if async, else on one of its own worker threads."""
-        fn = self.spec.fn
+        fn = self.fn
         if inspect.iscoroutinefunction(fn):
             return await self.limits.loop.run(lambda: fn(ctx, **kwargs))
         return await anyio.to_thread.run_sync(

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from plughost.core.registry import RegisteredTool
+from plughost.core.registry import RegisteredTarget
 from plughost.core.verdicts import DeniedByRule, Refused
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
@@ -39,8 +39,11 @@ class CallRecord:
     #: The caller's bearer token, only for token exchange (`auth/token_exchange.py`); never
     #: audited, logged or shown (a `SecretStr`, left out of the repr).
     subject_token: SecretStr | None = field(default=None, repr=False)
+    #: What the request named: a tool, prompt or resource (URI), bounded for logs and audit.
     tool: str | None = None
-    registered: RegisteredTool | None = None
+    #: Which kind of request it was: tool, prompt, resource or completion.
+    kind: str | None = None
+    registered: RegisteredTarget | None = None
     plugin: str | None = None
     arguments: Mapping[str, Any] | None = None
     outcome: Outcome | None = None

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import logging
-import threading
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,11 +23,14 @@ from packaging.version import InvalidVersion, Version
 from pydantic import BaseModel, Field
 from sqlalchemy import Table
 
+from plughost.core.components import ComponentInfo, check_prompts, check_resources
 from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
+from plughost.core.plugin_import import import_entry_point
 from plughost.core.scope_use import scope_uses
 from plughost.core.tool_schema import tool_hints
-from plughost.errors import PluginLoadError, PluginStartTimeout, ScopeError
+from plughost.errors import PluginLoadError, ScopeError
 from plughost.sdk import hookspecs
+from plughost.sdk.component_spec import PromptSpec, ResourceSpec
 from plughost.sdk.tables import TENANT_COLUMN
 from plughost.sdk.tool_spec import ToolSpec
 
@@ -72,6 +74,7 @@ class PluginRecord(BaseModel):
     scopes: dict[str, str] = Field(default_factory=dict)
     baseline_scopes: list[str] = Field(default_factory=list)
     tools: list[ToolInfo] = Field(default_factory=list)
+    components: list[ComponentInfo] = Field(default_factory=list)
 
 
 @dataclass
@@ -83,6 +86,8 @@ class LoadedPlugin:
     tools: list[ToolSpec]
     settings_model: type[BaseModel] | None
     tables: list[Table]
+    resources: list[ResourceSpec] = field(default_factory=list)
+    prompts: list[PromptSpec] = field(default_factory=list)
 
     @property
     def namespace(self) -> str:
@@ -284,7 +289,7 @@ def _load(
 ) -> LoadedPlugin:
     namespace = ep.name
     check_namespace(namespace)
-    obj = _import(ep, import_timeout)
+    obj = import_entry_point(ep, import_timeout)
     manager = pluggy.PluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
     manager.register(obj, name=namespace)
@@ -304,7 +309,12 @@ def _load(
 
     tools = [tool for part in manager.hook.plughost_tools() for tool in part]
     infos = _tool_infos(namespace, tools, vocabulary)
-    _check_scope_uses(ep.module, [tool.fn.__module__ for tool in tools], vocabulary)
+    resources = [spec for part in manager.hook.plughost_resources() for spec in part]
+    prompts = [spec for part in manager.hook.plughost_prompts() for spec in part]
+    components = check_resources(namespace, resources, vocabulary)
+    components += check_prompts(namespace, prompts, vocabulary)
+    functions = [*tools, *resources, *prompts]
+    _check_scope_uses(ep.module, [spec.fn.__module__ for spec in functions], vocabulary)
 
     settings_model = manager.hook.plughost_settings_model()
     tables = [t for part in manager.hook.plughost_tables() for t in part]
@@ -320,44 +330,16 @@ def _load(
     record.scopes = vocabulary
     record.baseline_scopes = list(dict.fromkeys(baseline))
     record.tools = infos
+    record.components = components
     return LoadedPlugin(
         record=record,
         manager=manager,
         tools=tools,
         settings_model=settings_model,
         tables=tables,
+        resources=resources,
+        prompts=prompts,
     )
-
-
-def _import(ep: importlib_metadata.EntryPoint, timeout: float | None) -> Any:
-    """The entry point's object, imported on a thread of its own within ``timeout``.
-
-    A module that calls a service at import time and never hears back would otherwise keep
-    the host from starting at all. Python cannot stop the thread: the import is left to
-    finish on its own, and the plugin is not served.
-    """
-    if timeout is None:
-        return ep.load()
-    outcome: dict[str, Any] = {}
-
-    def load() -> None:
-        try:
-            outcome["object"] = ep.load()
-        except BaseException as exc:
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=load, name=f"plughost-import-{ep.name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
-        raise PluginStartTimeout(
-            f"importing {ep.value} did not finish within {timeout:g}s "
-            "(PLUGHOST_PLUGIN_START_TIMEOUT_SECONDS); is the module calling a service that does "
-            "not answer? Connect in an on_startup hook instead"
-        )
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["object"]
 
 
 def _tool_infos(

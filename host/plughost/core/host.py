@@ -8,33 +8,38 @@ CLI and tests reach. Starting and stopping plugins is `plughost.core.lifecycle`'
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
 from fastmcp import FastMCP
+from fastmcp.exceptions import PromptError, ResourceError
+from fastmcp.resources import ResourceTemplate
 from fastmcp.server.auth import AuthProvider
 from fastmcp.tools import Tool
-from mcp.server.lowlevel import NotificationOptions
-from mcp.types import ServerCapabilities, ToolsCapability
 from sqlalchemy import Engine
 
 from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, TokenExchange, build_tool
 from plughost.core.callrecord import CallLedger
+from plughost.core.capabilities import advertise_only_what_is_served
+from plughost.core.completions import Completions
+from plughost.core.component_adapter import ComponentInvoker, build_prompt, build_resource
+from plughost.core.components import resource_uri
 from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
-from plughost.core.registry import RegisteredTool, ToolRegistry
+from plughost.core.registry import Kind, RegisteredTarget, ToolRegistry
 from plughost.ops.audit import AuditTrail, build_trail
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter
-from plughost.sdk.context import PluginRuntime
+from plughost.sdk.component_spec import Completer
+from plughost.sdk.context import CalledTool, PluginRuntime
 from plughost.sdk.tables import TenantStorage
 from plughost.settings import ENV_PREFIX, HostSettings
 
@@ -56,6 +61,8 @@ class Host:
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
     #: Every served tool by public name, as FastMCP serves it (the fast path calls these).
     tools: dict[str, Tool] = field(default_factory=dict)
+    #: The one completion handler, with every plugin's completers.
+    completions: Completions = field(default_factory=Completions)
     #: Each plugin's event loops: for its tools and lifecycle hooks, for its guardrail hooks.
     loops: dict[str, PluginLoop] = field(default_factory=dict)
     guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
@@ -111,6 +118,8 @@ def build_host(
     )
     for plugin in report.loaded:
         _register(host, plugin)
+    if host.completions:
+        host.mcp.add_completion_handler(host.completions)
     lifecycle.count_plugins(host.report, metrics)
     return host
 
@@ -147,42 +156,12 @@ def _server(auth: AuthProvider, host: Any) -> FastMCP:
         cache_ttl=60,
         cache_scope="private",
     )
-    _advertise_only_what_is_served(server)
+    advertise_only_what_is_served(server, lambda: host().registry, lambda: host().completions)
     return server
 
 
-def _advertise_only_what_is_served(server: FastMCP) -> None:
-    """Capabilities that match what this host serves: tools, and nothing it cannot deliver.
-
-    FastMCP advertises every feature it has a handler for: logging, prompts, resources, list
-    change notifications and the MCP Apps extension. No plugin serves prompts or resources, and
-    a stateless JSON server cannot push a notification, so a client that trusted those would
-    wait for things that never come. FastMCP has no setting for this; its low-level server's
-    `get_capabilities` is where both ``initialize`` and ``server/discover`` read them.
-    """
-    lowlevel = server._mcp_server
-    lowlevel.notification_options = NotificationOptions(
-        prompts_changed=False, resources_changed=False, tools_changed=False
-    )
-    derived = lowlevel.get_capabilities
-
-    def get_capabilities(*args: Any, **kwargs: Any) -> ServerCapabilities:
-        return derived(*args, **kwargs).model_copy(
-            update={
-                "logging": None,
-                "prompts": None,
-                "resources": None,
-                "completions": None,
-                "extensions": None,
-                "tools": ToolsCapability(list_changed=False),
-            }
-        )
-
-    lowlevel.get_capabilities = get_capabilities  # type: ignore[method-assign]
-
-
 def _register(host: Host, plugin: LoadedPlugin) -> None:
-    """Validate one plugin's settings and register its tools."""
+    """Validate one plugin's settings and register its tools, resources and prompts."""
     section = host.settings.plugins.get(plugin.namespace, {})
     plugin_settings = validate_plugin_settings(
         plugin, section, f"{ENV_PREFIX}PLUGINS__{plugin.namespace.upper()}"
@@ -196,36 +175,108 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
         data_dir=host.settings.data_dir / "plugins" / plugin.namespace,
     )
     host.runtimes[plugin.namespace] = runtime
-    loop = host.loops[plugin.namespace] = PluginLoop(f"plugin-{plugin.namespace}")
+    host.loops[plugin.namespace] = PluginLoop(f"plugin-{plugin.namespace}")
     host.guard_loops[plugin.namespace] = PluginLoop(f"guardrails-{plugin.namespace}")
-    engine = host.engine
-
-    def storage_for(tenant_id: str) -> TenantStorage:
-        return TenantStorage(engine, tenant_id)
-
-    threads = anyio.CapacityLimiter(host.settings.plugin_threads)
+    runs = _PluginRuns(host, plugin, runtime, anyio.CapacityLimiter(host.settings.plugin_threads))
     for spec, info in zip(plugin.tools, plugin.record.tools, strict=True):
-        entry = RegisteredTool(
-            name=info.name,
-            plugin=plugin.namespace,
-            plugin_version=plugin.version,
-            scopes=tuple(info.scopes),
-            conditional_scopes=dict(info.conditional_scopes),
-        )
+        entry = runs.target(info.name, info.scopes, "tool", info.conditional_scopes)
         tool = host.tools[entry.name] = build_tool(
             runtime=runtime,
             spec=spec,
             entry=entry,
-            storage_for=storage_for,
-            limits=CallLimits(
-                timeout=spec.timeout or host.settings.tool_timeout_seconds,
-                threads=threads,
-                loop=loop,
-                max_result_bytes=host.settings.max_result_bytes,
-            ),
+            storage_for=runs.storage_for,
+            limits=runs.limits(spec.timeout),
             plugin_scopes=frozenset(plugin.record.scopes),
             cursors=host.cursors,
             exchanger=host.exchanger,
         )
         host.mcp.add_tool(tool)
         host.registry.add(entry)
+    for resource in plugin.resources:
+        entry = runs.target(resource_uri(plugin.namespace, resource.path), resource.scopes)
+        invoke = runs.invoker(resource.fn, entry, ResourceError, resource.timeout)
+        served = build_resource(resource, entry, invoke)
+        if isinstance(served, ResourceTemplate):
+            host.mcp.add_template(served)
+        else:
+            host.mcp.add_resource(served)
+        runs.completers(resource.complete, entry)
+    for prompt in plugin.prompts:
+        entry = runs.target(f"{plugin.namespace}_{prompt.name}", prompt.scopes, "prompt")
+        invoke = runs.invoker(prompt.fn, entry, PromptError, prompt.timeout)
+        host.mcp.add_prompt(build_prompt(prompt, entry, invoke))
+        runs.completers(prompt.complete, entry)
+
+
+@dataclass
+class _PluginRuns:
+    """Where and how one plugin's functions run: its threads, loop, deadline and storage."""
+
+    host: Host
+    plugin: LoadedPlugin
+    runtime: PluginRuntime
+    threads: anyio.CapacityLimiter
+
+    def storage_for(self, tenant_id: str) -> TenantStorage:
+        return TenantStorage(self.host.engine, tenant_id)
+
+    def limits(self, timeout: float | None) -> CallLimits:
+        settings = self.host.settings
+        return CallLimits(
+            timeout=timeout or settings.tool_timeout_seconds,
+            threads=self.threads,
+            loop=self.host.loops[self.plugin.namespace],
+            max_result_bytes=settings.max_result_bytes,
+        )
+
+    def target(
+        self,
+        name: str,
+        scopes: Sequence[str],
+        kind: Kind = "resource",
+        conditional: Mapping[str, str] | None = None,
+    ) -> RegisteredTarget:
+        """The registry entry for one of the plugin's targets (registered unless a tool's)."""
+        entry = RegisteredTarget(
+            name=name,
+            plugin=self.plugin.namespace,
+            plugin_version=self.plugin.version,
+            scopes=tuple(scopes),
+            conditional_scopes=dict(conditional or {}),
+            kind=kind,
+        )
+        if kind != "tool":
+            self.host.registry.add(entry)
+        return entry
+
+    def invoker(
+        self,
+        fn: Callable[..., Any],
+        entry: RegisteredTarget,
+        error: type[Exception],
+        timeout: float | None = None,
+    ) -> ComponentInvoker:
+        """How one of the plugin's resources, prompts or completers runs."""
+        called = CalledTool(
+            name=entry.name,
+            scopes=entry.scopes,
+            conditional_scopes={},
+            plugin_scopes=frozenset(self.plugin.record.scopes),
+        )
+        return ComponentInvoker(
+            self.runtime,
+            fn,
+            called,
+            self.storage_for,
+            self.limits(timeout),
+            self.host.cursors,
+            self.host.exchanger,
+            error=error,
+        )
+
+    def completers(self, complete: Mapping[str, Completer], entry: RegisteredTarget) -> None:
+        """Register the completers of a prompt's arguments or a template's parameters."""
+        error = PromptError if entry.kind == "prompt" else ResourceError
+        for argument, fn in complete.items():
+            invoke = self.invoker(fn, entry, error)
+            self.host.completions.add(entry.kind, entry.name, argument, invoke)

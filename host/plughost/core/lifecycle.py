@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plughost import __version__
 from plughost.core import migrations
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginStatus
+from plughost.core.registry import Kind
 from plughost.errors import PluginStartTimeout
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import PluginRuntime
@@ -141,9 +142,27 @@ async def _each(hook: HookCaller, runtime: PluginRuntime) -> None:
 def withdraw(
     host: Host, plugin: LoadedPlugin, error: str, exc: BaseException | None = None
 ) -> None:
-    """Take a plugin's tools off the server and the registry; the report says why."""
-    for name in host.registry.withdraw(plugin.namespace, error):
-        host.mcp.local_provider.remove_tool(name)
+    """Take a plugin's tools, resources and prompts off the server and the registry; the
+    report says why."""
+    served = host.mcp.local_provider
+    kinds: tuple[Kind, ...] = ("tool", "prompt", "resource")
+    targets = [
+        target
+        for kind in kinds
+        for target in host.registry.targets(kind)
+        if target.plugin == plugin.namespace
+    ]
+    host.registry.withdraw(plugin.namespace, error)
+    for target in targets:
+        if target.kind == "tool":
+            served.remove_tool(target.name)
+        elif target.kind == "prompt":
+            served.remove_prompt(target.name)
+        elif "{" in target.name:
+            served.remove_template(target.name)
+        else:
+            served.remove_resource(target.name)
+    host.completions.withdraw([target.name for target in targets])
     host.report.mark_failed(plugin.namespace, error, exc)
 
 

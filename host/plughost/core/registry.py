@@ -1,38 +1,48 @@
-"""The tool registry: every tool agents can call, built once at load and read by every layer.
+"""The target registry: every tool, resource and prompt agents can reach, built once at load.
 
-The gate, the list cache, the rate limiter, the call record and the metrics all ask this one
-object which plugin owns a tool, at which version, and which scopes it needs, so those facts
-cannot drift apart. It only changes at start-up, when a plugin whose start-up hook fails is
-withdrawn; `generation` counts those changes so caches keyed on it never serve a stale list.
+The call policy, the list cache, the rate limiter, the call record and the metrics all ask this
+one object which plugin owns a target, at which version, and which scopes it needs, so those
+facts cannot drift apart. It only changes at start-up, when a plugin whose start-up hook fails
+is withdrawn; `generation` counts those changes so caches keyed on it never serve a stale list.
+As a mapping it holds the tools, by public name.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["tool", "resource", "prompt"]
 
 
 @dataclass(frozen=True, slots=True)
-class RegisteredTool:
-    """One public tool: its name, its plugin, the scopes every call needs, and the scopes some
-    calls may need as well (``conditional_scopes``: scope to when), as the tool declared them."""
+class RegisteredTarget:
+    """One public target: a tool (``name`` its public name), a prompt (likewise) or a resource
+    (``name`` its URI, or its URI template); its plugin, the scopes every use needs, and the
+    scopes some calls may need as well (``conditional_scopes``: scope to when)."""
 
     name: str
     plugin: str
     plugin_version: str
     scopes: tuple[str, ...]
     conditional_scopes: Mapping[str, str] = field(default_factory=dict, compare=False)
+    kind: Kind = "tool"
 
 
-class ToolRegistry(Mapping[str, RegisteredTool]):
-    """Public tool name to `RegisteredTool`, plus the namespaces that did not load."""
+class ToolRegistry(Mapping[str, RegisteredTarget]):
+    """Public tool name to its target; prompts and resources by `lookup`; the namespaces that
+    did not load."""
 
     def __init__(self) -> None:
-        self._tools: dict[str, RegisteredTool] = {}
+        self._tools: dict[str, RegisteredTarget] = {}
+        self._others: dict[tuple[Kind, str], RegisteredTarget] = {}
+        self._templates: list[tuple[re.Pattern[str], RegisteredTarget]] = []
         self._refused: dict[str, str] = {}
         self.generation = 0
 
-    def __getitem__(self, name: str) -> RegisteredTool:
+    def __getitem__(self, name: str) -> RegisteredTarget:
         return self._tools[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -41,17 +51,41 @@ class ToolRegistry(Mapping[str, RegisteredTool]):
     def __len__(self) -> int:
         return len(self._tools)
 
-    def add(self, tool: RegisteredTool) -> None:
-        if tool.name in self._tools:
-            raise ValueError(f"tool {tool.name!r} is registered twice")
-        self._tools[tool.name] = tool
+    def add(self, target: RegisteredTarget) -> None:
+        key = (target.kind, target.name)
+        if target.name in self._tools or key in self._others:
+            raise ValueError(f"{target.kind} {target.name!r} is registered twice")
+        if target.kind == "tool":
+            self._tools[target.name] = target
+        else:
+            self._others[key] = target
+            if target.kind == "resource" and "{" in target.name:
+                self._templates.append((template_pattern(target.name), target))
         self.generation += 1
 
+    def lookup(self, kind: Kind, name: str) -> RegisteredTarget | None:
+        """The target of ``kind`` named ``name``; a resource URI may match a template."""
+        if kind == "tool":
+            return self._tools.get(name)
+        found = self._others.get((kind, name))
+        if found is None and kind == "resource":
+            found = next((t for pattern, t in self._templates if pattern.fullmatch(name)), None)
+        return found
+
+    def targets(self, kind: Kind) -> list[RegisteredTarget]:
+        """Every target of ``kind`` (templates included for resources)."""
+        if kind == "tool":
+            return list(self._tools.values())
+        return [t for (k, _), t in self._others.items() if k == kind]
+
     def withdraw(self, plugin: str, reason: str) -> list[str]:
-        """Remove a plugin's tools (its start-up failed); return the names removed."""
+        """Remove a plugin's targets (its start-up failed); return the names removed."""
         gone = [name for name, tool in self._tools.items() if tool.plugin == plugin]
         for name in gone:
             del self._tools[name]
+        for key in [key for key, target in self._others.items() if target.plugin == plugin]:
+            gone.append(self._others.pop(key).name)
+        self._templates = [(p, t) for p, t in self._templates if t.plugin != plugin]
         self.refuse(plugin, reason)
         return gone
 
@@ -60,25 +94,37 @@ class ToolRegistry(Mapping[str, RegisteredTool]):
         self._refused[plugin] = reason
         self.generation += 1
 
-    def refused_owner(self, name: str) -> str | None:
-        """The refused plugin a tool name belongs to (``<namespace>_...``), if any."""
-        namespace = name.partition("_")[0]
+    def refused_owner(self, name: str, kind: Kind = "tool") -> str | None:
+        """The refused plugin a name belongs to (``<namespace>_...``, ``<namespace>://...``)."""
+        namespace = name.partition("://")[0] if kind == "resource" else name.partition("_")[0]
         return namespace if namespace in self._refused else None
 
     @property
     def owners(self) -> Mapping[str, str]:
-        """Tool name to plugin namespace (the rate limiter's per-plugin limits read this)."""
+        """Target name to plugin namespace (the rate limiter's per-plugin limits read this)."""
         return _Owners(self)
 
 
+def template_pattern(template: str) -> re.Pattern[str]:
+    """A URI template's matcher: each ``{name}`` matches one path segment (RFC 6570 level 1)."""
+    parts = re.split(r"(\{[^{}]+\})", template)
+    return re.compile(
+        "".join("[^/]+" if part.startswith("{") else re.escape(part) for part in parts)
+    )
+
+
 class _Owners(Mapping[str, str]):
-    """A live view: tool name to the namespace of its plugin."""
+    """A live view: a target's name (tool, prompt, resource URI) to its plugin's namespace."""
 
     def __init__(self, registry: ToolRegistry) -> None:
         self._registry = registry
 
     def __getitem__(self, name: str) -> str:
-        return self._registry[name].plugin
+        for kind in ("tool", "prompt", "resource"):
+            found = self._registry.lookup(kind, name)  # type: ignore[arg-type]
+            if found is not None:
+                return found.plugin
+        raise KeyError(name)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._registry)

@@ -75,10 +75,12 @@ class LimitsUnavailable(Unavailable):
 @dataclass(frozen=True, slots=True)
 class UnknownTarget(Refused):
     """A name no loaded plugin serves; ``plugin`` names the plugin it belongs to when that
-    plugin is installed but not loaded."""
+    plugin is installed but not loaded; ``kind`` is what was asked for (tool, prompt,
+    resource)."""
 
     name: str
     plugin: str | None = None
+    kind: str = "tool"
 
     @property
     def outcome(self) -> Outcome:  # type: ignore[override]
@@ -86,7 +88,9 @@ class UnknownTarget(Refused):
 
     @property
     def detail(self) -> str:
-        return "unknown tool" if self.plugin is None else f"plugin {self.plugin} not loaded"
+        if self.plugin is not None:
+            return f"plugin {self.plugin} not loaded"
+        return "unknown tool" if self.kind == "tool" else f"unknown {self.kind}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,10 +101,16 @@ class MissingScopes(Refused):
     required: tuple[str, ...]
     missing: tuple[str, ...]
     granted: tuple[str, ...]
+    kind: str = "tool"
 
     @classmethod
     def of(
-        cls, target: str, scopes: Iterable[str], missing: Iterable[str], granted: Iterable[str]
+        cls,
+        target: str,
+        scopes: Iterable[str],
+        missing: Iterable[str],
+        granted: Iterable[str],
+        kind: str = "tool",
     ) -> MissingScopes:
         """The caller holding ``granted`` lacks ``missing`` for a target declaring ``scopes``
         (the lack is one of those, or a scope the target asked for while running). The
@@ -111,6 +121,7 @@ class MissingScopes(Refused):
             required=tuple(dict.fromkeys([*scopes, *lacking])),
             missing=lacking,
             granted=tuple(sorted(granted)),
+            kind=kind,
         )
 
     @property
@@ -125,6 +136,7 @@ class RateLimited(Refused):
     outcome: ClassVar[Outcome] = Outcome.RATE_LIMITED
     target: str
     retry_after: float
+    kind: str = "tool"
 
     @property
     def detail(self) -> str:
@@ -138,6 +150,7 @@ class DeniedByRule(Refused):
     target: str
     rule: str
     reason: str
+    kind: str = "tool"
 
     @property
     def detail(self) -> str:

@@ -8,7 +8,7 @@
 | `DeniedByRule` | 403 | JSON-RPC error -32005 |
 | `RateLimited` | 429 + ``Retry-After`` | JSON-RPC error -32029 |
 | `LimitsUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 |
-| `UnknownTarget` | 200 | JSON-RPC error -32602 |
+| `UnknownTarget` | 200 | JSON-RPC error -32602 (a resource: -32002, not found) |
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from plughost.edge.asgi import (
     INSUFFICIENT_SCOPE,
     INVALID_PARAMS,
     RATE_LIMITED,
+    RESOURCE_NOT_FOUND,
     UNAVAILABLE,
     jsonrpc_error,
     send_json,
@@ -62,14 +63,14 @@ class Answers:
         if isinstance(verdict, verdicts.DeniedByRule):
             text = f"{verdict.target} refused by rule {verdict.rule}: {verdict.reason}"
             data: dict[str, Any] = {
-                "tool": verdict.target,
+                verdict.kind: verdict.target,
                 "rule": verdict.rule,
                 "reason": verdict.reason,
             }
             return 403, jsonrpc_error(rid, DENIED_BY_RULE, text, data), []
         if isinstance(verdict, verdicts.RateLimited):
             text = f"rate limit reached for {verdict.target}; retry later"
-            data = {"tool": verdict.target, "retry_after": verdict.retry_after}
+            data = {verdict.kind: verdict.target, "retry_after": verdict.retry_after}
             return 429, jsonrpc_error(rid, RATE_LIMITED, text, data), _retry(verdict.retry_after)
         if isinstance(verdict, verdicts.LimitsUnavailable):
             text = "the server cannot check rate limits right now; retry shortly"
@@ -129,19 +130,21 @@ def _scope_error(verdict: verdicts.MissingScopes, rid: Any) -> dict[str, Any]:
         rid,
         INSUFFICIENT_SCOPE,
         f"insufficient scope for {verdict.target}: missing {' '.join(missing)}",
-        {"tool": verdict.target, "required": list(verdict.required), "missing": missing},
+        {verdict.kind: verdict.target, "required": list(verdict.required), "missing": missing},
     )
 
 
 def _unknown(verdict: verdicts.UnknownTarget, rid: Any) -> dict[str, Any]:
-    """A name no loaded plugin serves: say whether its plugin failed to load."""
+    """A name no loaded plugin serves: say whether its plugin failed to load. A resource
+    nobody serves is the spec's "resource not found" (-32002)."""
+    kind, name = verdict.kind, verdict.name
+    code = RESOURCE_NOT_FOUND if kind == "resource" else INVALID_PARAMS
     if verdict.plugin is None:
-        return jsonrpc_error(
-            rid, INVALID_PARAMS, f"Unknown tool: {verdict.name!r}", {"tool": verdict.name}
-        )
-    text = f"tool {verdict.name!r} belongs to plugin {verdict.plugin!r}, which is not loaded here"
-    data = {"tool": verdict.name, "plugin": verdict.plugin, "reason": "plugin not loaded"}
-    return jsonrpc_error(rid, INVALID_PARAMS, text, data)
+        text = "Resource not found" if kind == "resource" else f"Unknown {kind}: {name!r}"
+        return jsonrpc_error(rid, code, text, {"uri" if kind == "resource" else kind: name})
+    text = f"{kind} {name!r} belongs to plugin {verdict.plugin!r}, which is not loaded here"
+    data = {kind: name, "plugin": verdict.plugin, "reason": "plugin not loaded"}
+    return jsonrpc_error(rid, code, text, data)
 
 
 def _retry(seconds: float) -> Headers:

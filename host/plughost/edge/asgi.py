@@ -16,6 +16,8 @@ INSUFFICIENT_SCOPE = -32003
 UNAVAILABLE = -32004
 RATE_LIMITED = -32029
 DENIED_BY_RULE = -32005
+#: MCP: a resources/read for a URI the server does not serve.
+RESOURCE_NOT_FOUND = -32002
 
 
 class BodyTooLarge(Exception):

@@ -124,17 +124,20 @@ class RequestGate:
         record: CallRecord,
         message: messages.Message,
     ) -> None:
-        """A parsed message: a tools/call admitted (or refused) first, then answered."""
-        name = message.tool_name
-        if name is None:
+        """A parsed message: a request naming a plugin's target admitted (or refused) first,
+        then answered."""
+        target = message.target
+        if target is None:
             await self.app(scope, receive, send)
             return
-        verdict = await self.policy.admit(record, name, message.arguments or {})
+        record.kind = target.action
+        verdict = await self.policy.admit(record, target.name, target.arguments, target.kind)
         if verdict is not None:
             await self.answers.send(send, verdict, message.id)
             return
         fast_path = self.fast_path
         version = fast_path.version_for(scope, message) if fast_path else None
+        # Prompts, resources and completions are answered by FastMCP's transport.
         if fast_path is None or version is None:
             await self.app(scope, receive, self._verdict_while_running(record, message, send))
             return

@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import Scope
 
+from plughost.core.registry import Kind
 from plughost.edge.asgi import INVALID_PARAMS, INVALID_REQUEST, PARSE_ERROR
 
 SCOPE_KEY = "plughost.message"
@@ -28,6 +29,30 @@ class BadMessage(Exception):
         self.code = code
         self.message = message
         self.request_id = request_id
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a request asks a plugin for: a tool to call, a prompt to get, a resource to read,
+    or (``completing``) values for an argument of a prompt or resource template."""
+
+    kind: Kind
+    name: str
+    arguments: dict[str, Any]
+    completing: bool = False
+
+    @property
+    def action(self) -> str:
+        """What the audit trail calls the request: tool, prompt, resource or completion."""
+        return "completion" if self.completing else self.kind
+
+
+#: The methods that reach a plugin, and the kind of target each names.
+_KINDS: dict[str, Kind] = {
+    "tools/call": "tool",
+    "prompts/get": "prompt",
+    "resources/read": "resource",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +72,27 @@ class Message:
     @property
     def tool_name(self) -> str | None:
         """The tool a ``tools/call`` names, or None for anything else."""
+        target = self.target
+        return target.name if target is not None and target.kind == "tool" else None
+
+    @property
+    def target(self) -> Target | None:
+        """The plugin target this request names, or None (``initialize``, lists, ``ping``)."""
         params = self.payload.get("params")
-        if self.method != "tools/call" or not isinstance(params, dict):
+        if not isinstance(params, dict):
             return None
-        name = params.get("name")
-        return name if isinstance(name, str) else None
+        kind = _KINDS.get(self.method)
+        if kind is not None:
+            name = params.get("uri" if kind == "resource" else "name")
+            return Target(kind, name, self.arguments) if isinstance(name, str) else None
+        if self.method == "completion/complete":
+            ref = params.get("ref")
+            if isinstance(ref, dict) and ref.get("type") in ("ref/prompt", "ref/resource"):
+                kind = "prompt" if ref["type"] == "ref/prompt" else "resource"
+                name = ref.get("name" if kind == "prompt" else "uri")
+                if isinstance(name, str):
+                    return Target(kind, name, {}, completing=True)
+        return None
 
     @property
     def arguments(self) -> dict[str, Any]:
@@ -100,9 +141,11 @@ def _check_shape(payload: dict[str, Any]) -> None:
         raise BadMessage(INVALID_PARAMS, '"params" must be an object')
     if not isinstance(params.get("_meta", {}), dict):
         raise BadMessage(INVALID_PARAMS, '"params._meta" must be an object')
-    if payload["method"] == "tools/call":
-        if not isinstance(params.get("name"), str):
-            raise BadMessage(INVALID_PARAMS, 'tools/call needs "params.name", the tool\'s name')
+    method = payload["method"]
+    named = {"tools/call": "name", "prompts/get": "name", "resources/read": "uri"}.get(method)
+    if named is not None:
+        if not isinstance(params.get(named), str):
+            raise BadMessage(INVALID_PARAMS, f'{method} needs "params.{named}", a string')
         if not isinstance(params.get("arguments", {}), dict):
             raise BadMessage(INVALID_PARAMS, '"params.arguments" must be an object')
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastmcp.exceptions import ToolError, ValidationError
+from fastmcp.exceptions import FastMCPError, ValidationError
 from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
@@ -25,7 +25,7 @@ from plughost.core import verdicts
 from plughost.core.adapter import invalid_arguments
 from plughost.core.callrecord import CallRecord
 from plughost.core.naming import bounded_name, missing_scopes
-from plughost.core.registry import ToolRegistry
+from plughost.core.registry import Kind, ToolRegistry
 from plughost.ops.audit import Outcome
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter, RateLimitUnavailable
@@ -50,36 +50,41 @@ class CallPolicy:
     list_all: bool = False
 
     async def admit(
-        self, record: CallRecord, name: str, arguments: Mapping[str, Any]
+        self, record: CallRecord, name: str, arguments: Mapping[str, Any], kind: Kind = "tool"
     ) -> verdicts.Refused | None:
-        """Decide the call of ``name`` before it runs; a refusal is settled on ``record``."""
+        """Decide the use of the ``kind`` target ``name`` (a tool to call, a prompt to get, a
+        resource to read) before it runs; a refusal is settled on ``record``."""
         record.tool = bounded_name(name)
         record.arguments = arguments
-        verdict = await self._decide(record, name)
+        record.kind = record.kind or kind
+        verdict = await self._decide(record, name, kind)
         if verdict is None:
             record.admitted = True
         else:
             record.refuse(verdict)
         return verdict
 
-    async def _decide(self, record: CallRecord, name: str) -> verdicts.Refused | None:
+    async def _decide(self, record: CallRecord, name: str, kind: Kind) -> verdicts.Refused | None:
         caller = record.caller
         if caller is None:
             return verdicts.Unauthenticated("no bearer token", error=None)
-        entry = self.registry.get(name)
+        entry = self.registry.lookup(kind, name)
         record.registered = entry
+        shown = record.tool or name
         if entry is not None:
             missing = missing_scopes(entry.scopes, caller.scopes)
             if missing:
-                return verdicts.MissingScopes.of(entry.name, entry.scopes, missing, caller.scopes)
+                return verdicts.MissingScopes.of(shown, entry.scopes, missing, caller.scopes, kind)
         # An unknown name spends budget too, so guessing names is rate limited like calling.
-        limited = await self._within_rate(record, record.tool or name)
+        limited = await self._within_rate(record, shown, kind)
         if limited is not None or entry is not None:
             return limited
-        record.plugin = self.registry.refused_owner(name)
-        return verdicts.UnknownTarget(record.tool or name, record.plugin)
+        record.plugin = self.registry.refused_owner(name, kind)
+        return verdicts.UnknownTarget(shown, record.plugin, kind)
 
-    async def _within_rate(self, record: CallRecord, target: str) -> verdicts.Refused | None:
+    async def _within_rate(
+        self, record: CallRecord, target: str, kind: Kind
+    ) -> verdicts.Refused | None:
         caller = record.caller
         assert caller is not None
         with step("rate limit") as span:
@@ -93,7 +98,7 @@ class CallPolicy:
             span.set_attribute(
                 "plughost.rate_limit.result", "allowed" if retry_after is None else "limited"
             )
-        return None if retry_after is None else verdicts.RateLimited(target, retry_after)
+        return None if retry_after is None else verdicts.RateLimited(target, retry_after, kind)
 
     def _storage_failed(
         self, record: CallRecord, exc: RateLimitUnavailable
@@ -121,22 +126,24 @@ class CallPolicy:
         except (ValidationError, PydanticValidationError) as exc:
             record.end(Outcome.INVALID_INPUT, "arguments failed validation")
             cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
-            if not isinstance(cause, PydanticValidationError):
+            is_tool = record.registered is None or record.registered.kind == "tool"
+            if not isinstance(cause, PydanticValidationError) or not is_tool:
                 raise
             return invalid_arguments(record.tool or "", cause)
-        except ToolError:
+        except FastMCPError:
             record.end(Outcome.TOOL_ERROR)
             raise
         except Exception:
             record.outcome, record.detail = Outcome.INTERNAL_ERROR, "internal_error"
             raise
 
-    def visible(self, names: Iterable[str], granted: Iterable[str]) -> set[str]:
-        """Of ``names``, those a caller holding ``granted`` may call (what it is listed)."""
+    def visible(self, kind: Kind, names: Iterable[str], granted: Iterable[str]) -> set[str]:
+        """Of the ``kind`` targets ``names``, those a caller holding ``granted`` may use (what
+        it is listed)."""
         scopes = set(granted)
         return {
             name
             for name in names
-            if (entry := self.registry.get(name)) is not None
+            if (entry := self.registry.lookup(kind, name)) is not None
             and (self.list_all or not missing_scopes(entry.scopes, scopes))
         }

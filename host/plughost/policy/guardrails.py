@@ -83,7 +83,8 @@ class Guardrails:
             return await call(arguments)
         info = CallInfo(
             caller=record.caller,
-            tool=entry.name,
+            tool=record.tool or entry.name,
+            kind=entry.kind,
             plugin=entry.plugin,
             plugin_version=entry.plugin_version,
             arguments=arguments,
@@ -91,7 +92,7 @@ class Guardrails:
         try:
             info = await self._before(before, info, record)
         except GuardrailError as exc:
-            return _refused(record, DeniedByRule(entry.name, exc.rule, exc.reason))
+            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, entry.kind))
         if isinstance(record.verdict, DeniedByRule):
             return _refused(record, record.verdict)
         result = await call(dict(info.arguments))
@@ -100,7 +101,7 @@ class Guardrails:
         try:
             return await self._after(after, info, result)
         except GuardrailError as exc:
-            return _refused(record, DeniedByRule(entry.name, exc.rule, exc.reason))
+            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, entry.kind))
 
     def _current(self, hook: str) -> list[_Hook]:
         """The hooks of the plugins loaded now, by namespace (a withdrawn plugin's are gone)."""
@@ -118,7 +119,7 @@ class Guardrails:
                         f"dry run: rule {verdict.rule} would deny: {verdict.reason}"
                     )
                 elif isinstance(verdict, Deny):
-                    record.refuse(DeniedByRule(call.tool, verdict.rule, verdict.reason))
+                    record.refuse(DeniedByRule(call.tool, verdict.rule, verdict.reason, call.kind))
                     return call
                 elif isinstance(verdict, Rewrite):
                     record.notes.append(f"arguments rewritten by {hook.namespace}")

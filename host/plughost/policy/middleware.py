@@ -1,27 +1,36 @@
-"""`PolicyMiddleware`: the call policy inside FastMCP, for every call and every list.
+"""`PolicyMiddleware`: the call policy inside FastMCP, for every use and every list.
 
-Calls that came through the HTTP edge were admitted there (the record says so); the fast path
-and FastMCP's transport both reach the plugin's function through `FastMCP.call_tool`, and so
-through this middleware, which runs the guardrails around it. A call that did not come through
-the edge (an in-process client) is admitted here, by the same policy, and its record opened and
-written here. It also notes what FastMCP itself decides around the function (arguments refused
-by validation, failures after it returned) and lists only what the caller may call.
+Requests that came through the HTTP edge were admitted there (the record says so); the fast
+path runs tools through the policy itself, and FastMCP's transport reaches a plugin's tool,
+prompt or resource through this middleware, which runs the guardrails around it. A request
+that did not come through the edge (an in-process client) is admitted here, by the same
+policy, and its record opened and written here. Lists show only what the caller may use.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastmcp.exceptions import ToolError
+from fastmcp.exceptions import PromptError, ResourceError, ToolError
 from fastmcp.server.dependencies import get_access_token
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from pydantic import SecretStr
 
 from plughost.core.callrecord import CallLedger, CallRecord, current_call
+from plughost.core.registry import Kind
 from plughost.ops.logs import request_id
 from plughost.policy.call_policy import CallPolicy
 from plughost.sdk.context import Caller
+
+#: What an in-process client gets for a refusal, by the kind of target refused.
+_REFUSAL_ERRORS: dict[Kind, type[Exception]] = {
+    "tool": ToolError,
+    "prompt": PromptError,
+    "resource": ResourceError,
+}
+
+Next = Callable[..., Awaitable[Any]]
 
 
 class PolicyMiddleware(Middleware):
@@ -29,46 +38,78 @@ class PolicyMiddleware(Middleware):
         self.policy = policy
         self.ledger = ledger
 
-    async def on_list_tools(
-        self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
-    ) -> Any:
-        tools = await call_next(context)
-        visible = self.policy.visible((tool.name for tool in tools), _caller_scopes())
-        return [tool for tool in tools if tool.name in visible]
+    async def on_list_tools(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        return self._visible("tool", await call_next(context), lambda tool: tool.name)
 
-    async def on_call_tool(
-        self, context: MiddlewareContext[Any], call_next: Callable[..., Any]
+    async def on_list_prompts(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        return self._visible("prompt", await call_next(context), lambda prompt: prompt.name)
+
+    async def on_list_resources(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        return self._visible("resource", await call_next(context), lambda r: str(r.uri))
+
+    async def on_list_resource_templates(
+        self, context: MiddlewareContext[Any], call_next: Next
+    ) -> Any:
+        return self._visible("resource", await call_next(context), lambda t: t.uri_template)
+
+    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        message = context.message
+        return await self._use("tool", message.name, message.arguments, context, call_next)
+
+    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        message = context.message
+        return await self._use("prompt", message.name, message.arguments, context, call_next)
+
+    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Next) -> Any:
+        return await self._use("resource", str(context.message.uri), {}, context, call_next)
+
+    def _visible(self, kind: Kind, items: Sequence[Any], name: Callable[[Any], str]) -> Any:
+        shown = self.policy.visible(kind, [name(item) for item in items], _caller_scopes())
+        return [item for item in items if name(item) in shown]
+
+    async def _use(
+        self,
+        kind: Kind,
+        name: str,
+        arguments: dict[str, Any] | None,
+        context: MiddlewareContext[Any],
+        call_next: Next,
     ) -> Any:
         record = current_call.get()
         if record is not None:
-            return await self._serve(record, context, call_next)
-        record = CallRecord(request_id.get())
+            return await self._serve(record, kind, name, arguments, context, call_next)
+        record = CallRecord(request_id.get(), kind=kind)
         token = current_call.set(record)
         try:
-            return await self._serve(record, context, call_next)
+            return await self._serve(record, kind, name, arguments, context, call_next)
         finally:
             self.ledger.write(record)
             current_call.reset(token)
 
     async def _serve(
-        self, record: CallRecord, context: MiddlewareContext[Any], call_next: Callable[..., Any]
+        self,
+        record: CallRecord,
+        kind: Kind,
+        name: str,
+        arguments: dict[str, Any] | None,
+        context: MiddlewareContext[Any],
+        call_next: Next,
     ) -> Any:
-        name = context.message.name
-        arguments = dict(context.message.arguments or {})
+        sent = dict(arguments or {})
         if not record.admitted:
             if record.caller is None:
                 record.caller, record.subject_token = _caller()
-            verdict = await self.policy.admit(record, name, arguments)
+            verdict = await self.policy.admit(record, name, sent, kind)
             if verdict is not None:
-                raise ToolError(f"{name}: {verdict.detail}")
+                raise _REFUSAL_ERRORS[kind](f"{name}: {verdict.detail}")
 
         async def call(changed: dict[str, Any]) -> Any:
-            if changed == arguments:
+            if changed == sent:
                 return await call_next(context)
             message = context.message.model_copy(update={"arguments": changed})
             return await call_next(context.copy(message=message))
 
-        return await self.policy.execute(record, arguments, call)
+        return await self.policy.execute(record, sent, call)
 
 
 def _caller() -> tuple[Caller | None, SecretStr | None]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 import anyio.to_thread
@@ -27,12 +27,18 @@ RULE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}")
 
 
 class CallInfo(BaseModel):
-    """A tool call as guardrails see it, for whichever plugin's tool it is."""
+    """A call as guardrails see it, for whichever plugin's tool, prompt or resource it is."""
 
     model_config = ConfigDict(frozen=True)
 
     caller: Caller = Field(description="Who is calling (never their token).")
-    tool: str = Field(description="The public tool name agents call: `<namespace>_<tool>`.")
+    tool: str = Field(
+        description="The public name agents use: `<namespace>_<tool>` or `<namespace>_<prompt>`, "
+        "or the resource's URI `<namespace>://...`."
+    )
+    kind: Literal["tool", "prompt", "resource"] = Field(
+        "tool", description="What is used: a tool called, a prompt got, a resource read."
+    )
     plugin: str = Field(description="The namespace of the plugin that owns the tool.")
     plugin_version: str = Field(description="That plugin's installed version.")
     arguments: Mapping[str, Any] = Field(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from pydantic import BaseModel
     from sqlalchemy import Table
 
+    from plughost.sdk.component_spec import PromptSpec, ResourceSpec
     from plughost.sdk.context import PluginRuntime
     from plughost.sdk.guardrails import CallInfo, CallOutput, Deny, Rewrite
     from plughost.sdk.tool_spec import ToolSpec
@@ -56,6 +57,19 @@ def plughost_tools() -> Sequence[ToolSpec]:
     Each tool is exposed to agents as ``<namespace>_<name>``, must state the scopes it needs
     (an empty list on purpose for a public tool), and receives a `ToolContext` first.
     """
+
+
+@hookspec
+def plughost_resources() -> Sequence[ResourceSpec]:
+    """Return the plugin's resources and resource templates (``<namespace>://<path>``).
+
+    Each states the scopes reading it needs and receives a `ToolContext` first.
+    """
+
+
+@hookspec
+def plughost_prompts() -> Sequence[PromptSpec]:
+    """Return the plugin's prompts, exposed as ``<namespace>_<name>``, each with its scopes."""
 
 
 @hookspec(firstresult=True)

@@ -9,6 +9,7 @@ from typing import Any, Literal, TypeVar
 from pydantic import BaseModel
 from sqlalchemy import MetaData, Table
 
+from plughost.sdk.component_spec import Completer, PromptSpec, ResourceSpec
 from plughost.sdk.context import PluginRuntime
 from plughost.sdk.guardrails import (
     AfterCall,
@@ -63,6 +64,8 @@ class Plugin:
         self.migrations = migrations
         self.metadata = MetaData()
         self._tools: list[ToolSpec] = []
+        self._resources: list[ResourceSpec] = []
+        self._prompts: list[PromptSpec] = []
         self._startup: list[Hook] = []
         self._shutdown: list[Hook] = []
         self._before: list[BeforeCall] = []
@@ -90,8 +93,7 @@ class Plugin:
         and ``open_world`` become the MCP tool annotations agents use to decide whether to ask
         before calling. ``timeout`` (seconds) cuts a call off with a clear error.
         """
-        if isinstance(scopes, str):
-            raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")
+        _check_scopes(scopes)
         if conditional_scopes is not None and not isinstance(conditional_scopes, Mapping):
             raise TypeError(
                 "conditional_scopes maps each scope to when it is needed, e.g. "
@@ -113,6 +115,78 @@ class Plugin:
                     destructive=destructive,
                     idempotent=idempotent,
                     open_world=open_world,
+                    timeout=timeout,
+                )
+            )
+            return fn
+
+        return register
+
+    def resource(
+        self,
+        path: str,
+        *,
+        scopes: Sequence[str],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        mime_type: str | None = None,
+        complete: Mapping[str, Completer] | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Declare a resource at ``<namespace>://<path>``; reading it needs every scope listed.
+
+        With ``{parameters}`` in ``path`` (``"lists/{list_id}"``) it is a resource template: the
+        function takes each parameter by name. ``complete`` maps a parameter to a function
+        ``fn(ctx, value)`` returning the values it may take (``completion/complete``).
+        """
+        _check_scopes(scopes)
+
+        def register(fn: F) -> F:
+            self._resources.append(
+                ResourceSpec(
+                    path=path,
+                    fn=fn,
+                    scopes=tuple(scopes),
+                    name=name or fn.__name__,
+                    title=title,
+                    description=description,
+                    mime_type=mime_type,
+                    complete=dict(complete or {}),
+                    timeout=timeout,
+                )
+            )
+            return fn
+
+        return register
+
+    def prompt(
+        self,
+        *,
+        scopes: Sequence[str],
+        name: str | None = None,
+        title: str | None = None,
+        description: str | None = None,
+        complete: Mapping[str, Completer] | None = None,
+        timeout: float | None = None,
+    ) -> Callable[[F], F]:
+        """Declare a prompt, ``<namespace>_<name>``; getting it needs every scope listed.
+
+        Its arguments come from the function's parameters after the `ToolContext`.
+        ``complete`` maps an argument to a function ``fn(ctx, value)`` returning the values it
+        may take (``completion/complete``).
+        """
+        _check_scopes(scopes)
+
+        def register(fn: F) -> F:
+            self._prompts.append(
+                PromptSpec(
+                    name=name or fn.__name__,
+                    fn=fn,
+                    scopes=tuple(scopes),
+                    title=title,
+                    description=description,
+                    complete=dict(complete or {}),
                     timeout=timeout,
                 )
             )
@@ -173,6 +247,14 @@ class Plugin:
         return list(self._tools)
 
     @hookimpl
+    def plughost_resources(self) -> Sequence[ResourceSpec]:
+        return list(self._resources)
+
+    @hookimpl
+    def plughost_prompts(self) -> Sequence[PromptSpec]:
+        return list(self._prompts)
+
+    @hookimpl
     def plughost_settings_model(self) -> type[BaseModel] | None:
         return self.settings_model
 
@@ -207,3 +289,8 @@ async def maybe_await(value: Awaitable[None] | None) -> None:
     """Lifecycle hooks may be sync or async; await the result only when there is one."""
     if inspect.isawaitable(value):
         await value
+
+
+def _check_scopes(scopes: Sequence[str]) -> None:
+    if isinstance(scopes, str):
+        raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")

@@ -1,0 +1,60 @@
+"""The capabilities this host advertises: what it serves, and nothing it cannot deliver.
+
+FastMCP advertises every feature it has a handler for: logging, prompts, resources, list
+change notifications and the MCP Apps extension. A client that trusted a capability the host
+does not serve would wait for things that never come, so prompts, resources and completions
+are advertised only while some loaded plugin serves them, list changes never (the set of
+targets is fixed once the host serves), and logging not at all (a stateless JSON answer has
+no stream to carry log messages). FastMCP has no setting for this; its low-level server's
+`get_capabilities` is where both ``initialize`` and ``server/discover`` read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastmcp import FastMCP
+from mcp.server.lowlevel import NotificationOptions
+from mcp.types import (
+    CompletionsCapability,
+    PromptsCapability,
+    ResourcesCapability,
+    ServerCapabilities,
+    ToolsCapability,
+)
+
+from plughost.core.completions import Completions
+from plughost.core.registry import ToolRegistry
+
+
+def advertise_only_what_is_served(
+    server: FastMCP,
+    registry: Callable[[], ToolRegistry],
+    completions: Callable[[], Completions],
+) -> None:
+    """Make ``server`` advertise what the (lazily given) registry and completions serve."""
+    lowlevel = server._mcp_server
+    lowlevel.notification_options = NotificationOptions(
+        prompts_changed=False, resources_changed=False, tools_changed=False
+    )
+    derived = lowlevel.get_capabilities
+
+    def get_capabilities(*args: Any, **kwargs: Any) -> ServerCapabilities:
+        served = registry()
+        prompts = served.targets("prompt")
+        resources = served.targets("resource")
+        return derived(*args, **kwargs).model_copy(
+            update={
+                "logging": None,
+                "prompts": PromptsCapability(list_changed=False) if prompts else None,
+                "resources": ResourcesCapability(subscribe=False, list_changed=False)
+                if resources
+                else None,
+                "completions": CompletionsCapability() if completions() else None,
+                "extensions": None,
+                "tools": ToolsCapability(list_changed=False),
+            }
+        )
+
+    lowlevel.get_capabilities = get_capabilities  # type: ignore[method-assign]

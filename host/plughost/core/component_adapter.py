@@ -1,0 +1,144 @@
+"""A plugin's resources and prompts as FastMCP resources, resource templates and prompts.
+
+They run exactly like tools (`plughost.core.adapter.Invoker`): a `ToolContext` for the caller,
+the plugin's own threads or event loop, a deadline, the outcome settled on the call record.
+What differs is how a result and a failure are told: a resource's value becomes its contents
+(text, a blob, or JSON), a prompt's its messages, and a failure a JSON-RPC error (MCP has no
+error result for these), with the plugin's own message for its `ToolError`s and a request id
+for its bugs.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import pydantic_core
+from fastmcp.exceptions import ResourceError
+from fastmcp.prompts import Prompt
+from fastmcp.resources import Resource, ResourceContent, ResourceResult, ResourceTemplate
+
+from plughost.core.adapter import META_KEY, Convert, Invoker, agent_signature
+from plughost.core.callrecord import CallRecord
+from plughost.core.registry import RegisteredTarget
+from plughost.ops.audit import Outcome
+from plughost.sdk.component_spec import PromptSpec, ResourceSpec
+from plughost.sdk.context import ToolContext
+from plughost.sdk.errors import ToolError
+
+
+@dataclass(frozen=True)
+class ComponentInvoker(Invoker):
+    """An `Invoker` whose failures are raised as ``error`` (a FastMCP error type, so its
+    message reaches the client) instead of returned as an error result."""
+
+    error: type[Exception] = ResourceError
+
+    async def _run(
+        self, ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any], convert: Convert
+    ) -> Any:
+        name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
+        try:
+            with anyio.move_on_after(timeout) as deadline:
+                result = await self._execute(ctx, kwargs)
+        except ToolError as exc:
+            outcome = Outcome.INVALID_INPUT if exc.code == "invalid_input" else Outcome.TOOL_ERROR
+            record.end(outcome, exc.code)
+            raise self.error(f"{exc.code}: {exc.to_dict()['message']}") from None
+        except Exception:
+            logger.exception("%s failed", name)
+            raise self._bug(record) from None
+        if deadline.cancelled_caught:
+            logger.warning("%s timed out after %ss", name, timeout)
+            record.end(Outcome.TOOL_ERROR, "timeout")
+            raise self.error(f"{name} did not finish within {timeout}s")
+        try:
+            converted = convert(result)
+        except Exception:
+            logger.exception("%s returned a value it cannot be answered with", name)
+            raise self._bug(record) from None
+        record.end(Outcome.OK)
+        return converted
+
+    def _bug(self, record: CallRecord) -> Exception:
+        record.end(Outcome.INTERNAL_ERROR, "internal_error")
+        rid = record.request_id
+        return self.error(f"failed unexpectedly; give this request id to the operator: {rid}")
+
+
+def build_resource(
+    spec: ResourceSpec, entry: RegisteredTarget, invoke: ComponentInvoker
+) -> Resource | ResourceTemplate:
+    """The resource (or template, with parameters in its path) at ``entry.name``."""
+    convert = _contents(spec.mime_type)
+    read = _bound(spec.fn, f"resource {entry.name!r}", invoke, convert)
+    common: dict[str, Any] = {
+        "name": spec.name,
+        "title": spec.title,
+        "description": spec.description or _first_paragraph(spec.fn),
+        "mime_type": spec.mime_type,
+        "meta": _meta(entry),
+    }
+    if spec.is_template:
+        return ResourceTemplate.from_function(read, uri_template=entry.name, **common)
+    return Resource.from_function(read, uri=entry.name, **common)
+
+
+def build_prompt(spec: PromptSpec, entry: RegisteredTarget, invoke: ComponentInvoker) -> Prompt:
+    """The prompt ``entry.name``, its arguments from the function's typed parameters."""
+    get = _bound(spec.fn, f"prompt {entry.name!r}", invoke, _messages)
+    return Prompt.from_function(
+        get,
+        name=entry.name,
+        title=spec.title,
+        description=spec.description or _first_paragraph(spec.fn),
+        meta=_meta(entry),
+    )
+
+
+def _bound(
+    fn: Callable[..., Any], what: str, invoke: ComponentInvoker, convert: Convert
+) -> Callable[..., Any]:
+    """A function with ``fn``'s signature minus the context, that runs it through ``invoke``."""
+    parameters, _ = agent_signature(fn, what)
+
+    async def run(**kwargs: Any) -> Any:
+        return await invoke(kwargs, convert)
+
+    run.__name__ = run.__qualname__ = getattr(fn, "__name__", "component")
+    run.__doc__ = fn.__doc__
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
+
+
+def _contents(mime_type: str | None) -> Convert:
+    """Text stays text and bytes a blob (in the declared type); anything else is sent as JSON."""
+
+    def convert(value: Any) -> Any:
+        if isinstance(value, str | bytes | ResourceResult):
+            return value
+        text = pydantic_core.to_json(value).decode()
+        return ResourceResult([ResourceContent(text, mime_type=mime_type or "application/json")])
+
+    return convert
+
+
+def _messages(value: Any) -> Any:
+    """A prompt's value as FastMCP takes it: a string, or a list of messages."""
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def _meta(entry: RegisteredTarget) -> dict[str, Any]:
+    scopes = list(entry.scopes)
+    return {META_KEY: {"plugin": entry.plugin, "version": entry.plugin_version, "scopes": scopes}}
+
+
+def _first_paragraph(fn: Callable[..., Any]) -> str | None:
+    doc = inspect.getdoc(fn)
+    return doc.split("\n\n", 1)[0].strip() or None if doc else None

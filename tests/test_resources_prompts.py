@@ -1,0 +1,217 @@
+"""Plugins serve resources, resource templates, prompts and completions, behind the same
+sign-in, scopes, step-up, rate limits, guardrails and audit as tools, over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+LIBRARY = '''
+from plughost import NotFound, Plugin, ToolContext
+
+plugin = Plugin(
+    scopes={"lib:read": "Read the library", "lib:admin": "Administer the library"},
+    baseline_scopes=["lib:read"],
+)
+SHELVES = {"fiction": ["Dune", "Emma"], "science": ["Cosmos"]}
+
+
+def shelf_names(ctx: ToolContext, value: str) -> list[str]:
+    return [name for name in sorted(SHELVES) if name.startswith(value)]
+
+
+@plugin.resource("catalogue", scopes=["lib:read"], mime_type="text/plain")
+def catalogue(ctx: ToolContext) -> str:
+    """Every shelf, one a line."""
+    return "\\n".join(sorted(SHELVES)) + f"\\nfor {ctx.caller.tenant_id}"
+
+
+@plugin.resource("shelves/{shelf}", scopes=["lib:read"], complete={"shelf": shelf_names})
+def shelf(ctx: ToolContext, shelf: str) -> dict:
+    """The books on one shelf, as JSON."""
+    if shelf not in SHELVES:
+        raise NotFound(f"no shelf {shelf!r}", shelf=shelf)
+    return {"shelf": shelf, "books": SHELVES[shelf]}
+
+
+@plugin.resource("logo", scopes=["lib:read"], mime_type="image/png")
+def logo(ctx: ToolContext) -> bytes:
+    """The library's logo."""
+    return b"\\x89PNG-not-really"
+
+
+@plugin.resource("ledger", scopes=["lib:admin"])
+def ledger(ctx: ToolContext) -> str:
+    """Who borrowed what: administrators only."""
+    return "secret ledger"
+
+
+@plugin.prompt(scopes=["lib:read"], complete={"shelf": shelf_names})
+def recommend(ctx: ToolContext, shelf: str, mood: str = "curious") -> str:
+    """Ask for a recommendation from one shelf."""
+    return f"Recommend a {mood} read from {shelf}: {', '.join(SHELVES.get(shelf, []))}"
+
+
+@plugin.prompt(scopes=["lib:admin"])
+def audit_ledger(ctx: ToolContext) -> str:
+    """Review the ledger."""
+    return "Review the ledger"
+
+
+@plugin.tool(scopes=["lib:read"], read_only=True)
+def count(ctx: ToolContext) -> int:
+    """How many shelves there are."""
+    return len(SHELVES)
+'''
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory):
+    import sys
+
+    from conftest import DistFactory
+
+    from plughost.testing import LiveHost
+
+    site = tmp_path_factory.mktemp("site")
+    sys.path.insert(0, str(site))
+    DistFactory(site)("acme-lib", LIBRARY, namespace="lib")
+    started = LiveHost(
+        data_dir=tmp_path_factory.mktemp("lib"),
+        plugins=["lib"],
+        settings={"audit": {"sink": "file", "file": str(site / "audit.jsonl")}},
+    ).start()
+    yield started
+    started.stop()
+    sys.path.remove(str(site))
+
+
+def test_resources_and_templates_are_listed_by_scope(host):
+    reader = host.client(["lib:read"])
+    listed = reader.request("resources/list").result["resources"]
+    assert sorted(r["uri"] for r in listed) == ["lib://catalogue", "lib://logo"]
+    assert all(r["_meta"]["plughost"]["plugin"] == "lib" for r in listed)
+    templates = reader.request("resources/templates/list").result["resourceTemplates"]
+    assert [t["uriTemplate"] for t in templates] == ["lib://shelves/{shelf}"]
+    admin = host.client(["lib:read", "lib:admin"])
+    uris = {r["uri"] for r in admin.request("resources/list").result["resources"]}
+    assert "lib://ledger" in uris
+
+
+def test_a_resource_is_read_as_text_json_and_blob(host):
+    reader = host.client(["lib:read"])
+    text = reader.request("resources/read", {"uri": "lib://catalogue"}).result["contents"][0]
+    assert text["mimeType"] == "text/plain" and text["text"].startswith("fiction\nscience")
+    shelf = reader.request("resources/read", {"uri": "lib://shelves/fiction"})
+    content = shelf.result["contents"][0]
+    assert content["uri"] == "lib://shelves/fiction"
+    assert content["mimeType"] == "application/json"
+    assert json.loads(content["text"]) == {"shelf": "fiction", "books": ["Dune", "Emma"]}
+    blob = reader.request("resources/read", {"uri": "lib://logo"}).result["contents"][0]
+    assert blob["mimeType"] == "image/png"
+    assert base64.b64decode(blob["blob"]) == b"\x89PNG-not-really"
+
+
+def test_reading_without_the_scope_is_a_403_step_up(host):
+    reply = host.client(["lib:read"]).request("resources/read", {"uri": "lib://ledger"})
+    assert reply.status_code == 403
+    assert reply.missing_scopes == ["lib:admin"]
+    challenge = reply.headers["www-authenticate"]
+    assert 'error="insufficient_scope"' in challenge and "lib:admin" in challenge
+    assert reply.jsonrpc_error["data"]["resource"] == "lib://ledger"
+
+
+def test_no_token_is_a_401_and_an_unknown_resource_is_not_found(host):
+    from plughost.testing import McpClient
+
+    anonymous = McpClient(host.mcp_url, None).request("resources/read", {"uri": "lib://catalogue"})
+    assert anonymous.status_code == 401
+    missing = host.client(["lib:read"]).request("resources/read", {"uri": "lib://nothing"})
+    assert missing.status_code == 200 and missing.jsonrpc_error["code"] == -32002
+    other = host.client(["lib:read"]).request("resources/read", {"uri": "todo://lists/1"})
+    assert other.jsonrpc_error["code"] == -32002
+
+
+def test_a_plugins_error_in_a_reader_is_its_message(host):
+    reply = host.client(["lib:read"]).request("resources/read", {"uri": "lib://shelves/poetry"})
+    assert reply.status_code == 200
+    assert "not_found: no shelf 'poetry'" in reply.jsonrpc_error["message"]
+
+
+def test_prompts_are_listed_by_scope_and_filled_in(host):
+    reader = host.client(["lib:read"])
+    prompts = reader.request("prompts/list").result["prompts"]
+    assert [p["name"] for p in prompts] == ["lib_recommend"]
+    arguments = {a["name"]: a.get("required", False) for a in prompts[0]["arguments"]}
+    assert arguments == {"shelf": True, "mood": False}
+    got = reader.request(
+        "prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "science"}}
+    )
+    message = got.result["messages"][0]
+    assert message["role"] == "user"
+    assert message["content"]["text"] == "Recommend a curious read from science: Cosmos"
+
+
+def test_a_prompt_without_the_scope_is_a_403(host):
+    reply = host.client(["lib:read"]).request("prompts/get", {"name": "lib_audit_ledger"})
+    assert reply.status_code == 403 and reply.missing_scopes == ["lib:admin"]
+    unknown = host.client(["lib:read"]).request("prompts/get", {"name": "lib_nope"})
+    assert unknown.jsonrpc_error["code"] == -32602
+
+
+def test_completions_for_prompt_arguments_and_template_parameters(host):
+    reader = host.client(["lib:read"])
+    prompt = reader.request(
+        "completion/complete",
+        {
+            "ref": {"type": "ref/prompt", "name": "lib_recommend"},
+            "argument": {"name": "shelf", "value": "fi"},
+        },
+    )
+    assert prompt.result["completion"]["values"] == ["fiction"]
+    template = reader.request(
+        "completion/complete",
+        {
+            "ref": {"type": "ref/resource", "uri": "lib://shelves/{shelf}"},
+            "argument": {"name": "shelf", "value": ""},
+        },
+    )
+    assert template.result["completion"]["values"] == ["fiction", "science"]
+    none = reader.request(
+        "completion/complete",
+        {
+            "ref": {"type": "ref/prompt", "name": "lib_recommend"},
+            "argument": {"name": "mood", "value": ""},
+        },
+    )
+    assert none.result["completion"]["values"] == []
+
+
+def test_capabilities_advertise_what_plugins_serve(host):
+    reply = host.client(["lib:read"]).request(
+        "initialize",
+        {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"},
+        },
+    )
+    capabilities = reply.result["capabilities"]
+    assert "prompts" in capabilities and "resources" in capabilities
+    assert "completions" in capabilities and "logging" not in capabilities
+
+
+def test_every_kind_is_audited(host):
+    reader = host.client(["lib:read"])
+    reader.request("resources/read", {"uri": "lib://catalogue"})
+    reader.request("prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "fiction"}})
+    reader.request("resources/read", {"uri": "lib://ledger"})
+    lines = Path(host.settings["audit"]["file"]).read_text().splitlines()
+    trail = [json.loads(line) for line in lines]
+    seen = {(r["tool"], r["outcome"]) for r in trail}
+    assert ("lib://catalogue", "ok") in seen
+    assert ("lib_recommend", "ok") in seen
+    assert ("lib://ledger", "denied") in seen
