@@ -243,7 +243,7 @@ def test_a_later_revisions_table_made_early_is_no_sign_of_an_old_database(plugho
     db = plughost_database
     oauth_metadata.create_all(db.engine)
     steps = db.upgrade("plughost")
-    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003", "0004"]
+    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003", "0004", "0005"]
     assert "plughost_audit" in inspect(db.engine).get_table_names()
 
 
@@ -262,14 +262,16 @@ def test_0004_gives_the_audit_trail_a_trace_id_and_keeps_its_rows(plughost_datab
             )
         )
     steps = db.upgrade("plughost")
-    assert [step.split()[2] for step in steps] == ["0004"]
+    assert [step.split()[2] for step in steps] == ["0004", "0005"]
     trail = AuditTrail(engine=db.engine)
     trail.start()
-    trail.record(AuditRecord(tool="todo_get", outcome=Outcome.OK, trace_id="ab" * 16))
+    trail.record(
+        AuditRecord(kind="prompt", tool="todo_plan", outcome=Outcome.OK, trace_id="ab" * 16)
+    )
     trail.close()
-    assert [(r.tool, r.trace_id) for r in read_database(db.engine)] == [
-        ("todo_list", None),
-        ("todo_get", "ab" * 16),
+    assert [(r.kind, r.tool, r.trace_id) for r in read_database(db.engine)] == [
+        (None, "todo_list", None),
+        ("prompt", "todo_plan", "ab" * 16),
     ]
     db.downgrade("plughost", "0003")
     columns = {c["name"] for c in inspect(db.engine).get_columns("plughost_audit")}

@@ -133,6 +133,7 @@ class CallLedger:
             subject=caller.subject if caller else None,
             client_id=caller.client_id if caller else None,
             tenant=caller.tenant_id if caller else None,
+            kind=record.kind or ("tool" if record.tool is not None else None),
             tool=record.tool,
             plugin=tool.plugin if tool else record.plugin,
             plugin_version=tool.plugin_version if tool else None,

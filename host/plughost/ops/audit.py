@@ -67,7 +67,8 @@ class AuditRecord(BaseModel):
     subject: str | None = None
     client_id: str | None = None
     tenant: str | None = None
-    tool: str | None = None
+    kind: str | None = Field(None, description="What was used: tool, prompt, resource, completion.")
+    tool: str | None = Field(None, description="The tool or prompt's name, or the resource's URI.")
     plugin: str | None = None
     plugin_version: str | None = None
     required_scopes: list[str] = Field(default_factory=list)
@@ -88,6 +89,7 @@ audit_table = Table(
     Column("subject", String(255), index=True),
     Column("client_id", String(255)),
     Column("tenant", String(255)),
+    Column("kind", String(16)),
     Column("tool", String(64), index=True),
     Column("plugin", String(64)),
     Column("plugin_version", String(64)),
