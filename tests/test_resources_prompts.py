@@ -215,3 +215,59 @@ def test_every_kind_is_audited(host):
     assert ("lib://catalogue", "ok") in seen
     assert ("lib_recommend", "ok") in seen
     assert ("lib://ledger", "denied") in seen
+
+
+GUARD = """
+from plughost import Plugin
+from plughost.guardrails import CallInfo, Deny
+
+plugin = Plugin(scopes={})
+
+
+@plugin.before_call
+def no_logos_no_grumpy_moods(call: CallInfo) -> Deny | None:
+    if call.kind == "resource" and call.tool == "lib://logo":
+        return Deny(rule="guard.no-logos", reason="logos are off today")
+    if call.kind == "prompt" and call.arguments.get("mood") == "grumpy":
+        return Deny(rule="guard.mood", reason="be kind")
+    return None
+"""
+
+
+@pytest.fixture
+def guarded(plughost_factory, make_dist):
+    make_dist("acme-lib", LIBRARY, namespace="lib")
+    make_dist("acme-guard", GUARD, namespace="guard")
+    return plughost_factory(
+        plugins=["lib", "guard"], settings={"rate_limit": {"plugins": {"lib": "4/minute"}}}
+    )
+
+
+def test_a_guardrail_denies_a_resource_read_and_a_prompt(guarded):
+    reader = guarded.client(["lib:read"])
+    logo = reader.request("resources/read", {"uri": "lib://logo"})
+    assert logo.status_code == 403
+    assert logo.jsonrpc_error["data"] == {
+        "resource": "lib://logo",
+        "rule": "guard.no-logos",
+        "reason": "logos are off today",
+    }
+    grumpy = {"name": "lib_recommend", "arguments": {"shelf": "fiction", "mood": "grumpy"}}
+    refused = reader.request("prompts/get", grumpy)
+    assert refused.status_code == 403 and refused.jsonrpc_error["data"]["rule"] == "guard.mood"
+    kind = {"name": "lib_recommend", "arguments": {"shelf": "fiction", "mood": "kind"}}
+    assert reader.request("prompts/get", kind).status_code == 200
+
+
+def test_reads_and_prompts_spend_the_plugins_rate_limit(guarded):
+    reader = guarded.client(["lib:read"])
+    within = [
+        reader.request("resources/read", {"uri": "lib://catalogue"}),
+        reader.request("prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "x"}}),
+        reader.call("lib_count"),
+        reader.request("resources/read", {"uri": "lib://shelves/fiction"}),
+    ]
+    assert [reply.status_code for reply in within] == [200, 200, 200, 200]
+    limited = reader.request("resources/read", {"uri": "lib://catalogue"})
+    assert limited.status_code == 429 and "retry-after" in limited.headers
+    assert limited.jsonrpc_error["data"]["resource"] == "lib://catalogue"
