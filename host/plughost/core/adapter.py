@@ -211,6 +211,7 @@ class Invoker:
             pages=self.cursors.pages(self.called.name, caller.tenant_id),
             tokens=tokens,
             tracer=current_tracer(),
+            updates=record.stream,
         )
 
     async def _run(

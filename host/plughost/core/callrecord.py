@@ -22,7 +22,7 @@ from plughost.core.registry import RegisteredTarget
 from plughost.core.verdicts import DeniedByRule, Refused
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
-from plughost.sdk.context import Caller
+from plughost.sdk.context import Caller, Updates
 
 #: The label metrics use for a tool name that is not in the registry: the caller chooses those
 #: names, so they never become label values of their own.
@@ -53,6 +53,8 @@ class CallRecord:
     verdict: Refused | None = None
     #: Set once the policy has admitted the call, so no later layer decides it again.
     admitted: bool = False
+    #: Where the running call's progress and log messages go (a stream-reading client's).
+    stream: Updates | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     trace_id: str | None = None
 

@@ -4,8 +4,8 @@ FastMCP advertises every feature it has a handler for: logging, prompts, resourc
 change notifications and the MCP Apps extension. A client that trusted a capability the host
 does not serve would wait for things that never come, so prompts, resources and completions
 are advertised only while some loaded plugin serves them, list changes never (the set of
-targets is fixed once the host serves), and logging not at all (a stateless JSON answer has
-no stream to carry log messages). FastMCP has no setting for this; its low-level server's
+targets is fixed once the host serves). Logging is advertised: a tool's log messages reach a
+client that reads its call's event stream (`plughost.core.call_stream`). FastMCP has no setting for this; its low-level server's
 `get_capabilities` is where both ``initialize`` and ``server/discover`` read them.
 """
 
@@ -18,6 +18,7 @@ from fastmcp import FastMCP
 from mcp.server.lowlevel import NotificationOptions
 from mcp.types import (
     CompletionsCapability,
+    LoggingCapability,
     PromptsCapability,
     ResourcesCapability,
     ServerCapabilities,
@@ -46,7 +47,7 @@ def advertise_only_what_is_served(
         resources = served.targets("resource")
         return derived(*args, **kwargs).model_copy(
             update={
-                "logging": None,
+                "logging": LoggingCapability(),
                 "prompts": PromptsCapability(list_changed=False) if prompts else None,
                 "resources": ResourcesCapability(subscribe=False, list_changed=False)
                 if resources

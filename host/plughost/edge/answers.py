@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -56,6 +57,12 @@ class Answers:
             return
         status, body, headers = self._answer(verdict, request_id)
         await send_json(send, status, body, headers)
+
+    def body(self, verdict: verdicts.Refused, request_id: Any) -> bytes:
+        """The JSON-RPC error of ``verdict`` alone, for an answer already under way as an
+        event stream (its status was sent with the first progress or log message)."""
+        _, body, _ = self._answer(verdict, request_id)
+        return json.dumps(body, separators=(",", ":")).encode()
 
     def _answer(self, verdict: verdicts.Refused, rid: Any) -> tuple[int, dict[str, Any], Headers]:
         if isinstance(verdict, verdicts.MissingScopes):

@@ -3,11 +3,13 @@
 In stateless JSON mode the MCP SDK builds, for every request, a new server session, a task
 group, memory streams and cancel scopes, routes the message through them, and tears it all
 down: most of a call's cost when the tool itself is quick (bench/RESULTS.md). None of that
-carries anything a stateless JSON answer needs. So for the plain case — a handshake-era
-protocol version, a request with an id, a client that accepts JSON, no ``_meta`` asking for
-progress or anything else the session machinery would deliver — the host calls the tool
+carries anything a stateless answer needs. So for a ``tools/call`` in a handshake-era
+protocol version, with an id, from a client that accepts JSON, the host calls the tool
 through the call policy (the same guardrails, validation and result conversion) and writes
-the JSON-RPC response as the SDK's runner would. Everything else falls back to the transport.
+the JSON-RPC response as the SDK's runner would; when the tool reports progress or logs and
+the client reads ``text/event-stream``, the answer becomes an event stream carrying those
+notifications first (`plughost.core.call_stream`). Everything else falls back to the
+transport.
 `tests/test_fastpath.py` sends one corpus of requests both ways and compares the answers.
 """
 
@@ -27,7 +29,9 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
 from starlette.types import Scope, Send
 
+from plughost.core.call_stream import CallStream
 from plughost.core.callrecord import CallRecord
+from plughost.edge.answers import Answers
 from plughost.edge.message import Message
 from plughost.policy.call_policy import CallPolicy
 
@@ -36,7 +40,7 @@ log = logging.getLogger("plughost.fastpath")
 #: The protocol version the transport assumes when a request names none.
 DEFAULT_VERSION = "2025-03-26"
 
-_PLAIN_PARAMS = frozenset({"name", "arguments"})
+_PLAIN_PARAMS = frozenset({"name", "arguments", "_meta"})
 
 
 class FastPath:
@@ -58,17 +62,49 @@ class FastPath:
         has_json, _ = check_accept_headers(request)
         return version if has_json else None
 
+    async def serve(
+        self,
+        scope: Scope,
+        record: CallRecord,
+        message: Message,
+        version: str,
+        send: Send,
+        answers: Answers,
+    ) -> None:
+        """Answer an admitted call: in JSON, or as an event stream once the tool reports
+        progress or logs (to a client that reads ``text/event-stream``)."""
+        _, has_sse = check_accept_headers(Request(scope))
+        stream = None
+        if has_sse:
+            meta = message.payload["params"].get("_meta") or {}
+            token = meta.get("progressToken")
+            if not isinstance(token, str | int) or isinstance(token, bool):
+                token = None
+            stream = record.stream = CallStream(send, token, message.tool_name or "")
+        try:
+            result = await self.call(record, message)
+        except BaseException:
+            if stream is not None:
+                stream.abandon()
+            raise
+        verdict = record.verdict
+        if stream is not None and stream.started:
+            body = (
+                answers.body(verdict, message.id)
+                if verdict
+                else _response(message, version, result)
+            )
+            await stream.finish(body)
+        elif verdict is not None:
+            await answers.send(send, verdict, message.id)
+        else:
+            await self.respond(message, version, result, send)
+
     async def respond(
         self, message: Message, version: str, result: CallToolResult, send: Send
     ) -> None:
         """Send the JSON-RPC response the transport would have sent for ``result``."""
-        dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-        response = JSONRPCResponse(
-            jsonrpc="2.0",
-            id=message.id,
-            result=serialize_server_result("tools/call", version, dumped),
-        )
-        body = response.model_dump_json(by_alias=True, exclude_unset=True).encode()
+        body = _response(message, version, result)
         await send(
             {
                 "type": "http.response.start",
@@ -102,6 +138,17 @@ class FastPath:
         ):
             result = _wrapped(result)
         return _as_call_tool_result(result.to_mcp_result())
+
+
+def _response(message: Message, version: str, result: CallToolResult) -> bytes:
+    """The JSON-RPC response to ``message``, serialised as the SDK's runner would."""
+    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    response = JSONRPCResponse(
+        jsonrpc="2.0",
+        id=message.id,
+        result=serialize_server_result("tools/call", version, dumped),
+    )
+    return response.model_dump_json(by_alias=True, exclude_unset=True).encode()
 
 
 def _wrapped(result: ToolResult) -> ToolResult:

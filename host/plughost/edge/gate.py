@@ -141,11 +141,7 @@ class RequestGate:
         if fast_path is None or version is None:
             await self.app(scope, receive, self._verdict_while_running(record, message, send))
             return
-        result = await fast_path.call(record, message)
-        if record.verdict is not None:
-            await self.answers.send(send, record.verdict, message.id)
-        else:
-            await fast_path.respond(message, version, result, send)
+        await fast_path.serve(scope, record, message, version, send, self.answers)
 
     def _verdict_while_running(
         self, record: CallRecord, message: messages.Message, send: Send

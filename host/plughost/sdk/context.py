@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, Protocol
 
 from opentelemetry.trace import INVALID_SPAN, Span, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
@@ -19,6 +19,18 @@ from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.errors import InsufficientScope, TokenExchangeRefused, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
+
+#: The MCP (RFC 5424) log levels, least severe first.
+LOG_LEVELS = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
+
+
+class Updates(Protocol):
+    """Where a running call's progress and log messages go (the host's, per call)."""
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None: ...
+
+    def log(self, level: str, data: Any) -> None: ...
+
 
 #: The plugin's settings model: ``ToolContext[NotesSettings]`` types ``ctx.settings`` (and
 #: ``PluginRuntime[NotesSettings]`` ``runtime.settings``). Left out, it is ``Any``, as before.
@@ -121,6 +133,30 @@ class ToolContext(Generic[SettingsT]):
     pages: Pages
     tokens: TokenSource | None = field(default=None, repr=False)
     tracer: Tracer | None = None
+    updates: Updates | None = field(default=None, repr=False)
+
+    def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
+        """Tell the client how far the call is (``done`` of ``total``, which may be unknown).
+
+        Sent as a progress notification on the call's response stream when the client asked
+        for progress (a ``progressToken``) and reads ``text/event-stream``; otherwise nothing
+        happens. Never blocks: when the client reads slower than the tool reports, the
+        surplus is dropped. Keep ``done`` increasing.
+        """
+        if self.updates is not None:
+            self.updates.progress(float(done), None if total is None else float(total), message)
+
+    def log(self, message: str, *, level: str = "info", **data: Any) -> None:
+        """Tell the client something while the call runs (an MCP log message).
+
+        ``level`` is one of ``debug``, ``info``, ``notice``, ``warning``, ``error``,
+        ``critical``, ``alert``, ``emergency``; ``data`` must be JSON-serialisable. Delivered
+        like `progress`, never blocking. For the operator's log, use ``logger``.
+        """
+        if level not in LOG_LEVELS:
+            raise ValueError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
+        if self.updates is not None:
+            self.updates.log(level, {"message": message, **data} if data else message)
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.
