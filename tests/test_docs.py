@@ -42,6 +42,7 @@ from processes import cli_env, run_cli, serve
 from pydantic import BaseModel
 
 import plughost
+import plughost.content
 import plughost.guardrails
 import plughost.sdk.hookspecs
 import plughost.testing
@@ -110,7 +111,13 @@ def _class_entries(name: str, cls: type) -> Iterator[tuple[str, str | None]]:
 
 
 #: The SDK's public modules: every name in their ``__all__`` is in the reference.
-PUBLIC_MODULES = (plughost, plughost.guardrails, plughost.tokens, plughost.testing)
+PUBLIC_MODULES = (
+    plughost,
+    plughost.guardrails,
+    plughost.tokens,
+    plughost.content,
+    plughost.testing,
+)
 
 
 def api() -> dict[str, str | None]:

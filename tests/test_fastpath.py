@@ -1,9 +1,9 @@
 """The fast path answers exactly as FastMCP's own transport does.
 
 Two hosts with the same plugins, one with the fast path and one without, get the same corpus
-of requests: every result shape, tool errors, validation errors, crashes, scope refusals,
-unknown tools, every protocol version, odd headers, notifications, large results. Status,
-content type and the JSON body must be the same on both.
+of requests: every result shape (rich content blocks too), tool errors, validation errors,
+crashes, scope refusals, unknown tools, every protocol version, odd headers, notifications,
+large results. Status, content type and the JSON body must be the same on both.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSI
 PLUGIN = """
 from pydantic import BaseModel
 from plughost import InvalidInput, NotFound, Plugin, ToolContext
+from plughost.content import Audio, Content, EmbeddedResource, Image, ResourceLink
 
 plugin = Plugin(scopes={"diff:use": "Use the probe tools", "diff:extra": "Escalate"})
 
@@ -49,6 +50,22 @@ def words(ctx: ToolContext, n: int) -> list[str]:
 def text(ctx: ToolContext, n: int = 3) -> str:
     "A text result, as long as asked."
     return "x" * n
+
+
+@plugin.tool(scopes=["diff:use"], read_only=True)
+def rich(ctx: ToolContext, kib: int = 1) -> Content[Pair]:
+    "Every kind of block, with structured output beside them."
+    return Content(
+        [
+            "a caption",
+            Image(bytes(kib * 1024), "image/png"),
+            Audio(b"RIFF", "audio/wav"),
+            EmbeddedResource("diff://text", "embedded", "text/plain"),
+            EmbeddedResource("diff://blob", bytes([0, 255]), "application/octet-stream"),
+            ResourceLink("https://example.com/r", "a link", "text/html", "somewhere"),
+        ],
+        structured=Pair(a=kib, b=kib * 2),
+    )
 
 
 @plugin.tool(scopes=["diff:use"])
@@ -97,6 +114,8 @@ CALLS = [
     ("words", {"n": 0}),
     ("text", {}),
     ("text", {"n": 200_000}),
+    ("rich", {}),
+    ("rich", {"kib": 6200}),  # over the 8 MiB default once base64-encoded
     ("nothing", {}),
     ("plain", {}),
     ("missing", {"id": 7}),

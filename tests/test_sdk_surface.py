@@ -1,9 +1,9 @@
 """The SDK's public surface: small at the top, one home per name, old names warning until 0.4.
 
 A plugin author reads `plughost.__all__` as the list of what to learn first, so it holds what
-a tool needs and no more; guardrails and on-behalf-of tokens have sub-modules of their own. A
-name that moved keeps working from its old place, with a warning naming the new one, for one
-minor release.
+a tool needs and no more; guardrails, on-behalf-of tokens and rich results have sub-modules of
+their own. A name that moved keeps working from its old place, with a warning naming the new
+one, for one minor release.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, get_origin
 import pytest
 
 import plughost
+import plughost.content
 import plughost.guardrails
 import plughost.tokens
 from plughost.sdk import context, credentials, errors, guardrails, types
@@ -43,7 +44,7 @@ def test_the_top_level_holds_at_most_sixteen_names_with_the_version() -> None:
 
 
 def test_every_public_name_has_one_home() -> None:
-    modules = (plughost, plughost.guardrails, plughost.tokens)
+    modules = (plughost, plughost.guardrails, plughost.tokens, plughost.content)
     names = [name for module in modules for name in module.__all__]
     assert len(names) == len(set(names)), names
     for module in modules:

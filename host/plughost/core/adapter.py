@@ -7,7 +7,8 @@ the input schema and validates against. What the plugin's function did (returned
 the SDK's errors, timed out, crashed) is noted on the request's call record and becomes a
 structured error result; a scope the function asked for and the caller lacks is noted there too,
 and the gate answers it with HTTP 403.
-What agents read before calling (hints, the output schema) is `plughost.core.tool_schema`'s.
+What agents read before calling (hints, the output schema) is `plughost.core.tool_schema`'s;
+rich results (images, resources...) become MCP content blocks in `plughost.core.rich_results`.
 """
 
 from __future__ import annotations
@@ -22,17 +23,9 @@ from typing import Any, Protocol
 
 import anyio
 import anyio.to_thread
-import pydantic_core
 from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
-from mcp.types import (
-    AudioContent,
-    EmbeddedResource,
-    ImageContent,
-    TextContent,
-    TextResourceContents,
-    ToolAnnotations,
-)
+from mcp.types import ToolAnnotations
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
@@ -40,6 +33,7 @@ from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTarget
+from plughost.core.rich_results import ResultShape, result_size
 from plughost.core.tool_schema import admit_errors, tool_hints
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
@@ -84,7 +78,8 @@ def build_tool(
 ) -> Tool:
     """Adapt one plugin tool, registered as ``entry``; ``plugin_scopes`` is its vocabulary;
     ``exchanger`` gets its calls downstream tokens (`ToolContext.token_for`)."""
-    parameters, returns = agent_signature(spec.fn, f"tool {entry.name!r}")
+    parameters, declared = agent_signature(spec.fn, f"tool {entry.name!r}")
+    shape, returns = ResultShape.of(declared, entry.name)
     called = CalledTool(
         name=entry.name,
         scopes=entry.scopes,
@@ -127,7 +122,7 @@ def build_tool(
         },
     )
     served = tool.model_copy(update={"output_schema": admit_errors(tool.output_schema)})
-    convert = served.convert_result
+    convert = functools.partial(shape.convert, convert=served.convert_result)
     return served
 
 
@@ -274,25 +269,6 @@ class Invoker:
             )
         record.end(Outcome.OK)
         return converted
-
-
-def result_size(result: ToolResult) -> int:
-    """The bytes a result puts on the wire, near enough: its text, data and structured content.
-
-    Structured content is usually also in the text as JSON, and a response carries both.
-    """
-    size = len(pydantic_core.to_json(result.structured_content)) if result.structured_content else 0
-    for block in result.content:
-        if isinstance(block, TextContent):
-            size += len(block.text.encode())
-        elif isinstance(block, ImageContent | AudioContent):
-            size += len(block.data)
-        elif isinstance(block, EmbeddedResource):
-            resource = block.resource
-            size += len(
-                resource.text if isinstance(resource, TextResourceContents) else resource.blob
-            )
-    return size
 
 
 def _internal_error(record: CallRecord) -> ToolResult:

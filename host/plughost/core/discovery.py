@@ -26,6 +26,7 @@ from sqlalchemy import Table
 from plughost.core.components import ComponentInfo, check_prompts, check_resources
 from plughost.core.naming import check_conditional, check_namespace, check_tool, check_vocabulary
 from plughost.core.plugin_import import import_entry_point
+from plughost.core.rich_results import check_result_type
 from plughost.core.scope_use import scope_uses
 from plughost.core.tool_schema import tool_hints
 from plughost.errors import PluginLoadError, ScopeError
@@ -353,6 +354,7 @@ def _tool_infos(
             raise ScopeError(f"plughost_tools returned {tool!r}; declare tools with @plugin.tool")
         public = check_tool(namespace, tool.name, tool.scopes, vocabulary)
         check_conditional(public, tool.scopes, tool.conditional_scopes, vocabulary)
+        check_result_type(tool.fn, public)
         if public in seen:
             raise ScopeError(f"tool {public!r} is declared twice")
         seen.add(public)
