@@ -201,7 +201,7 @@ def test_capabilities_advertise_what_plugins_serve(host):
     )
     capabilities = reply.result["capabilities"]
     assert "prompts" in capabilities and "resources" in capabilities
-    assert "completions" in capabilities and "logging" not in capabilities
+    assert "completions" in capabilities and "logging" in capabilities
 
 
 def test_every_kind_is_audited(host):

@@ -5,8 +5,9 @@ change notifications and the MCP Apps extension. A client that trusted a capabil
 does not serve would wait for things that never come, so prompts, resources and completions
 are advertised only while some loaded plugin serves them, list changes never (the set of
 targets is fixed once the host serves). Logging is advertised: a tool's log messages reach a
-client that reads its call's event stream (`plughost.core.call_stream`). FastMCP has no setting for this; its low-level server's
-`get_capabilities` is where both ``initialize`` and ``server/discover`` read them.
+client that reads its call's event stream (`plughost.core.call_stream`). FastMCP has no
+setting for this; its low-level server's `get_capabilities` is where both ``initialize`` and
+``server/discover`` read them.
 """
 
 from __future__ import annotations
