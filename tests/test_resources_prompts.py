@@ -11,6 +11,7 @@ import pytest
 
 LIBRARY = '''
 from plughost import NotFound, Plugin, ToolContext
+from plughost.content import EmbeddedResource, Image, Message
 
 plugin = Plugin(
     scopes={"lib:read": "Read the library", "lib:admin": "Administer the library"},
@@ -53,6 +54,16 @@ def ledger(ctx: ToolContext) -> str:
 def recommend(ctx: ToolContext, shelf: str, mood: str = "curious") -> str:
     """Ask for a recommendation from one shelf."""
     return f"Recommend a {mood} read from {shelf}: {', '.join(SHELVES.get(shelf, []))}"
+
+
+@plugin.prompt(scopes=["lib:read"])
+def show_logo(ctx: ToolContext) -> list:
+    """A prompt with an image and an embedded resource."""
+    return [
+        "Here is the logo and the catalogue.",
+        Message(Image(b"\\x89PNG", "image/png")),
+        Message(EmbeddedResource("lib://catalogue", "fiction", "text/plain"), role="assistant"),
+    ]
 
 
 @plugin.prompt(scopes=["lib:admin"])
@@ -144,8 +155,9 @@ def test_a_plugins_error_in_a_reader_is_its_message(host):
 def test_prompts_are_listed_by_scope_and_filled_in(host):
     reader = host.client(["lib:read"])
     prompts = reader.request("prompts/list").result["prompts"]
-    assert [p["name"] for p in prompts] == ["lib_recommend"]
-    arguments = {a["name"]: a.get("required", False) for a in prompts[0]["arguments"]}
+    assert sorted(p["name"] for p in prompts) == ["lib_recommend", "lib_show_logo"]
+    recommend = next(p for p in prompts if p["name"] == "lib_recommend")
+    arguments = {a["name"]: a.get("required", False) for a in recommend["arguments"]}
     assert arguments == {"shelf": True, "mood": False}
     got = reader.request(
         "prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "science"}}
@@ -153,6 +165,22 @@ def test_prompts_are_listed_by_scope_and_filled_in(host):
     message = got.result["messages"][0]
     assert message["role"] == "user"
     assert message["content"]["text"] == "Recommend a curious read from science: Cosmos"
+
+
+def test_a_prompt_with_an_image_and_an_embedded_resource(host):
+    got = host.client(["lib:read"]).request("prompts/get", {"name": "lib_show_logo"})
+    messages = got.result["messages"]
+    assert [(m["role"], m["content"]["type"]) for m in messages] == [
+        ("user", "text"),
+        ("user", "image"),
+        ("assistant", "resource"),
+    ]
+    assert base64.b64decode(messages[1]["content"]["data"]) == b"\x89PNG"
+    assert messages[2]["content"]["resource"] == {
+        "uri": "lib://catalogue",
+        "mimeType": "text/plain",
+        "text": "fiction",
+    }
 
 
 def test_a_prompt_without_the_scope_is_a_403(host):

@@ -1,4 +1,5 @@
-"""The rich result SDK: images, audio, embedded resources and resource links a tool returns.
+"""The rich result SDK: images, audio, embedded resources and resource links a tool returns,
+and the messages a prompt returns.
 
 Only tools that send more than one value need these, so they live here rather than in
 `plughost`: ``from plughost.content import Content, Image``.
@@ -6,6 +7,22 @@ Only tools that send more than one value need these, so they live here rather th
 
 from __future__ import annotations
 
-from plughost.sdk.content import Audio, Block, Content, EmbeddedResource, Image, ResourceLink
+from plughost.sdk.content import (
+    Audio,
+    Block,
+    Content,
+    EmbeddedResource,
+    Image,
+    Message,
+    ResourceLink,
+)
 
-__all__ = ["Audio", "Block", "Content", "EmbeddedResource", "Image", "ResourceLink"]
+__all__ = [
+    "Audio",
+    "Block",
+    "Content",
+    "EmbeddedResource",
+    "Image",
+    "Message",
+    "ResourceLink",
+]

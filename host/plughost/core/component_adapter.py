@@ -18,14 +18,17 @@ from typing import Any
 import anyio
 import pydantic_core
 from fastmcp.exceptions import ResourceError
+from fastmcp.prompts import Message as PromptMessage
 from fastmcp.prompts import Prompt
 from fastmcp.resources import Resource, ResourceContent, ResourceResult, ResourceTemplate
 
 from plughost.core.adapter import META_KEY, Convert, Invoker, agent_signature
 from plughost.core.callrecord import CallRecord
 from plughost.core.registry import RegisteredTarget
+from plughost.core.rich_results import to_block
 from plughost.ops.audit import Outcome
 from plughost.sdk.component_spec import PromptSpec, ResourceSpec
+from plughost.sdk.content import Message
 from plughost.sdk.context import ToolContext
 from plughost.sdk.errors import ToolError
 
@@ -128,10 +131,20 @@ def _contents(mime_type: str | None) -> Convert:
 
 
 def _messages(value: Any) -> Any:
-    """A prompt's value as FastMCP takes it: a string, or a list of messages."""
-    if isinstance(value, tuple):
-        return list(value)
-    return value
+    """A prompt's value as FastMCP takes it: a string, or a list of messages (a plain string
+    in the list is a user message; a block is converted as a tool result's would be)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Message):
+        value = [value]
+    if not isinstance(value, list | tuple):
+        raise TypeError(f"a prompt returns a str or a list of messages, not {type(value).__name__}")
+    return [
+        PromptMessage(to_block(item.content), role=item.role)
+        if isinstance(item, Message)
+        else PromptMessage(to_block(item))
+        for item in value
+    ]
 
 
 def _meta(entry: RegisteredTarget) -> dict[str, Any]:

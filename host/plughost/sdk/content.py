@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeAlias, TypeVar
+from typing import Generic, Literal, TypeAlias, TypeVar
 
 #: ``type/subtype`` and optional parameters (RFC 6838 names, as MCP clients compare them).
 _MIME = re.compile(
@@ -149,3 +149,20 @@ class Content(Generic[S]):
                     "Image, Audio, EmbeddedResource or ResourceLink (put data in structured=)"
                 )
         object.__setattr__(self, "blocks", tuple(self.blocks))
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message of a prompt: ``content`` is text or another block (an image, a resource),
+    said by the ``user`` (the default) or the ``assistant``."""
+
+    content: Block
+    role: Literal["user", "assistant"] = "user"
+
+    def __post_init__(self) -> None:
+        if self.role not in ("user", "assistant"):
+            raise TypeError(f"a message's role is 'user' or 'assistant', not {self.role!r}")
+        if not isinstance(self.content, BLOCK_TYPES):
+            raise TypeError(
+                f"a message's content is text (str) or a block, not {type(self.content).__name__}"
+            )
