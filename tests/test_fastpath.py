@@ -141,12 +141,19 @@ def hosts(tmp_path_factory, request):
     sys.path.remove(str(site))
 
 
-def _send(host, token, body, headers, version, rid):
+@pytest.fixture(scope="module")
+def http():
+    """One client for the whole corpus: a new one per request (its TLS context) cost ~20 ms."""
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
+def _send(http, host, token, body, headers, version, rid):
     sent = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", **headers}
     sent["X-Request-ID"] = rid  # the same on both, so error texts quoting it match
     if version is not None:
         sent["MCP-Protocol-Version"] = version
-    reply = httpx.post(host.mcp_url, content=json.dumps(body), headers=sent, timeout=30)
+    reply = http.post(host.mcp_url, content=json.dumps(body), headers=sent)
     try:
         payload = reply.json() if reply.content else None
     except ValueError:
@@ -154,7 +161,7 @@ def _send(host, token, body, headers, version, rid):
     return reply.status_code, reply.headers.get("content-type"), payload
 
 
-def test_every_call_in_every_form_is_answered_alike(hosts):
+def test_every_call_in_every_form_is_answered_alike(hosts, http):
     tokens = [host.token(["diff:use"]) for host in hosts]
     compared = 0
     cases = itertools.product(CALLS, HEADER_SETS, VERSIONS)
@@ -167,7 +174,7 @@ def test_every_call_in_every_form_is_answered_alike(hosts):
         }
         rid = f"diff-{n}"
         answers = [
-            _send(host, token, body, headers, version, rid)
+            _send(http, host, token, body, headers, version, rid)
             for host, token in zip(hosts, tokens, strict=True)
         ]
         assert answers[0] == answers[1], (name, arguments, headers, version)
@@ -192,15 +199,15 @@ def test_every_call_in_every_form_is_answered_alike(hosts):
     ],
     ids=["no-arguments", "notification", "meta", "list", "ping", "initialized"],
 )
-def test_other_messages_are_answered_alike(hosts, body):
+def test_other_messages_are_answered_alike(hosts, http, body):
     answers = [
-        _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], "2025-11-25", "other")
+        _send(http, host, host.token(["diff:use"]), body, HEADER_SETS[0], "2025-11-25", "other")
         for host in hosts
     ]
     assert answers[0] == answers[1]
 
 
-def test_the_fast_path_really_answers(hosts, monkeypatch):
+def test_the_fast_path_really_answers(hosts, http, monkeypatch):
     """Without this, the corpus could pass with both hosts on the transport."""
     from plughost.edge.fastpath import FastPath
 
@@ -214,6 +221,7 @@ def test_the_fast_path_really_answers(hosts, monkeypatch):
     monkeypatch.setattr(FastPath, "respond", counting)
     body = {"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "diff_text"}}
     for host in hosts:
-        status, _, payload = _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], None, "x")
+        token = host.token(["diff:use"])
+        status, _, payload = _send(http, host, token, body, HEADER_SETS[0], None, "x")
         assert status == 200 and payload["result"]["content"][0]["text"] == "xxx"
     assert answered == [77]  # the fast host only
