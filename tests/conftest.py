@@ -187,4 +187,17 @@ def now() -> int:
     return int(time.time())
 
 
-__all__ = ["DistFactory", "StandInIssuer", "now", "simple_plugin", "sys"]
+@dataclass
+class ManualClock:
+    """A monotonic clock that moves only when the test says: a host's intervals pass at once."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+__all__ = ["DistFactory", "ManualClock", "StandInIssuer", "now", "simple_plugin", "sys"]
