@@ -15,78 +15,6 @@ import httpx
 import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-PLUGIN = """
-from pydantic import BaseModel
-from plughost import InvalidInput, NotFound, Plugin, ToolContext
-
-plugin = Plugin(scopes={"diff:use": "Use the probe tools", "diff:extra": "Escalate"})
-
-
-class Pair(BaseModel):
-    a: int
-    b: int
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def add(ctx: ToolContext, a: int, b: int) -> int:
-    "Add two numbers."
-    return a + b
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def pair(ctx: ToolContext, a: int) -> Pair:
-    "A structured result."
-    return Pair(a=a, b=a * 2)
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def words(ctx: ToolContext, n: int) -> list[str]:
-    "A list result."
-    return ["w"] * n
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def text(ctx: ToolContext, n: int = 3) -> str:
-    "A text result, as long as asked."
-    return "x" * n
-
-
-@plugin.tool(scopes=["diff:use"])
-def nothing(ctx: ToolContext) -> None:
-    "No result at all."
-
-
-@plugin.tool(scopes=["diff:use"])
-def plain(ctx: ToolContext):
-    "An unannotated result."
-    return {"free": "form"}
-
-
-@plugin.tool(scopes=["diff:use"])
-def missing(ctx: ToolContext, id: int) -> dict:
-    "A tool error."
-    raise NotFound(f"nothing has id {id}", id=id)
-
-
-@plugin.tool(scopes=["diff:use"])
-def refuse(ctx: ToolContext) -> dict:
-    "Bad input, said by the tool."
-    raise InvalidInput("not like that")
-
-
-@plugin.tool(scopes=["diff:use"])
-def crash(ctx: ToolContext) -> str:
-    "An unexpected failure."
-    raise RuntimeError("boom")
-
-
-@plugin.tool(scopes=["diff:use"], conditional_scopes={"diff:extra": "always, to test a 403"})
-def escalate(ctx: ToolContext) -> str:
-    "Needs a scope it asks for while running."
-    ctx.require_scopes("diff:extra")
-    return "escalated"
-"""
-
 CALLS = [
     ("add", {"a": 1, "b": 2}),
     ("add", {"a": "x", "b": 2}),
@@ -120,13 +48,13 @@ def hosts(tmp_path_factory, request):
     """Started by hand: the corpus is long, so one pair of hosts serves every case."""
     import sys
 
-    from conftest import DistFactory
+    from conftest import TEST_PLUGINS, DistFactory
 
     from plughost.testing import LiveHost
 
     site = tmp_path_factory.mktemp("site")
     sys.path.insert(0, str(site))
-    DistFactory(site)("acme-diff", PLUGIN, namespace="diff")
+    DistFactory(site)("acme-diff", TEST_PLUGINS / "fastpath_diff.py", namespace="diff")
     pair = [
         LiveHost(
             data_dir=tmp_path_factory.mktemp(f"fast-{fast}"),
