@@ -24,6 +24,9 @@ from starlette.routing import Route
 
 from plughost.testing import free_port
 
+#: Test plugins kept as real modules, linted and readable; `DistFactory` installs one by path.
+TEST_PLUGINS = Path(__file__).parent / "plugins"
+
 
 @dataclass
 class DistFactory:
@@ -34,7 +37,7 @@ class DistFactory:
     def __call__(
         self,
         name: str,
-        source: str,
+        source: str | Path,
         *,
         namespace: str | None = None,
         module: str | None = None,
@@ -42,10 +45,12 @@ class DistFactory:
         requires: str | None = "plughost>=0.1",
         obj: str = "plugin",
     ) -> str:
-        """Install distribution ``name`` whose entry point ``namespace`` is ``module:obj``."""
+        """Install distribution ``name`` whose entry point ``namespace`` is ``module:obj``; its
+        module is ``source``, the code or a file of it (under `TEST_PLUGINS`)."""
         module = module or f"{name.replace('-', '_')}_{uuid.uuid4().hex[:8]}"
         namespace = namespace or name.split("-")[-1]
-        (self.root / f"{module}.py").write_text(textwrap.dedent(source))
+        code = source.read_text() if isinstance(source, Path) else textwrap.dedent(source)
+        (self.root / f"{module}.py").write_text(code)
         dist_info = self.root / f"{name.replace('-', '_')}-{version}.dist-info"
         dist_info.mkdir()
         metadata = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
@@ -187,4 +192,25 @@ def now() -> int:
     return int(time.time())
 
 
-__all__ = ["DistFactory", "StandInIssuer", "now", "simple_plugin", "sys"]
+@dataclass
+class ManualClock:
+    """A monotonic clock that moves only when the test says: a host's intervals pass at once."""
+
+    now: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+__all__ = [
+    "TEST_PLUGINS",
+    "DistFactory",
+    "ManualClock",
+    "StandInIssuer",
+    "now",
+    "simple_plugin",
+    "sys",
+]

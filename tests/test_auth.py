@@ -5,13 +5,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 import uuid
 
 import httpx
 import jwt
 import pytest
-from conftest import StandInIssuer, now
+from conftest import ManualClock, StandInIssuer, now
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -21,7 +20,7 @@ TENANT_CLAIM = "org_id"
 WRITE = "todo:read todo:write"
 
 
-def oidc_host(plughost_factory, issuer: StandInIssuer, **auth):
+def oidc_host(plughost_factory, issuer: StandInIssuer, clock=None, **auth):
     port = free_port()
     settings = {
         "auth": {
@@ -32,7 +31,7 @@ def oidc_host(plughost_factory, issuer: StandInIssuer, **auth):
             **auth,
         }
     }
-    return plughost_factory(plugins=["todo"], settings=settings, port=port)
+    return plughost_factory(plugins=["todo"], settings=settings, port=port, clock=clock)
 
 
 def claims_for(host, **overrides):
@@ -259,12 +258,13 @@ def test_list_all_tools_setting_shows_everything(plughost_factory, stand_in_issu
 
 
 def test_key_rotation_is_picked_up(plughost_factory, stand_in_issuer):
-    host = oidc_host(plughost_factory, stand_in_issuer, jwks_min_refetch_seconds=1)
+    clock = ManualClock()
+    host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
     assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     old = stand_in_issuer.published[-1]
     new = stand_in_issuer.new_key("ec")
     stand_in_issuer.published = [new]
-    time.sleep(1.1)  # past the refetch throttle
+    clock.advance(1.1)  # past the refetch throttle
     rotated = stand_in_issuer.sign(claims_for(host), kid=new)
     assert McpClient(host.mcp_url, rotated).call("todo_list").ok
     retired = stand_in_issuer.sign(claims_for(host), kid=old)
@@ -272,10 +272,11 @@ def test_key_rotation_is_picked_up(plughost_factory, stand_in_issuer):
 
 
 def test_jwks_down_with_warm_cache_keeps_working(plughost_factory, stand_in_issuer):
-    host = oidc_host(plughost_factory, stand_in_issuer, jwks_min_refetch_seconds=1)
+    clock = ManualClock()
+    host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
     assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     stand_in_issuer.up = False
-    time.sleep(1.1)
+    clock.advance(1.1)
     unknown = stand_in_issuer.sign(claims_for(host), kid=stand_in_issuer.new_key(publish=False))
     assert McpClient(host.mcp_url, unknown).call("todo_list").status_code == 401
     fresh = stand_in_issuer.sign(claims_for(host))  # a token never seen: verified by cached key
@@ -284,14 +285,15 @@ def test_jwks_down_with_warm_cache_keeps_working(plughost_factory, stand_in_issu
 
 def test_jwks_down_with_cold_cache_fails_closed(plughost_factory, stand_in_issuer):
     stand_in_issuer.up = False
-    host = oidc_host(plughost_factory, stand_in_issuer, jwks_min_refetch_seconds=1)
+    clock = ManualClock()
+    host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
     token = stand_in_issuer.sign(claims_for(host))
     refused = McpClient(host.mcp_url, token).call("todo_list")
     assert refused.status_code == 503  # the issuer is down, not the token: keep it, retry
     assert int(refused.headers["retry-after"]) > 0
     assert "www-authenticate" not in refused.headers
     stand_in_issuer.up = True
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert McpClient(host.mcp_url, token).call("todo_list").ok
 
 

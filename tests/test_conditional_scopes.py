@@ -9,51 +9,15 @@ at load where the code names it, and refused loudly at call time where it does n
 from __future__ import annotations
 
 import pytest
+from conftest import TEST_PLUGINS
 from processes import cli_env, run_cli
 
 from plughost.core.discovery import PluginStatus, discover
 
-ONCALL = """
-from plughost import Plugin, ToolContext
-
-plugin = Plugin(
-    scopes={
-        "oncall:page": "Page the primary on-call of a team",
-        "oncall:page:escalate": "Page beyond the primary on-call",
-        "oncall:admin": "Change rotations",
-    }
-)
-
-
-@plugin.tool(
-    scopes=["oncall:page"],
-    conditional_scopes={"oncall:page:escalate": "when paging beyond the primary on-call"},
-)
-def page(ctx: ToolContext, team: str, escalate: bool = False) -> str:
-    "Page a team's on-call."
-    if escalate:
-        ctx.require_scopes("oncall:page:escalate", reason="escalating needs oncall:page:escalate")
-    return f"paged {team}"
-
-
-@plugin.tool(scopes=["oncall:page"])
-def override(ctx: ToolContext, team: str) -> str:
-    "Take over a rotation (an old release: needs oncall:admin but does not declare it)."
-    ctx.require_scopes("oncall:admin")
-    return f"took over {team}"
-
-
-@plugin.tool(scopes=["oncall:page"])
-def level(ctx: ToolContext, name: str) -> str:
-    "Asks for a scope made up at run time, which the plugin never declared."
-    ctx.require_scopes(f"oncall:{name}")
-    return name
-"""
-
 
 @pytest.fixture
 def host(plughost_factory, make_dist):
-    make_dist("acme-oncall", ONCALL, namespace="oncall")
+    make_dist("acme-oncall", TEST_PLUGINS / "conditional_oncall.py", namespace="oncall")
     return plughost_factory(plugins=["oncall"])
 
 
@@ -158,7 +122,7 @@ def test_a_literal_undeclared_scope_in_the_code_is_refused_at_load_with_its_line
 
 
 def test_plughost_plugins_shows_conditional_scopes(make_dist, tmp_path):
-    make_dist("acme-oncall", ONCALL, namespace="oncall")
+    make_dist("acme-oncall", TEST_PLUGINS / "conditional_oncall.py", namespace="oncall")
     env = cli_env(tmp_path / "data", PYTHONPATH=str(make_dist.root))
     done = run_cli(env, "plugins", "--allow-failures")
     assert done.returncode == 0, done.stderr

@@ -15,95 +15,6 @@ import httpx
 import pytest
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS, MODERN_PROTOCOL_VERSIONS
 
-PLUGIN = """
-from pydantic import BaseModel
-from plughost import InvalidInput, NotFound, Plugin, ToolContext
-from plughost.content import Audio, Content, EmbeddedResource, Image, ResourceLink
-
-plugin = Plugin(scopes={"diff:use": "Use the probe tools", "diff:extra": "Escalate"})
-
-
-class Pair(BaseModel):
-    a: int
-    b: int
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def add(ctx: ToolContext, a: int, b: int) -> int:
-    "Add two numbers."
-    return a + b
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def pair(ctx: ToolContext, a: int) -> Pair:
-    "A structured result."
-    return Pair(a=a, b=a * 2)
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def words(ctx: ToolContext, n: int) -> list[str]:
-    "A list result."
-    return ["w"] * n
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def text(ctx: ToolContext, n: int = 3) -> str:
-    "A text result, as long as asked."
-    return "x" * n
-
-
-@plugin.tool(scopes=["diff:use"], read_only=True)
-def rich(ctx: ToolContext, kib: int = 1) -> Content[Pair]:
-    "Every kind of block, with structured output beside them."
-    return Content(
-        [
-            "a caption",
-            Image(bytes(kib * 1024), "image/png"),
-            Audio(b"RIFF", "audio/wav"),
-            EmbeddedResource("diff://text", "embedded", "text/plain"),
-            EmbeddedResource("diff://blob", bytes([0, 255]), "application/octet-stream"),
-            ResourceLink("https://example.com/r", "a link", "text/html", "somewhere"),
-        ],
-        structured=Pair(a=kib, b=kib * 2),
-    )
-
-
-@plugin.tool(scopes=["diff:use"])
-def nothing(ctx: ToolContext) -> None:
-    "No result at all."
-
-
-@plugin.tool(scopes=["diff:use"])
-def plain(ctx: ToolContext):
-    "An unannotated result."
-    return {"free": "form"}
-
-
-@plugin.tool(scopes=["diff:use"])
-def missing(ctx: ToolContext, id: int) -> dict:
-    "A tool error."
-    raise NotFound(f"nothing has id {id}", id=id)
-
-
-@plugin.tool(scopes=["diff:use"])
-def refuse(ctx: ToolContext) -> dict:
-    "Bad input, said by the tool."
-    raise InvalidInput("not like that")
-
-
-@plugin.tool(scopes=["diff:use"])
-def crash(ctx: ToolContext) -> str:
-    "An unexpected failure."
-    raise RuntimeError("boom")
-
-
-@plugin.tool(scopes=["diff:use"], conditional_scopes={"diff:extra": "always, to test a 403"})
-def escalate(ctx: ToolContext) -> str:
-    "Needs a scope it asks for while running."
-    ctx.require_scopes("diff:extra")
-    return "escalated"
-"""
-
 CALLS = [
     ("add", {"a": 1, "b": 2}),
     ("add", {"a": "x", "b": 2}),
@@ -139,13 +50,13 @@ def hosts(tmp_path_factory, request):
     """Started by hand: the corpus is long, so one pair of hosts serves every case."""
     import sys
 
-    from conftest import DistFactory
+    from conftest import TEST_PLUGINS, DistFactory
 
     from plughost.testing import LiveHost
 
     site = tmp_path_factory.mktemp("site")
     sys.path.insert(0, str(site))
-    DistFactory(site)("acme-diff", PLUGIN, namespace="diff")
+    DistFactory(site)("acme-diff", TEST_PLUGINS / "fastpath_diff.py", namespace="diff")
     pair = [
         LiveHost(
             data_dir=tmp_path_factory.mktemp(f"fast-{fast}"),
@@ -160,12 +71,19 @@ def hosts(tmp_path_factory, request):
     sys.path.remove(str(site))
 
 
-def _send(host, token, body, headers, version, rid):
+@pytest.fixture(scope="module")
+def http():
+    """One client for the whole corpus: a new one per request (its TLS context) cost ~20 ms."""
+    with httpx.Client(timeout=30) as client:
+        yield client
+
+
+def _send(http, host, token, body, headers, version, rid):
     sent = {"Content-Type": "application/json", "Authorization": f"Bearer {token}", **headers}
     sent["X-Request-ID"] = rid  # the same on both, so error texts quoting it match
     if version is not None:
         sent["MCP-Protocol-Version"] = version
-    reply = httpx.post(host.mcp_url, content=json.dumps(body), headers=sent, timeout=30)
+    reply = http.post(host.mcp_url, content=json.dumps(body), headers=sent)
     try:
         payload = reply.json() if reply.content else None
     except ValueError:
@@ -173,7 +91,7 @@ def _send(host, token, body, headers, version, rid):
     return reply.status_code, reply.headers.get("content-type"), payload
 
 
-def test_every_call_in_every_form_is_answered_alike(hosts):
+def test_every_call_in_every_form_is_answered_alike(hosts, http):
     tokens = [host.token(["diff:use"]) for host in hosts]
     compared = 0
     cases = itertools.product(CALLS, HEADER_SETS, VERSIONS)
@@ -186,7 +104,7 @@ def test_every_call_in_every_form_is_answered_alike(hosts):
         }
         rid = f"diff-{n}"
         answers = [
-            _send(host, token, body, headers, version, rid)
+            _send(http, host, token, body, headers, version, rid)
             for host, token in zip(hosts, tokens, strict=True)
         ]
         assert answers[0] == answers[1], (name, arguments, headers, version)
@@ -211,15 +129,15 @@ def test_every_call_in_every_form_is_answered_alike(hosts):
     ],
     ids=["no-arguments", "notification", "meta", "list", "ping", "initialized"],
 )
-def test_other_messages_are_answered_alike(hosts, body):
+def test_other_messages_are_answered_alike(hosts, http, body):
     answers = [
-        _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], "2025-11-25", "other")
+        _send(http, host, host.token(["diff:use"]), body, HEADER_SETS[0], "2025-11-25", "other")
         for host in hosts
     ]
     assert answers[0] == answers[1]
 
 
-def test_the_fast_path_really_answers(hosts, monkeypatch):
+def test_the_fast_path_really_answers(hosts, http, monkeypatch):
     """Without this, the corpus could pass with both hosts on the transport."""
     from plughost.edge.fastpath import FastPath
 
@@ -233,6 +151,7 @@ def test_the_fast_path_really_answers(hosts, monkeypatch):
     monkeypatch.setattr(FastPath, "respond", counting)
     body = {"jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": {"name": "diff_text"}}
     for host in hosts:
-        status, _, payload = _send(host, host.token(["diff:use"]), body, HEADER_SETS[0], None, "x")
+        token = host.token(["diff:use"])
+        status, _, payload = _send(http, host, token, body, HEADER_SETS[0], None, "x")
         assert status == 200 and payload["result"]["content"][0]["text"] == "xxx"
     assert answered == [77]  # the fast host only

@@ -12,55 +12,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import TEST_PLUGINS
 from test_docs import REFERENCE, blocks
-
-SHOP = """
-from plughost import Plugin, ToolContext
-
-plugin = Plugin(scopes={"shop:read": "Read the shop"})
-
-
-@plugin.tool(scopes=["shop:read"], read_only=True)
-def customer(ctx: ToolContext, name: str) -> dict:
-    "A customer's contact."
-    return {"name": name, "email": f"{name}@example.com"}
-
-
-@plugin.tool(scopes=["shop:read"], read_only=True)
-def note(ctx: ToolContext, text: str) -> str:
-    "Echo a note."
-    return text
-"""
-
-GUARD = """
-import time
-
-from plughost import Plugin
-from plughost.guardrails import CallInfo, Deny, Rewrite
-
-plugin = Plugin(scopes={})
-
-
-@plugin.before_call
-async def refuse_secrets(call: CallInfo):
-    text = call.arguments.get("text", "")
-    if text == "secret":
-        return Deny(rule="no-secrets", reason="notes may not say secret")
-    if text == "audit-only":
-        return Deny(rule="watch", reason="would refuse", dry_run=True)
-    if text == "shout":
-        return Rewrite(arguments={**call.arguments, "text": "SHOUT"})
-    return None
-
-
-@plugin.before_call
-def sync_misbehaviour(call: CallInfo):
-    if call.arguments.get("text") == "raise":
-        raise RuntimeError("boom")
-    if call.arguments.get("text") == "hang":
-        time.sleep(5)
-    return None
-"""
 
 
 def redaction_example() -> str:
@@ -70,8 +23,8 @@ def redaction_example() -> str:
 
 
 def install(make_dist) -> None:
-    make_dist("acme-shop", SHOP, namespace="shop")
-    make_dist("acme-guard", GUARD, namespace="guard")
+    make_dist("acme-shop", TEST_PLUGINS / "guardrails_shop.py", namespace="shop")
+    make_dist("acme-guard", TEST_PLUGINS / "guardrails_guard.py", namespace="guard")
     make_dist("acme-redact", redaction_example(), namespace="redact")
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import os
+import time
+from collections.abc import Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -59,9 +61,11 @@ def build(
     bind_host: str = "127.0.0.1",
     port: int = 8000,
     tracing: Tracing | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Starlette:
     """Load plugins and build the app; ``app.state.plughost`` is the `Host`. Traces go where
-    the ``OTEL_*`` variables say unless ``tracing`` is given (tests, benchmarks)."""
+    the ``OTEL_*`` variables say unless ``tracing`` is given (tests, benchmarks); ``clock``
+    times the issuer's key cache (tests of its intervals advance their own)."""
     check_dev_exposure(settings, bind_host)
     tracing = tracing or Tracing.from_environment()
     base = public_url(settings, bind_host, port)
@@ -74,6 +78,7 @@ def build(
         public_url=base,
         dev=dev,
         on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
+        clock=clock,
     )
     auth = PlughostAuth(
         issuer,

@@ -7,6 +7,7 @@ hands it in, and the resource server knows it only as `EmbeddedIssuer`.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,9 +79,11 @@ def resolve_issuer(
     public_url: str,
     dev: EmbeddedIssuer | None = None,
     on_jwks_fetch: Callable[[bool], None] | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Issuer:
     """Build the issuer a preset describes; ``public_url`` is the server's base URL, ``dev``
-    the embedded issuer, given exactly when the preset is ``dev``."""
+    the embedded issuer, given exactly when the preset is ``dev``; ``clock`` times the key
+    cache's refresh and refetch intervals (tests advance their own instead of sleeping)."""
     if (settings.issuer == "dev") != (dev is not None):
         raise ValueError("the embedded dev issuer is given for the dev preset, and only for it")
     base = public_url.rstrip("/")
@@ -98,6 +101,7 @@ def resolve_issuer(
         refresh_seconds=settings.jwks_refresh_seconds,
         min_refetch_seconds=settings.jwks_min_refetch_seconds,
         on_fetch=on_jwks_fetch,
+        clock=clock,
     )
     config = VerifierConfig(
         issuers=tuple(dict.fromkeys([*preset.issuers, *settings.extra_issuers])),

@@ -14,6 +14,11 @@ import httpx
 
 PROTOCOL_VERSION = "2025-11-25"
 
+#: One TLS context for every request. httpx builds a new one (loading the CA bundle, ~20 ms)
+#: for each ``httpx.post``; sharing it keeps each call on a fresh connection, as before, at a
+#: fraction of the cost.
+TLS = httpx.create_ssl_context()
+
 
 @dataclass
 class ToolCall:
@@ -83,7 +88,7 @@ class McpClient:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
         if params is not None:
             message["params"] = dict(params)
-        response = httpx.post(self.url, json=message, headers=headers, timeout=30)
+        response = httpx.post(self.url, json=message, headers=headers, timeout=30, verify=TLS)
         try:
             body = response.json() if response.content else None
         except ValueError:

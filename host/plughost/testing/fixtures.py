@@ -7,7 +7,7 @@ them in every project that has ``plughost`` installed.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -29,6 +29,7 @@ class HostFactory(Protocol):
         port: int | None = None,
         allow_failures: bool = False,
         span_exporter: Any = None,
+        clock: Callable[[], float] | None = None,
     ) -> LiveHost: ...
 
 
@@ -46,7 +47,9 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
     plugin that is not serving raises `PluginNotLoaded` with its load error, unless
     ``allow_failures`` (for tests of that very failure). With ``span_exporter`` (an
     OpenTelemetry SDK exporter, such as ``InMemorySpanExporter()``) the host traces its calls
-    and hands every span to it.
+    and hands every span to it. With ``clock`` (a function returning seconds, as
+    `time.monotonic`) the host times its issuer key cache's refresh and refetch intervals by
+    it, so a test advances it instead of sleeping past them.
 
     With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
     (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
@@ -71,6 +74,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
             port=given["port"] or free_port(),
             allow_failures=given["allow_failures"],
             span_exporter=given["span_exporter"],
+            clock=given["clock"],
         )
         started.append(host)
         host.start()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,9 @@ class LiveHost:
     app: Any = None
     allow_failures: bool = False
     span_exporter: Any = None
+    #: The host's monotonic clock (its issuer key cache's intervals); a test of those
+    #: intervals passes one it advances instead of sleeping.
+    clock: Callable[[], float] | None = None
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
 
@@ -86,7 +89,12 @@ class LiveHost:
             from plughost.ops.tracing import Tracing
 
             tracing = Tracing.exporting_to(self.span_exporter)
-        self.app = build(load_settings(**overrides), port=self.port, tracing=tracing)
+        self.app = build(
+            load_settings(**overrides),
+            port=self.port,
+            tracing=tracing,
+            clock=self.clock or time.monotonic,
+        )
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
