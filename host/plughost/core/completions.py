@@ -34,6 +34,10 @@ class Completions:
         gone = set(targets)
         self._completers = {k: v for k, v in self._completers.items() if k[1] not in gone}
 
+    def __bool__(self) -> bool:
+        """Whether any plugin completes anything (only then is the capability advertised)."""
+        return bool(self._completers)
+
     async def __call__(
         self,
         ref: PromptReference | ResourceTemplateReference,
