@@ -215,10 +215,8 @@ class Invoker:
         """The plugin's function within its deadline; what it did settled on the record."""
         name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
         try:
-            # move_on_after, not fail_after: a TimeoutError the tool raises itself is its bug.
-            with anyio.move_on_after(timeout) as deadline:
-                result = await self._execute(ctx, kwargs)
-            if deadline.cancelled_caught:
+            result, timed_out = await self._within_deadline(ctx, kwargs)
+            if timed_out:
                 logger.warning("tool %s timed out after %ss", name, timeout)
                 message = f"{name} did not finish within {timeout}s"
                 return _error_result(record, Outcome.TOOL_ERROR, "timeout", message)
@@ -235,6 +233,16 @@ class Invoker:
             logger.exception("tool %s failed", name)
             return _internal_error(record)
         return self._settled(record, result, convert)
+
+    async def _within_deadline(self, ctx: ToolContext, kwargs: dict[str, Any]) -> tuple[Any, bool]:
+        """The function's value, and whether its deadline cut it off first.
+
+        ``move_on_after``, not ``fail_after``: a `TimeoutError` the function raises itself is
+        its own bug, not the host's deadline.
+        """
+        with anyio.move_on_after(self.limits.timeout) as deadline:
+            return await self._execute(ctx, kwargs), False
+        return None, deadline.cancelled_caught
 
     async def _execute(self, ctx: ToolContext, kwargs: dict[str, Any]) -> Any:
         """On the plugin's own event loop if async, else on one of its own worker threads."""

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import anyio
 import pydantic_core
 from fastmcp.exceptions import ResourceError
 from fastmcp.prompts import Message as PromptMessage
@@ -45,8 +44,7 @@ class ComponentInvoker(Invoker):
     ) -> Any:
         name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
         try:
-            with anyio.move_on_after(timeout) as deadline:
-                result = await self._execute(ctx, kwargs)
+            result, timed_out = await self._within_deadline(ctx, kwargs)
         except ToolError as exc:
             outcome = Outcome.INVALID_INPUT if exc.code == "invalid_input" else Outcome.TOOL_ERROR
             record.end(outcome, exc.code)
@@ -54,7 +52,7 @@ class ComponentInvoker(Invoker):
         except Exception:
             logger.exception("%s failed", name)
             raise self._bug(record) from None
-        if deadline.cancelled_caught:
+        if timed_out:
             logger.warning("%s timed out after %ss", name, timeout)
             record.end(Outcome.TOOL_ERROR, "timeout")
             raise self.error(f"{name} did not finish within {timeout}s")

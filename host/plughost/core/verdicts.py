@@ -11,7 +11,7 @@ for while running).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import ClassVar
 
 from plughost.ops.audit import Outcome
@@ -26,6 +26,14 @@ class Refused:
     @property
     def detail(self) -> str:
         return self.outcome.value
+
+
+@dataclass(frozen=True, slots=True)
+class TargetRefused(Refused):
+    """A refusal of one target: the tool, prompt (by name) or resource (by URI) refused."""
+
+    target: str
+    kind: str = field(default="tool", kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,14 +102,12 @@ class UnknownTarget(Refused):
 
 
 @dataclass(frozen=True, slots=True)
-class MissingScopes(Refused):
+class MissingScopes(TargetRefused):
     """The caller lacks scopes the target needs (declared, or asked for while running)."""
 
-    target: str
     required: tuple[str, ...]
     missing: tuple[str, ...]
     granted: tuple[str, ...]
-    kind: str = "tool"
 
     @classmethod
     def of(
@@ -130,13 +136,11 @@ class MissingScopes(Refused):
 
 
 @dataclass(frozen=True, slots=True)
-class RateLimited(Refused):
+class RateLimited(TargetRefused):
     """The caller is over its budget for the target."""
 
     outcome: ClassVar[Outcome] = Outcome.RATE_LIMITED
-    target: str
     retry_after: float
-    kind: str = "tool"
 
     @property
     def detail(self) -> str:
@@ -144,13 +148,11 @@ class RateLimited(Refused):
 
 
 @dataclass(frozen=True, slots=True)
-class DeniedByRule(Refused):
+class DeniedByRule(TargetRefused):
     """A guardrail's `Deny`, or a guardrail that failed (fail closed)."""
 
-    target: str
     rule: str
     reason: str
-    kind: str = "tool"
 
     @property
     def detail(self) -> str:

@@ -98,7 +98,7 @@ class CallPolicy:
             span.set_attribute(
                 "plughost.rate_limit.result", "allowed" if retry_after is None else "limited"
             )
-        return None if retry_after is None else verdicts.RateLimited(target, retry_after, kind)
+        return None if retry_after is None else verdicts.RateLimited(target, retry_after, kind=kind)
 
     def _storage_failed(
         self, record: CallRecord, exc: RateLimitUnavailable

@@ -92,7 +92,7 @@ class Guardrails:
         try:
             info = await self._before(before, info, record)
         except GuardrailError as exc:
-            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, entry.kind))
+            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, kind=entry.kind))
         if isinstance(record.verdict, DeniedByRule):
             return _refused(record, record.verdict)
         result = await call(dict(info.arguments))
@@ -101,7 +101,7 @@ class Guardrails:
         try:
             return await self._after(after, info, result)
         except GuardrailError as exc:
-            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, entry.kind))
+            return _refused(record, DeniedByRule(info.tool, exc.rule, exc.reason, kind=entry.kind))
 
     def _current(self, hook: str) -> list[_Hook]:
         """The hooks of the plugins loaded now, by namespace (a withdrawn plugin's are gone)."""
@@ -119,7 +119,9 @@ class Guardrails:
                         f"dry run: rule {verdict.rule} would deny: {verdict.reason}"
                     )
                 elif isinstance(verdict, Deny):
-                    record.refuse(DeniedByRule(call.tool, verdict.rule, verdict.reason, call.kind))
+                    record.refuse(
+                        DeniedByRule(call.tool, verdict.rule, verdict.reason, kind=call.kind)
+                    )
                     return call
                 elif isinstance(verdict, Rewrite):
                     record.notes.append(f"arguments rewritten by {hook.namespace}")

@@ -9,7 +9,8 @@ policy, and its record opened and written here. Lists show only what the caller 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from fastmcp.exceptions import PromptError, ResourceError, ToolError
@@ -75,41 +76,39 @@ class PolicyMiddleware(Middleware):
         context: MiddlewareContext[Any],
         call_next: Next,
     ) -> Any:
+        """Admit the use if the edge did not (an in-process call), then run it."""
+        sent = dict(arguments or {})
+        with self._record(kind) as record:
+            if not record.admitted:
+                if record.caller is None:
+                    record.caller, record.subject_token = _caller()
+                verdict = await self.policy.admit(record, name, sent, kind)
+                if verdict is not None:
+                    raise _REFUSAL_ERRORS[kind](f"{name}: {verdict.detail}")
+
+            async def call(changed: dict[str, Any]) -> Any:
+                if changed == sent:
+                    return await call_next(context)
+                message = context.message.model_copy(update={"arguments": changed})
+                return await call_next(context.copy(message=message))
+
+            return await self.policy.execute(record, sent, call)
+
+    @contextmanager
+    def _record(self, kind: Kind) -> Iterator[CallRecord]:
+        """The request's call record; for a call that did not come through the edge, one
+        opened here and written when the call is done."""
         record = current_call.get()
         if record is not None:
-            return await self._serve(record, kind, name, arguments, context, call_next)
+            yield record
+            return
         record = CallRecord(request_id.get(), kind=kind)
         token = current_call.set(record)
         try:
-            return await self._serve(record, kind, name, arguments, context, call_next)
+            yield record
         finally:
             self.ledger.write(record)
             current_call.reset(token)
-
-    async def _serve(
-        self,
-        record: CallRecord,
-        kind: Kind,
-        name: str,
-        arguments: dict[str, Any] | None,
-        context: MiddlewareContext[Any],
-        call_next: Next,
-    ) -> Any:
-        sent = dict(arguments or {})
-        if not record.admitted:
-            if record.caller is None:
-                record.caller, record.subject_token = _caller()
-            verdict = await self.policy.admit(record, name, sent, kind)
-            if verdict is not None:
-                raise _REFUSAL_ERRORS[kind](f"{name}: {verdict.detail}")
-
-        async def call(changed: dict[str, Any]) -> Any:
-            if changed == sent:
-                return await call_next(context)
-            message = context.message.model_copy(update={"arguments": changed})
-            return await call_next(context.copy(message=message))
-
-        return await self.policy.execute(record, sent, call)
 
 
 def _caller() -> tuple[Caller | None, SecretStr | None]:
