@@ -45,6 +45,9 @@ from plughost.sdk.tables import TenantStorage
 from plughost.sdk.tool_spec import ToolSpec
 
 META_KEY = "plughost"
+# What pydantic writes, and MCP's default dialect since 2025-11-25; said out loud for clients
+# of earlier versions, which left the dialect unstated (many assumed draft-07).
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 StorageFactory = Callable[[str], TenantStorage]
 
@@ -121,7 +124,11 @@ def build_tool(
             }
         },
     )
-    served = tool.model_copy(update={"output_schema": admit_errors(tool.output_schema)})
+    # The dialect, declared: a client never has to guess how to read $defs, $ref or "anyOf".
+    schema = {"$schema": JSON_SCHEMA_DIALECT, **tool.parameters}
+    served = tool.model_copy(
+        update={"parameters": schema, "output_schema": admit_errors(tool.output_schema)}
+    )
     convert = functools.partial(shape.convert, convert=served.convert_result)
     return served
 

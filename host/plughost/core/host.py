@@ -107,7 +107,7 @@ def build_host(
         settings=settings,
         report=report,
         engine=engine,
-        mcp=_server(auth, lambda: host),
+        mcp=_server(auth, lambda: host, inline_refs=settings.inline_schema_refs),
         registry=registry,
         audit=audit,
         ledger=ledger,
@@ -135,9 +135,21 @@ def _engine(settings: HostSettings) -> Engine:
     )
 
 
-def _server(auth: AuthProvider, host: Any) -> FastMCP:
+def _server(auth: AuthProvider, host: Any, *, inline_refs: bool) -> FastMCP:
     """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan. The
-    call policy's middleware is added by the app (`plughost.app`), above core."""
+    call policy's middleware is added by the app (`plughost.app`), above core.
+
+    ``inline_refs`` (``PLUGHOST_INLINE_SCHEMA_REFS``, on by default) is FastMCP's
+    ``dereference_schemas``: tools/list inlines every ``$ref`` and drops ``$defs``. A
+    ``$ref`` is plain JSON Schema 2020-12, the dialect every tool declares, yet many clients
+    agents run in still cannot resolve one (VS Code and CLI Copilot, Claude Code, Cursor,
+    opencode, the Inspector's form: they drop ``$defs`` and send the model a dangling ``$ref``,
+    or refuse the whole list), so a host serving whoever connects must inline. Which clients
+    connect is the operator's knowledge, not the plugin author's, so this is a host setting
+    rather than a flag per tool; where every client resolves ``$ref`` (and for the MCP
+    conformance suite, which checks ``$defs``), false keeps schemas compact and exact.
+    Recursive types cannot be inlined and keep their ``$defs`` either way.
+    """
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
@@ -155,6 +167,7 @@ def _server(auth: AuthProvider, host: Any) -> FastMCP:
         # tools/list depends on the caller's scopes: clients may cache it, but only per token.
         cache_ttl=60,
         cache_scope="private",
+        dereference_schemas=inline_refs,
     )
     advertise_only_what_is_served(server, lambda: host().registry, lambda: host().completions)
     return server

@@ -136,6 +136,12 @@ class HostSettings(BaseSettings):
         "per-request session (same middleware, validation and results); false routes every "
         "request through the transport.",
     )
+    inline_schema_refs: bool = Field(
+        True,
+        description="Inline every $ref of the tool schemas tools/list sends (no $defs), for "
+        "the many clients that cannot resolve $ref; false sends schemas with their $defs as "
+        "the plugin's types produced them.",
+    )
     readiness_timeout_seconds: float = wait(
         2.0, "Each /readyz check (database, Redis, keys) gives up after.", at_most=30
     )
