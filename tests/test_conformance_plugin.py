@@ -1,8 +1,9 @@
 """The conformance test plugins answer as the MCP conformance suite's scenarios expect.
 
-The suite itself runs in ``nox -s conformance`` (Node, npm, minutes); these are the same
-checks over HTTP for the scenarios the plugins serve, in the default run, so the plugins
-cannot rot between suite runs.
+The suite itself runs in ``nox -s conformance`` (Node and npm); these are the same checks over
+HTTP for the scenarios the plugins serve (all but the progress and log notifications, which the
+suite reads from the response stream), in the default run, so the plugins cannot rot between
+suite runs.
 """
 
 from __future__ import annotations
@@ -45,3 +46,55 @@ def test_simple_text_and_error_handling(suite_host: Any) -> None:
     failed = client.call("test_error_handling")
     assert failed.result["isError"] is True
     assert failed.result["content"][0]["text"]
+
+
+def test_rich_tool_results(suite_host: Any) -> None:
+    client = suite_host.client()
+    (image,) = client.call("test_image_content").result["content"]
+    assert image["type"] == "image" and image["mimeType"] == "image/png" and image["data"]
+    (audio,) = client.call("test_audio_content").result["content"]
+    assert audio["type"] == "audio" and audio["mimeType"] == "audio/wav" and audio["data"]
+    (embedded,) = client.call("test_embedded_resource").result["content"]
+    assert embedded["resource"]["uri"] == "test://embedded-resource"
+    mixed = client.call("test_multiple_content_types").result["content"]
+    assert [block["type"] for block in mixed] == ["text", "image", "resource"]
+    assert mixed[2]["resource"]["mimeType"] == "application/json"
+
+
+def test_resources_and_a_template(suite_host: Any) -> None:
+    client = suite_host.client()
+
+    def read(uri: str) -> dict[str, Any]:
+        reply = client.request("resources/read", {"uri": uri})
+        assert reply.status_code == 200, reply.body
+        (contents,) = reply.result["contents"]
+        assert contents["uri"] == uri
+        return dict(contents)
+
+    text = read("test://static-text")
+    assert text["mimeType"] == "text/plain"
+    assert text["text"] == "This is the content of the static text resource."
+    binary = read("test://static-binary")
+    assert binary["mimeType"] == "image/png" and binary["blob"]
+    assert "123" in read("test://template/123/data")["text"]
+
+
+def test_prompts_and_completion(suite_host: Any) -> None:
+    client = suite_host.client()
+
+    def get(name: str, **arguments: str) -> list[dict[str, Any]]:
+        reply = client.request("prompts/get", {"name": name, "arguments": arguments})
+        assert reply.status_code == 200, reply.body
+        return list(reply.result["messages"])
+
+    assert get("test_simple_prompt")[0]["content"]["text"]
+    with_args = str(get("test_prompt_with_arguments", arg1="testValue1", arg2="testValue2"))
+    assert "testValue1" in with_args and "testValue2" in with_args
+    embedded = get("test_prompt_with_embedded_resource", resourceUri="test://example-resource")
+    assert embedded[0]["content"]["type"] == "resource"
+    assert get("test_prompt_with_image")[0]["content"]["type"] == "image"
+    ref = {"type": "ref/prompt", "name": "test_prompt_with_arguments"}
+    completed = client.request(
+        "completion/complete", {"ref": ref, "argument": {"name": "arg1", "value": "test"}}
+    )
+    assert completed.result["completion"]["values"] == ["test", "testing"]
