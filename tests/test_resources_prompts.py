@@ -299,3 +299,17 @@ def test_reads_and_prompts_spend_the_plugins_rate_limit(guarded):
     limited = reader.request("resources/read", {"uri": "lib://catalogue"})
     assert limited.status_code == 429 and "retry-after" in limited.headers
     assert limited.jsonrpc_error["data"]["resource"] == "lib://catalogue"
+
+
+def test_a_subscription_is_acknowledged_but_never_advertised(host):
+    reader = host.client(["lib:read"])
+    subscribed = reader.request("resources/subscribe", {"uri": "lib://catalogue"})
+    assert subscribed.status_code == 200 and subscribed.result == {}
+    assert reader.request("resources/unsubscribe", {"uri": "lib://catalogue"}).result == {}
+    init = {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "test", "version": "1"},
+    }
+    resources = reader.request("initialize", init).result["capabilities"]["resources"]
+    assert resources.get("subscribe") is not True

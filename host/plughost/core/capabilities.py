@@ -19,11 +19,14 @@ from fastmcp import FastMCP
 from mcp.server.lowlevel import NotificationOptions
 from mcp.types import (
     CompletionsCapability,
+    EmptyResult,
     LoggingCapability,
     PromptsCapability,
     ResourcesCapability,
     ServerCapabilities,
+    SubscribeRequestParams,
     ToolsCapability,
+    UnsubscribeRequestParams,
 )
 
 from plughost.core.completions import Completions
@@ -60,3 +63,20 @@ def advertise_only_what_is_served(
         )
 
     lowlevel.get_capabilities = get_capabilities  # type: ignore[method-assign]
+
+
+def acknowledge_subscriptions(server: FastMCP) -> None:
+    """Answer ``resources/subscribe`` and ``resources/unsubscribe`` with an empty result.
+
+    A stateless host has no channel to push ``notifications/resources/updated`` on, so it
+    never advertises subscriptions (above) and never sends updates; but a client that asks
+    anyway gets a plain acknowledgement rather than "method not found", and keeps working
+    by reading the resource again when it needs it fresh.
+    """
+
+    async def acknowledge(_context: Any, _params: Any) -> EmptyResult:
+        return EmptyResult()
+
+    lowlevel = server._mcp_server
+    lowlevel.add_request_handler("resources/subscribe", SubscribeRequestParams, acknowledge)
+    lowlevel.add_request_handler("resources/unsubscribe", UnsubscribeRequestParams, acknowledge)

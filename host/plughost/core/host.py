@@ -25,7 +25,7 @@ from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, TokenExchange, build_tool
 from plughost.core.callrecord import CallLedger
-from plughost.core.capabilities import advertise_only_what_is_served
+from plughost.core.capabilities import acknowledge_subscriptions, advertise_only_what_is_served
 from plughost.core.completions import Completions
 from plughost.core.component_adapter import ComponentInvoker, build_prompt, build_resource
 from plughost.core.components import resource_uri
@@ -170,6 +170,7 @@ def _server(auth: AuthProvider, host: Any, *, inline_refs: bool) -> FastMCP:
         dereference_schemas=inline_refs,
     )
     advertise_only_what_is_served(server, lambda: host().registry, lambda: host().completions)
+    acknowledge_subscriptions(server)
     return server
 
 
