@@ -1,9 +1,9 @@
 """What the Plugins and Health pages show, gathered from the running host.
 
 Plain data for the templates, built from what the host already knows: the load report and
-the registry (plugins, their tools, resources and prompts, scopes), the readiness checks, the issuer's key cache and the
-settings. Nothing here holds a token, a secret or a password: URLs are shown without their
-credentials.
+the registry (plugins; their tools, resources and prompts; scopes), the readiness checks, the
+issuer's key cache and the settings. Nothing here holds a token, a secret or a password:
+URLs are shown without their credentials.
 """
 
 from __future__ import annotations
