@@ -195,7 +195,15 @@ def test_capabilities_match_what_is_served(plughost_factory):
         },
     }
     capabilities = post(host, host.token(["todo:read"]), body=init).json()["result"]["capabilities"]
-    assert capabilities == {"tools": {"listChanged": False}, "logging": {}}
+    # todo serves tools, resources, a prompt and completions; nothing changes while serving,
+    # nothing is pushed (no subscriptions), and log messages ride a call's own stream.
+    assert capabilities == {
+        "tools": {"listChanged": False},
+        "logging": {},
+        "prompts": {"listChanged": False},
+        "resources": {"listChanged": False, "subscribe": False},
+        "completions": {},
+    }
 
 
 def test_methods_and_protocol_versions_the_server_does_not_speak(plughost_factory):

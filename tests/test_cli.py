@@ -87,3 +87,19 @@ def test_check_reports_bad_settings(tmp_path):
     done = run(tmp_path, "check", PLUGHOST_AUTH__ISSUER="scalekit")
     assert done.returncode == 2
     assert "SCALEKIT_ENVIRONMENT_URL" in done.stderr
+
+
+def test_plugins_lists_resources_templates_and_prompts_with_their_scopes(tmp_path):
+    done = run(tmp_path, "plugins")
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    listed = {
+        tuple(line.split()): lines[number + 1]
+        for number, line in enumerate(lines)
+        if line.startswith(("todo://", "todo_plan_my_day"))
+    }
+    assert listed == {
+        ("todo://open", "todo:read"): "resource, text/markdown",
+        ("todo://items/{id}", "todo:read"): "template, application/json; completes: id",
+        ("todo_plan_my_day", "todo:read"): "prompt; completes: focus",
+    }

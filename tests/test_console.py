@@ -125,6 +125,13 @@ def test_the_plugins_page_lists_bundled_and_broken_plugins(console_host, signed_
     assert "acme-boom" in text
     assert "read-only" in text and "destructive" in text
     assert ADMIN_SCOPE in text
+    components = text.split("Resources and prompts of <code>todo</code>", 1)[1]
+    components = components.split("</table>", 1)[0]
+    for row in ("todo://open", "todo://items/{id}", "todo_plan_my_day"):
+        assert f'<th scope="row"><code>{row}</code></th>' in components
+    assert "template<br>" in components and "text/markdown" in components
+    assert '<code title="Read your organisation&#39;s todo items.">todo:read</code>' in components
+    assert "<code>focus</code>" in components
 
 
 def test_calls_and_refusals_show_on_the_traffic_page(console_host, signed_in):

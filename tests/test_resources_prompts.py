@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 
 import pytest
 
@@ -90,11 +89,7 @@ def host(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     sys.path.insert(0, str(site))
     DistFactory(site)("acme-lib", LIBRARY, namespace="lib")
-    started = LiveHost(
-        data_dir=tmp_path_factory.mktemp("lib"),
-        plugins=["lib"],
-        settings={"audit": {"sink": "file", "file": str(site / "audit.jsonl")}},
-    ).start()
+    started = LiveHost(data_dir=tmp_path_factory.mktemp("lib"), plugins=["lib"]).start()
     yield started
     started.stop()
     sys.path.remove(str(site))
@@ -232,17 +227,32 @@ def test_capabilities_advertise_what_plugins_serve(host):
     assert "completions" in capabilities and "logging" in capabilities
 
 
-def test_every_kind_is_audited(host):
+def test_every_kind_is_audited(plughost_factory, make_dist, tmp_path):
+    make_dist("acme-lib", LIBRARY, namespace="lib")
+    trail_file = tmp_path / "audit.jsonl"
+    host = plughost_factory(
+        plugins=["lib"], settings={"audit": {"sink": "file", "file": str(trail_file)}}
+    )
     reader = host.client(["lib:read"])
     reader.request("resources/read", {"uri": "lib://catalogue"})
     reader.request("prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "fiction"}})
     reader.request("resources/read", {"uri": "lib://ledger"})
-    lines = Path(host.settings["audit"]["file"]).read_text().splitlines()
-    trail = [json.loads(line) for line in lines]
-    seen = {(r["tool"], r["outcome"]) for r in trail}
-    assert ("lib://catalogue", "ok") in seen
-    assert ("lib_recommend", "ok") in seen
-    assert ("lib://ledger", "denied") in seen
+    reader.request(
+        "completion/complete",
+        {
+            "ref": {"type": "ref/prompt", "name": "lib_recommend"},
+            "argument": {"name": "shelf", "value": "f"},
+        },
+    )
+    host.stop()  # flushes the trail
+    trail = [json.loads(line) for line in trail_file.read_text().splitlines()]
+    seen = {(r["kind"], r["tool"], r["outcome"]) for r in trail}
+    assert seen == {
+        ("resource", "lib://catalogue", "ok"),
+        ("prompt", "lib_recommend", "ok"),
+        ("resource", "lib://ledger", "denied"),
+        ("completion", "lib_recommend", "ok"),
+    }
 
 
 GUARD = """

@@ -75,7 +75,7 @@ def test_new_plugin_installs_passes_its_tests_and_loads(tmp_path: Path) -> None:
 
     tests = run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider", cwd=target)
     assert tests.returncode == 0, tests.stdout + tests.stderr
-    assert "3 passed" in tests.stdout
+    assert "6 passed" in tests.stdout
 
     report = run(python, "-m", "plughost", "plugins", "--json", cwd=tmp_path, timeout=120)
     assert report.returncode == 0, report.stderr
@@ -83,6 +83,10 @@ def test_new_plugin_installs_passes_its_tests_and_loads(tmp_path: Path) -> None:
     assert demo["status"] == "loaded", demo
     assert demo["distribution"] == "plughost-demo"
     assert [(t["name"], t["scopes"]) for t in demo["tools"]] == [("demo_hello", ["demo:read"])]
+    assert [(c["kind"], c["name"], c["scopes"], c["completes"]) for c in demo["components"]] == [
+        ("template", "demo://greetings/{language}", ["demo:read"], ["language"]),
+        ("prompt", "demo_welcome", ["demo:read"], ["language"]),
+    ]
 
 
 ROOT = Path(__file__).parent.parent
@@ -162,7 +166,7 @@ def test_new_plugin_is_a_repository_ready_for_ci(tmp_path: Path) -> None:
     output = ci.stdout + ci.stderr
     assert ci.returncode == 0, output[-4000:]
     assert "Session tests was successful" in output and "Session lint was successful" in output
-    assert re.search(r"\b3 passed\b", output), output[-2000:]
+    assert re.search(r"\b6 passed\b", output), output[-2000:]
 
 
 def test_the_generated_readmes_develop_commands_work_as_written(tmp_path: Path) -> None:
@@ -186,7 +190,7 @@ def test_the_generated_readmes_develop_commands_work_as_written(tmp_path: Path) 
         stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    assert re.search(r"\b3 passed\b", done.stdout), done.stdout[-2000:]
+    assert re.search(r"\b6 passed\b", done.stdout), done.stdout[-2000:]
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""``plughost plugins``: every installed plugin, whether it loaded, and its tools."""
+"""``plughost plugins``: every installed plugin, whether it loaded, and what it serves."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from plughost.errors import PlughostError
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each failure.")
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when a plugin did not load.")
 def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
-    """Show every installed plugin, whether it loaded, and its tools.
+    """Show every installed plugin, whether it loaded, and its tools, resources and prompts.
 
     Exits 1 when a plugin failed, was incompatible or conflicted (unless --allow-failures), so a
     build step can stop an image whose plugins do not load.
@@ -51,7 +51,8 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
 
 
 def _print_record(record: Any, verbose: bool) -> None:
-    """One plugin: status, why not loaded, and each tool with its scopes and hints."""
+    """One plugin: status, why not loaded, each tool with its scopes and hints, then each
+    resource, resource template and prompt with its scopes and the arguments that complete."""
     from plughost.core.tool_schema import hint_labels
 
     click.echo(
@@ -69,3 +70,8 @@ def _print_record(record: Any, verbose: bool) -> None:
         click.echo(f"        hints: {', '.join(hints)}")
         for scope, when in tool.conditional_scopes.items():
             click.echo(f"        + {scope} {when}")
+    for component in record.components:
+        click.echo(f"    {component.name:<40} {' '.join(component.scopes) or '(no scopes)'}")
+        what = ", ".join(filter(None, [component.kind, component.mime_type]))
+        completes = f"; completes: {', '.join(component.completes)}" if component.completes else ""
+        click.echo(f"        {what}{completes}")

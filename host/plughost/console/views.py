@@ -1,9 +1,9 @@
 """What the Plugins and Health pages show, gathered from the running host.
 
 Plain data for the templates, built from what the host already knows: the load report and
-the registry (plugins, tools, scopes), the readiness checks, the issuer's key cache and the
-settings. Nothing here holds a token, a secret or a password: URLs are shown without their
-credentials.
+the registry (plugins; their tools, resources and prompts; scopes), the readiness checks, the
+issuer's key cache and the settings. Nothing here holds a token, a secret or a password:
+URLs are shown without their credentials.
 """
 
 from __future__ import annotations
@@ -36,6 +36,17 @@ class ToolView(BaseModel):
     hints: list[str]
 
 
+class ComponentView(BaseModel):
+    """A resource, resource template or prompt: what it is, what it needs, what completes."""
+
+    name: str
+    kind: str
+    description: str | None
+    mime_type: str | None
+    scopes: list[ScopeView]
+    completes: list[str]
+
+
 class PluginView(BaseModel):
     namespace: str
     distribution: str | None
@@ -45,6 +56,7 @@ class PluginView(BaseModel):
     location: str | None
     scopes: list[ScopeView]
     tools: list[ToolView]
+    components: list[ComponentView]
 
 
 class PluginsPage(BaseModel):
@@ -56,7 +68,8 @@ class PluginsPage(BaseModel):
 
 
 def plugins_page(host: Host) -> PluginsPage:
-    """Every installed plugin as the load report has it, loaded or not, with its tools."""
+    """Every installed plugin as the load report has it, loaded or not, with its tools,
+    resources and prompts."""
     views = [_plugin(record) for record in host.report.records]
     return PluginsPage(
         plugins=views,
@@ -90,6 +103,17 @@ def _plugin(record: PluginRecord) -> PluginView:
                 hints=hint_labels(tool.annotations),
             )
             for tool in record.tools
+        ],
+        components=[
+            ComponentView(
+                name=component.name,
+                kind=component.kind,
+                description=component.description,
+                mime_type=component.mime_type,
+                scopes=[scope(name) for name in component.scopes],
+                completes=component.completes,
+            )
+            for component in record.components
         ],
     )
 

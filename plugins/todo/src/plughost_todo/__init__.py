@@ -14,6 +14,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Text,
+    cast,
     func,
 )
 from sqlalchemy.exc import IntegrityError
@@ -31,6 +32,11 @@ from plughost import (
 
 MAX_TITLE = 200
 MAX_NOTES = 2000
+# What one read of `todo://open` or one "plan my day" prompt holds at most: enough for a day,
+# small enough for an agent's context. The rest are counted, and `todo_list` pages through them.
+MAX_SHOWN = 50
+# How much of an item's notes the prompt quotes.
+NOTES_EXCERPT = 200
 
 
 class TodoSettings(BaseModel):
@@ -245,3 +251,117 @@ def delete(ctx: ToolContext, id: ItemId) -> Deleted:
         if result.rowcount == 0:
             raise NotFound(f"todo item {id} does not exist", id=id)
     return Deleted(id=id)
+
+
+# Resources and prompts: what an agent reads into its context, or a user picks from a menu,
+# behind the same `todo:read` scope and the same per-tenant storage as the tools.
+
+OPEN = items.c.completed.is_(False)
+
+
+def _open_items(ctx: ToolContext, conn: Connection) -> tuple[list[TodoItem], int]:
+    """The oldest `MAX_SHOWN` open items, and how many are open in all."""
+    stmt = ctx.storage.select(items).where(OPEN).order_by(items.c.id).limit(MAX_SHOWN)
+    shown = [_row_to_item(row) for row in conn.execute(stmt)]
+    total = conn.execute(ctx.storage.select(items, func.count()).where(OPEN)).scalar_one()
+    return shown, int(total)
+
+
+def _not_shown(shown: list[TodoItem], total: int) -> list[str]:
+    left = total - len(shown)
+    return (
+        [f"({left} more open items not shown: page through them with todo_list.)"] if left else []
+    )
+
+
+@plugin.resource("open", scopes=["todo:read"], title="Open todo items", mime_type="text/markdown")
+def open_items(ctx: ToolContext) -> str:
+    """The caller's organisation's open todo items, oldest first, as a Markdown checklist."""
+    with ctx.storage.transaction() as conn:
+        shown, total = _open_items(ctx, conn)
+    lines = [f"# Open todo items ({total})", ""]
+    lines += [f"- [ ] {entry.title} (#{entry.id})" for entry in shown] or ["Nothing to do."]
+    return "\n".join([*lines, *_not_shown(shown, total)]) + "\n"
+
+
+def item_ids(ctx: ToolContext, value: str) -> list[str]:
+    """The ids of the caller's organisation's items that start with what was typed."""
+    if value and not value.isdigit():
+        return []
+    stmt = ctx.storage.select(items, items.c.id).order_by(items.c.id).limit(100)
+    if value:
+        stmt = stmt.where(cast(items.c.id, String).startswith(value))
+    with ctx.storage.transaction() as conn:
+        return [str(item_id) for item_id in conn.execute(stmt).scalars()]
+
+
+@plugin.resource(
+    "items/{id}",
+    scopes=["todo:read"],
+    title="A todo item",
+    mime_type="application/json",
+    complete={"id": item_ids},
+)
+def item(ctx: ToolContext, id: str) -> TodoItem:
+    """One todo item by id, as JSON: the object `todo_get` returns."""
+    # A template's parameters arrive as text: check it as `ItemId` checks a tool's argument.
+    if not id.isdigit() or not 1 <= int(id) <= 2**31 - 1:
+        raise InvalidInput(f"{id!r} is not a todo item id (1, 2, 3, ...)", id=id)
+    with ctx.storage.transaction() as conn:
+        return _fetch(ctx, conn, int(id))
+
+
+def open_titles(ctx: ToolContext, value: str) -> list[str]:
+    """The titles of the caller's organisation's open items that start with what was typed."""
+    prefix = value.strip().lower()[:MAX_TITLE]
+    stmt = (
+        ctx.storage.select(items, items.c.title)
+        .where(OPEN, func.lower(items.c.title).startswith(prefix, autoescape=True))
+        .order_by(items.c.id)
+        .limit(100)
+    )
+    with ctx.storage.transaction() as conn:
+        return list(dict.fromkeys(conn.execute(stmt).scalars()))
+
+
+Hours = Annotated[int, Field(ge=1, le=24, description="Hours available today (1 to 24).")]
+Focus = Annotated[BoundedText[MAX_TITLE], Field(description="An open item's title to start with.")]
+
+
+@plugin.prompt(scopes=["todo:read"], title="Plan my day", complete={"focus": open_titles})
+def plan_my_day(ctx: ToolContext, hours: Hours = 8, focus: Focus = "") -> str:
+    """Plan the day from the organisation's open todo items, oldest first.
+
+    Args:
+        hours: Hours available today (1 to 24).
+        focus: The title of an open item to start with (complete it to see them).
+    """
+    focus = focus.strip()
+    with ctx.storage.transaction() as conn:
+        shown, total = _open_items(ctx, conn)
+        first = _open_titled(ctx, conn, focus) if focus else None
+    if not shown:
+        return "I have no open todo items today. Suggest how to use the time well."
+    if first is not None:
+        shown = [first, *(entry for entry in shown if entry.id != first.id)]
+    lines = [f"I have {hours} hours today. Plan my day from my open todo items:", ""]
+    lines += [_brief(entry) for entry in shown]
+    lines += ["", *_not_shown(shown, total)]
+    if first is not None:
+        lines.append(f"Start with #{first.id}, {first.title!r}.")
+    lines.append("Order them, estimate each, and say what does not fit today.")
+    return "\n".join(lines)
+
+
+def _open_titled(ctx: ToolContext, conn: Connection, title: str) -> TodoItem:
+    stmt = ctx.storage.select(items).where(OPEN, items.c.title == title).order_by(items.c.id)
+    row = conn.execute(stmt.limit(1)).first()
+    if row is None:
+        raise NotFound(f"no open todo item is titled {title!r}", focus=title)
+    return _row_to_item(row)
+
+
+def _brief(entry: TodoItem) -> str:
+    """One item for the prompt: id, title and the start of its notes."""
+    notes = entry.notes[:NOTES_EXCERPT] + ("..." if len(entry.notes) > NOTES_EXCERPT else "")
+    return f"- #{entry.id} {entry.title}" + (f": {notes}" if notes else "")
