@@ -21,6 +21,7 @@ from mcp.shared.auth import (
     OAuthToken,
 )
 from mcp.shared.exceptions import MCPError
+from mcp.types import PromptReference
 
 from plughost.testing import free_port
 
@@ -323,3 +324,43 @@ def test_the_sdk_signs_in_through_the_consent_page_and_steps_up(
     assert storage.tokens is not None and storage.tokens.scope is not None
     assert storage.tokens.refresh_token
     assert {"todo:read", "todo:write"} <= set(storage.tokens.scope.split())
+
+
+def test_resources_prompts_and_completions_through_the_sdk(server: Server) -> None:
+    """The SDK lists and reads todo's resources, gets its prompt and completes an argument;
+    a token without todo:read is refused the read (the 403 the SDK raises)."""
+    tenant = f"t-{uuid.uuid4().hex[:8]}"
+    writer = server.token("todo:read todo:write", tenant=tenant)
+
+    async def seed(session: ClientSession) -> Any:
+        return await session.call_tool("todo_create", {"title": "water the plants"})
+
+    run_session(server, seed, **bearer(writer))
+
+    async def body(session: ClientSession) -> Any:
+        resources = (await session.list_resources()).resources
+        templates = (await session.list_resource_templates()).resource_templates
+        opened = await session.read_resource("todo://open")
+        prompt = await session.get_prompt("todo_plan_my_day", {"hours": "2"})
+        completed = await session.complete(
+            PromptReference(type="ref/prompt", name="todo_plan_my_day"),
+            {"name": "focus", "value": "wat"},
+        )
+        return resources, templates, opened, prompt, completed
+
+    reader = server.token("todo:read", tenant=tenant)
+    resources, templates, opened, prompt, completed = run_session(server, body, **bearer(reader))
+    assert "todo://open" in {str(r.uri) for r in resources}
+    assert "todo://items/{id}" in {t.uri_template for t in templates}
+    assert "water the plants" in opened.contents[0].text
+    assert prompt.messages and prompt.messages[0].role == "user"
+    assert completed.completion.values == ["water the plants"]
+
+    other = server.token("gitops:read", tenant=tenant)
+
+    async def refused(session: ClientSession) -> Any:
+        with pytest.raises(MCPError) as error:
+            await session.read_resource("todo://open")
+        return error.value
+
+    assert run_session(server, refused, **bearer(other)).error.data["missing"] == ["todo:read"]
