@@ -41,7 +41,7 @@ from plughost.ops.audit import Outcome
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.credentials import TokenSource
-from plughost.sdk.elicitation import Ask, InputUnavailable
+from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.tables import TenantStorage
 from plughost.sdk.tool_spec import ToolSpec
@@ -283,7 +283,7 @@ def _asked(record: CallRecord, ctx: ToolContext, ask: Ask) -> ToolResult | Input
         message = f"{ctx.tool.name} needs an answer from the user, and this client cannot ask"
         return _refused(record, InputUnavailable(message, question=ask.key))
     record.end(Outcome.OK, "input_required")
-    return input_required(ask, ctx.rounds)
+    return input_required(ask, ctx.rounds or Rounds())
 
 
 def _internal_error(record: CallRecord) -> ToolResult:

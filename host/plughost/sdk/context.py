@@ -136,7 +136,7 @@ class ToolContext(Generic[SettingsT]):
     tokens: TokenSource | None = field(default=None, repr=False)
     tracer: Tracer | None = None
     updates: Updates | None = field(default=None, repr=False)
-    rounds: Rounds = field(default_factory=Rounds, repr=False)
+    rounds: Rounds | None = field(default=None, repr=False)
 
     def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Tell the client how far the call is (``done`` of ``total``, which may be unknown).
@@ -165,14 +165,14 @@ class ToolContext(Generic[SettingsT]):
     def can_ask(self) -> bool:
         """Whether this call's client can answer a question (`ask`): MCP 2026-07-28 with
         elicitation. When False, offer an argument instead (``confirm: bool = False``)."""
-        return self.rounds.can_ask
+        return self.rounds is not None and self.rounds.can_ask
 
     @property
     def remembered(self) -> Mapping[str, Any]:
         """What the tool passed as ``remember`` when it last asked (empty in the first round).
 
         Sealed by the host, so the client can neither read nor change it."""
-        return self.rounds.remembered
+        return {} if self.rounds is None else self.rounds.remembered
 
     def answer(self, key: str, model: type[BaseModel] | None = None) -> Answer | None:
         """The user's answer to the question ``key``, or None when it has not been asked yet.
@@ -182,7 +182,7 @@ class ToolContext(Generic[SettingsT]):
         is a dict; content that does not fit raises `InvalidInput`. Answers from earlier
         rounds stay readable in later ones; only questions this tool asked are answered.
         """
-        return self.rounds.answer(key, model)
+        return None if self.rounds is None else self.rounds.answer(key, model)
 
     def ask(
         self,

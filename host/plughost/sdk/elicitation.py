@@ -73,8 +73,8 @@ class Ask:
 
     key: str
     message: str
-    schema: dict[str, Any] = field(default_factory=lambda: {"type": "object", "properties": {}})
-    remember: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any]
+    remember: dict[str, Any]
 
 
 @dataclass(frozen=True)
