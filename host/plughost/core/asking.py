@@ -96,10 +96,10 @@ def rounds_of_call() -> Rounds:
     state = _state(context.request_state)
     answers: dict[str, Mapping[str, Any]] = dict(state.get("answers") or {})
     asked = state.get("asked")
-    responses = context.input_responses or {}
-    reply = responses.get(asked) if isinstance(asked, str) else None
-    if isinstance(reply, ElicitResult):
-        answers[asked] = {"action": reply.action, "content": reply.content}
+    if isinstance(asked, str):
+        reply = (context.input_responses or {}).get(asked)
+        if isinstance(reply, ElicitResult):
+            answers[asked] = {"action": reply.action, "content": reply.content}
     return Rounds(can_ask=can_ask, answers=answers, remembered=state.get("remember") or {})
 
 
