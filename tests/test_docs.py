@@ -43,6 +43,7 @@ from pydantic import BaseModel
 
 import plughost
 import plughost.content
+import plughost.elicitation
 import plughost.guardrails
 import plughost.sdk.hookspecs
 import plughost.testing
@@ -116,6 +117,7 @@ PUBLIC_MODULES = (
     plughost.guardrails,
     plughost.tokens,
     plughost.content,
+    plughost.elicitation,
     plughost.testing,
 )
 

@@ -15,6 +15,7 @@ import pytest
 
 import plughost
 import plughost.content
+import plughost.elicitation
 import plughost.guardrails
 import plughost.tokens
 from plughost.sdk import context, credentials, errors, guardrails, types
@@ -44,7 +45,13 @@ def test_the_top_level_holds_at_most_sixteen_names_with_the_version() -> None:
 
 
 def test_every_public_name_has_one_home() -> None:
-    modules = (plughost, plughost.guardrails, plughost.tokens, plughost.content)
+    modules = (
+        plughost,
+        plughost.guardrails,
+        plughost.tokens,
+        plughost.content,
+        plughost.elicitation,
+    )
     names = [name for module in modules for name in module.__all__]
     assert len(names) == len(set(names)), names
     for module in modules:

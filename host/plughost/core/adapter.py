@@ -25,10 +25,11 @@ import anyio
 import anyio.to_thread
 from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult
-from mcp.types import ToolAnnotations
+from mcp.types import InputRequiredResult, ToolAnnotations
 from pydantic import SecretStr
 from pydantic import ValidationError as PydanticValidationError
 
+from plughost.core.asking import input_required, rounds_of_call
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
@@ -40,6 +41,7 @@ from plughost.ops.audit import Outcome
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
 from plughost.sdk.credentials import TokenSource
+from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds
 from plughost.sdk.errors import InsufficientScope, ToolError, UndeclaredScope
 from plughost.sdk.tables import TenantStorage
 from plughost.sdk.tool_spec import ToolSpec
@@ -214,11 +216,12 @@ class Invoker:
             tokens=tokens,
             tracer=current_tracer(),
             updates=record.stream,
+            rounds=rounds_of_call(),
         )
 
     async def _run(
         self, ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any], convert: Convert
-    ) -> ToolResult:
+    ) -> ToolResult | InputRequiredResult:
         """The plugin's function within its deadline; what it did settled on the record."""
         name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
         try:
@@ -239,6 +242,8 @@ class Invoker:
         except Exception:
             logger.exception("tool %s failed", name)
             return _internal_error(record)
+        if isinstance(result, Ask):
+            return _asked(record, ctx, result)
         return self._settled(record, result, convert)
 
     async def _within_deadline(self, ctx: ToolContext, kwargs: dict[str, Any]) -> tuple[Any, bool]:
@@ -284,6 +289,16 @@ class Invoker:
             )
         record.end(Outcome.OK)
         return converted
+
+
+def _asked(record: CallRecord, ctx: ToolContext, ask: Ask) -> ToolResult | InputRequiredResult:
+    """The tool asked its user: this round ends with the question (FastMCP hands it to the
+    client as ``input_required``), or, where the client cannot answer, as a clear error."""
+    if not ctx.can_ask:
+        message = f"{ctx.tool.name} needs an answer from the user, and this client cannot ask"
+        return _refused(record, InputUnavailable(message, question=ask.key))
+    record.end(Outcome.OK, "input_required")
+    return input_required(ask, ctx.rounds or Rounds())
 
 
 def _internal_error(record: CallRecord) -> ToolResult:

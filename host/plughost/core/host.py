@@ -24,6 +24,7 @@ from sqlalchemy import Engine
 from plughost import __version__
 from plughost.core import lifecycle
 from plughost.core.adapter import CallLimits, TokenExchange, build_tool
+from plughost.core.asking import RequestStateKey
 from plughost.core.callrecord import CallLedger
 from plughost.core.capabilities import acknowledge_subscriptions, advertise_only_what_is_served
 from plughost.core.completions import Completions
@@ -58,6 +59,8 @@ class Host:
     metrics: Metrics
     limiter: RateLimiter
     cursors: CursorKey
+    #: Seals the request state of questions tools ask (`plughost.core.asking`).
+    state_key: RequestStateKey
     runtimes: dict[str, PluginRuntime] = field(default_factory=dict)
     #: Every served tool by public name, as FastMCP serves it (the fast path calls these).
     tools: dict[str, Tool] = field(default_factory=dict)
@@ -102,17 +105,19 @@ def build_host(
     for record in report.problems:
         registry.refuse(record.namespace, record.error or record.status.value)
     ledger = CallLedger(audit, metrics, include_arguments=settings.audit.include_arguments)
+    state_key = RequestStateKey(engine)
     host: Host  # the server's lambda below reads it once it is built
     host = Host(
         settings=settings,
         report=report,
         engine=engine,
-        mcp=_server(auth, lambda: host, inline_refs=settings.inline_schema_refs),
+        mcp=_server(auth, lambda: host, state_key, inline_refs=settings.inline_schema_refs),
         registry=registry,
         audit=audit,
         ledger=ledger,
         metrics=metrics,
         cursors=CursorKey(engine),
+        state_key=state_key,
         limiter=RateLimiter.from_settings(settings.rate_limit, registry.owners),
         exchanger=exchanger,
     )
@@ -135,9 +140,13 @@ def _engine(settings: HostSettings) -> Engine:
     )
 
 
-def _server(auth: AuthProvider, host: Any, *, inline_refs: bool) -> FastMCP:
+def _server(
+    auth: AuthProvider, host: Any, state_key: RequestStateKey, *, inline_refs: bool
+) -> FastMCP:
     """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan. The
-    call policy's middleware is added by the app (`plughost.app`), above core.
+    call policy's middleware is added by the app (`plughost.app`), above core. Request state
+    is sealed with ``state_key``, which every replica shares (FastMCP's default key would be
+    this process's alone); its name is the state's audience.
 
     ``inline_refs`` (``PLUGHOST_INLINE_SCHEMA_REFS``, on by default) is FastMCP's
     ``dereference_schemas``: tools/list inlines every ``$ref`` and drops ``$defs``. A
@@ -168,6 +177,7 @@ def _server(auth: AuthProvider, host: Any, *, inline_refs: bool) -> FastMCP:
         cache_ttl=60,
         cache_scope="private",
         dereference_schemas=inline_refs,
+        request_state_security=state_key.security(),
     )
     advertise_only_what_is_served(server, lambda: host().registry, lambda: host().completions)
     acknowledge_subscriptions(server)

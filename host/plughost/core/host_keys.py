@@ -3,8 +3,9 @@
 A key one replica uses must be the one every other replica (and the same replica after a
 restart) uses, with nothing for an operator to configure: the first replica to need a key
 generates and stores it; the others read it back. The table is the host's (migration 0002 of
-its track). The cursor-signing key (`plughost.core.cursor_key`) and the console's session key
-(`plughost.console.session`) live here.
+its track). The cursor-signing key (`plughost.core.cursor_key`), the console's session key
+(`plughost.console.session`) and the key sealing request state (`plughost.core.asking`) live
+here.
 """
 
 from __future__ import annotations

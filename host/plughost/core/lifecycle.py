@@ -44,6 +44,7 @@ async def running(host: Host) -> AsyncIterator[None]:
     await ready_host_schema(host)
     host.audit.start()
     host.cursors.load()
+    host.state_key.load()
     await start_plugins(host)
     try:
         yield

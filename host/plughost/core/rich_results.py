@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import base64
 import inspect
+import types
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Union
 
 import pydantic_core
 from fastmcp.tools.base import ToolResult
@@ -31,6 +32,7 @@ from plughost.sdk.content import (
     Image,
     ResourceLink,
 )
+from plughost.sdk.elicitation import Ask
 
 Convert = Callable[[Any], ToolResult]
 #: The types that are content, as a return annotation may name them.
@@ -55,6 +57,7 @@ class ResultShape:
         """The shape of a return annotation, and the annotation FastMCP is to see instead
         (the structured part's type, or none: content blocks have no output schema)."""
         empty = inspect.Signature.empty
+        annotation = _without_ask(annotation)
         if annotation is empty or annotation is Any:
             return cls(declared=False), annotation
         if typing.get_origin(annotation) is Content:
@@ -99,6 +102,16 @@ def check_result_type(fn: Callable[..., Any], tool: str) -> None:
     take, so the plugin fails to load on its own instead of stopping the host later."""
     hints = typing.get_type_hints(fn, include_extras=True)
     ResultShape.of(hints.get("return", inspect.Signature.empty), tool)
+
+
+def _without_ask(annotation: Any) -> Any:
+    """``Change | Ask`` as ``Change``: a question ends a round, it is never the result."""
+    if annotation is Ask:
+        return inspect.Signature.empty
+    if typing.get_origin(annotation) not in (Union, types.UnionType):
+        return annotation
+    rest = tuple(arg for arg in typing.get_args(annotation) if arg is not Ask)
+    return Union[rest] if rest else inspect.Signature.empty  # noqa: UP007 (a tuple of types)
 
 
 def _names_content(annotation: Any) -> bool:

@@ -57,6 +57,9 @@ class FastPath:
             return None
         request = Request(scope)
         version = request.headers.get("mcp-protocol-version", DEFAULT_VERSION)
+        # Never 2026-07-28: its rounds (a tool asking its user, `plughost.core.asking`) need
+        # the transport's request-state boundary, which seals and verifies ``requestState``
+        # and which `FastMCP.call_tool` skips. Keep this path to handshake versions.
         if version not in HANDSHAKE_PROTOCOL_VERSIONS:
             return None
         has_json, _ = check_accept_headers(request)

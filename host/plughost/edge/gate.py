@@ -150,7 +150,9 @@ class RequestGate:
         the tool asked for, a guardrail) is answered as the policy's verdict instead.
 
         The transport answers with one JSON document once the call is over, so when the
-        response starts the record holds the call's verdict, if any.
+        response starts the record holds the call's verdict, if any. A request the transport
+        itself refuses before the function runs (a tampered or expired ``requestState``, a
+        header that contradicts the body) is settled as a bad request, so it is audited.
         """
         refused = False
 
@@ -160,6 +162,8 @@ class RequestGate:
                 refused = True
                 await self.answers.send(send, record.verdict, message.id)
                 return
+            if event["type"] == "http.response.start" and event["status"] >= 400:
+                record.end(Outcome.BAD_REQUEST, f"refused by the transport ({event['status']})")
             if not refused:
                 await send(event)
 

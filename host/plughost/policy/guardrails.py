@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-from fastmcp.tools.base import ToolResult
+from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 from mcp.types import ContentBlock, TextContent
 from pluggy import HookCaller
 
@@ -96,7 +96,13 @@ class Guardrails:
         if isinstance(record.verdict, DeniedByRule):
             return _refused(record, record.verdict)
         result = await call(dict(info.arguments))
-        if record.verdict is not None or not isinstance(result, ToolResult):
+        # A question for the user (input_required) is not the call's output: the after-call
+        # hooks see the output of the round that answers.
+        if (
+            record.verdict is not None
+            or not isinstance(result, ToolResult)
+            or isinstance(result, InputRequiredToolResult)
+        ):
             return result
         try:
             return await self._after(after, info, result)

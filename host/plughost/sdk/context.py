@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from typing_extensions import TypeVar
 
 from plughost.sdk.credentials import DownstreamToken, TokenSource
+from plughost.sdk.elicitation import Answer, Ask, InputUnavailable, Rounds, make_ask
 from plughost.sdk.errors import InsufficientScope, TokenExchangeRefused, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
@@ -118,7 +119,8 @@ class ToolContext(Generic[SettingsT]):
     ``pages`` makes and reads its pagination cursors; ``tokens`` gets downstream tokens (use
     `token_for`).
     ``tracer`` is the call's OpenTelemetry tracer, None when the call is not traced: use it
-    through `span`.
+    through `span`. ``rounds`` is what the host knows of the call's earlier rounds: use it
+    through `can_ask`, `answer`, `ask` and `remembered`.
     """
 
     caller: Caller
@@ -134,6 +136,7 @@ class ToolContext(Generic[SettingsT]):
     tokens: TokenSource | None = field(default=None, repr=False)
     tracer: Tracer | None = None
     updates: Updates | None = field(default=None, repr=False)
+    rounds: Rounds | None = field(default=None, repr=False)
 
     def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Tell the client how far the call is (``done`` of ``total``, which may be unknown).
@@ -157,6 +160,55 @@ class ToolContext(Generic[SettingsT]):
             raise ValueError(f"log level {level!r} is not one of {', '.join(LOG_LEVELS)}")
         if self.updates is not None:
             self.updates.log(level, {"message": message, **data} if data else message)
+
+    @property
+    def can_ask(self) -> bool:
+        """Whether this call's client can answer a question (`ask`): MCP 2026-07-28 with
+        elicitation. When False, offer an argument instead (``confirm: bool = False``)."""
+        return self.rounds is not None and self.rounds.can_ask
+
+    @property
+    def remembered(self) -> Mapping[str, Any]:
+        """What the tool passed as ``remember`` when it last asked (empty in the first round).
+
+        Sealed by the host, so the client can neither read nor change it."""
+        return {} if self.rounds is None else self.rounds.remembered
+
+    def answer(self, key: str, model: type[BaseModel] | None = None) -> Answer | None:
+        """The user's answer to the question ``key``, or None when it has not been asked yet.
+
+        The function runs from the top in every round, so call this before `ask`: None means
+        ask now. Accepted content is validated by ``model`` (the one given to `ask`), else it
+        is a dict; content that does not fit raises `InvalidInput`. Answers from earlier
+        rounds stay readable in later ones; only questions this tool asked are answered.
+        """
+        return None if self.rounds is None else self.rounds.answer(key, model)
+
+    def ask(
+        self,
+        key: str,
+        message: str,
+        schema: type[BaseModel] | Mapping[str, Any] | None = None,
+        *,
+        remember: Mapping[str, Any] | None = None,
+        fallback: str | None = None,
+    ) -> Ask:
+        """A question for the user: return it, and this round of the call ends with it.
+
+        ``schema`` is the form (a pydantic model of flat fields, or a JSON Schema object);
+        without one the user accepts or declines. ``remember`` (small JSON) comes back as
+        `remembered` in the next round. When the client cannot answer (`can_ask` is False)
+        this raises `InputUnavailable`, whose message is ``fallback`` (how to proceed
+        without asking, such as "call again with confirm=true once the user agreed").
+        """
+        if not self.can_ask:
+            raise InputUnavailable(
+                fallback
+                or f"{self.tool.name} needs an answer from the user, and this client "
+                "cannot ask (it needs MCP 2026-07-28 with elicitation)",
+                question=key,
+            )
+        return make_ask(key, message, schema, remember)
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.

@@ -157,7 +157,9 @@ def test_dev_default_is_a_seeded_bare_repository(plughost_factory):
     production = {a["app"]: a["version"] for a in envs[1]["apps"]}
     assert production == {"api": "1.4.2", "web": "2.3.0", "worker": "0.8.1"}
 
-    rolled = agent.call("gitops_rollback", environment="production", app="api", reason="try it")
+    rolled = agent.call(
+        "gitops_rollback", environment="production", app="api", reason="try it", confirm=True
+    )
     assert rolled.ok, rolled.body
     assert rolled.data["version"] == "1.4.1"
     host.restart()

@@ -223,12 +223,17 @@ def test_protected_environment_needs_the_protected_scope(host, remote):
     assert_clean(host, remote)
 
     allowed = host.client(PROTECTED).call(
-        "gitops_deploy", environment="production", app="api", version="1.1.0", reason="ship it"
+        "gitops_deploy",
+        environment="production",
+        app="api",
+        version="1.1.0",
+        reason="ship it",
+        confirm=True,
     )
     assert allowed.ok, allowed.body
     assert remote.manifest("production", "api")["version"] == "1.1.0"
     rolled = host.client(["gitops:rollback", "gitops:deploy:protected"]).call(
-        "gitops_rollback", environment="production", app="api", reason="revert"
+        "gitops_rollback", environment="production", app="api", reason="revert", confirm=True
     )
     assert rolled.ok, rolled.body
     assert remote.manifest("production", "api")["version"] == "1.0.0"

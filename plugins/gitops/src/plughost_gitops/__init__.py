@@ -14,7 +14,9 @@ from typing import Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from plughost import Conflict, NotFound, Plugin, PluginRuntime, ToolContext, ToolError
+from plughost.elicitation import Ask
 from plughost_gitops.claims import AppClaims
+from plughost_gitops.confirm import confirmation, step
 from plughost_gitops.manifests import (
     NAME_RULE,
     CommitId,
@@ -64,6 +66,10 @@ class GitOpsSettings(BaseModel):
     protected_environments: list[str] = Field(
         default_factory=lambda: ["production"],
         description=f"Environments whose changes also need {PROTECTED_SCOPE} (comma-separated).",
+    )
+    confirm_protected: bool = Field(
+        True,
+        description="Ask the user (or need confirm=true) before changing a protected environment.",
     )
     allowed_tenants: list[str] = Field(
         default_factory=list,
@@ -215,6 +221,21 @@ def _require_protected(ctx: ToolContext, settings: GitOpsSettings, environment: 
             reason=f"{environment} is a protected environment: changing it also needs the "
             f"{PROTECTED_SCOPE} scope, which your token does not have",
         )
+
+
+def _confirmation(
+    ctx: ToolContext,
+    settings: GitOpsSettings,
+    environment: str,
+    current: Manifest,
+    question: str,
+    confirm: bool,
+) -> Ask | None:
+    """The user's confirmation of a change to ``current`` in ``environment``, if it needs one."""
+    protected = settings.confirm_protected and environment in settings.protected_environments
+    return confirmation(
+        ctx, environment, question, now=current.version, confirm=confirm, protected=protected
+    )
 
 
 def _environments(repo: Repository, settings: GitOpsSettings) -> list[str]:
@@ -433,12 +454,19 @@ def diff(ctx: ToolContext, from_environment: Name, to_environment: Name) -> Envi
     idempotent=True,
 )
 def deploy(
-    ctx: ToolContext, environment: Name, app: Name, version: Version, reason: Reason
-) -> Change:
+    ctx: ToolContext[GitOpsSettings],
+    environment: Name,
+    app: Name,
+    version: Version,
+    reason: Reason,
+    confirm: bool = False,
+) -> Change | Ask:
     """Set the version an app runs in an environment, as a commit the deploy controller syncs.
 
     The commit records who asked (token subject and client) and why. Setting the version the
-    app already has changes nothing. Protected environments also need gitops:deploy:protected.
+    app already has changes nothing. Protected environments also need gitops:deploy:protected,
+    and the user's confirmation: the tool asks them, or takes confirm=true from a client that
+    cannot ask once they agreed.
 
     Args:
         environment: Environment name, e.g. staging.
@@ -446,6 +474,8 @@ def deploy(
         version: The release to run: MAJOR.MINOR.PATCH, optional leading v, -prerelease and
             +build (1.4.2, v2.0.0-rc.1).
         reason: Why, in one line (ticket, incident, release note); kept in the commit.
+        confirm: The user agreed to change this protected environment (for clients that
+            cannot ask them).
     """
     repo, settings = _open(ctx)
     check_name("environment", environment)
@@ -457,8 +487,15 @@ def deploy(
         current = _load(repo, settings, environment, app)
         if current.version == version:
             return _unchanged(environment, app, version)
+        question = f"Deploy {app} {version} to {environment} (now {current.version})? {reason}"
+        ask = _confirmation(ctx, settings, environment, current, question, confirm)
+        if ask is not None:
+            return ask
+        step(ctx, 1, f"read {current.path}: {current.version}")
         message = f"deploy {app} {version} to {environment}\n\n{_trailers(ctx, reason)}"
+        step(ctx, 2, f"committing {app} {version}")
         commit = _push(repo, current, version, current.image, message)
+        step(ctx, 3, f"pushed {commit[:12]}")
     return Change(
         environment=environment,
         app=app,
@@ -482,6 +519,24 @@ def _previous_release(repo: Repository, current: Manifest) -> tuple[str, Manifes
     )
 
 
+def _rollback_target(
+    repo: Repository, current: Manifest, wanted: str | None
+) -> tuple[str, Manifest]:
+    """The commit to restore and the app's manifest there: the one before the current release,
+    or the release at ``wanted``."""
+    if wanted is None:
+        return _previous_release(repo, current)
+    resolved = repo.resolve(wanted)
+    if resolved is None:
+        raise NotFound(f"commit {wanted} is not on branch {repo.branch}", commit=wanted)
+    found = _version_at(repo, resolved, current.path)
+    if found is None:
+        raise NotFound(
+            f"{current.path} has no usable manifest at commit {resolved[:12]}", commit=resolved
+        )
+    return resolved, found
+
+
 @plugin.tool(
     scopes=["gitops:rollback"],
     conditional_scopes={PROTECTED_SCOPE: WHEN_PROTECTED},
@@ -490,23 +545,26 @@ def _previous_release(repo: Repository, current: Manifest) -> tuple[str, Manifes
     idempotent=False,
 )
 def rollback(
-    ctx: ToolContext,
+    ctx: ToolContext[GitOpsSettings],
     environment: Name,
     app: Name,
     reason: Reason,
     to_commit: CommitId | None = None,
-) -> Change:
+    confirm: bool = False,
+) -> Change | Ask:
     """Put an app back on an earlier release, as a new commit (history is never rewritten).
 
     Without ``to_commit``: the version the app had before its current one. With it: the
     version (and image) the app had at that commit of the branch. Protected environments also
-    need gitops:deploy:protected.
+    need gitops:deploy:protected, and the user's confirmation (asked, or confirm=true).
 
     Args:
         environment: Environment name, e.g. production.
         app: App name, e.g. api.
         reason: Why, in one line (incident, ticket); kept in the commit.
         to_commit: A commit id (7-40 hex digits) from the app's history to restore.
+        confirm: The user agreed to change this protected environment (for clients that
+            cannot ask them).
     """
     repo, settings = _open(ctx)
     check_name("environment", environment)
@@ -516,26 +574,23 @@ def rollback(
     _require_protected(ctx, settings, environment)
     with _claims(ctx).claim(environment, app), repo.session():
         current = _load(repo, settings, environment, app)
-        if wanted is None:
-            source, target = _previous_release(repo, current)
-        else:
-            resolved = repo.resolve(wanted)
-            if resolved is None:
-                raise NotFound(f"commit {wanted} is not on branch {repo.branch}", commit=wanted)
-            found = _version_at(repo, resolved, current.path)
-            if found is None:
-                raise NotFound(
-                    f"{current.path} has no usable manifest at commit {resolved[:12]}",
-                    commit=resolved,
-                )
-            source, target = resolved, found
+        source, target = _rollback_target(repo, current, wanted)
         if (target.version, target.image) == (current.version, current.image):
             return _unchanged(environment, app, current.version, restored_from=source)
+        question = (
+            f"Roll {app} in {environment} back from {current.version} to {target.version}? {reason}"
+        )
+        ask = _confirmation(ctx, settings, environment, current, question, confirm)
+        if ask is not None:
+            return ask
+        step(ctx, 1, f"read {current.path}: {current.version}, restoring {source[:12]}")
         message = (
             f"rollback {app} to {target.version} in {environment}\n\n"
             f"Restores: {source}\n{_trailers(ctx, reason)}"
         )
+        step(ctx, 2, f"committing {app} {target.version}")
         commit = _push(repo, current, target.version, target.image, message)
+        step(ctx, 3, f"pushed {commit[:12]}")
     return Change(
         environment=environment,
         app=app,

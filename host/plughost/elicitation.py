@@ -1,0 +1,11 @@
+"""The elicitation SDK: asking the user mid-call (`ToolContext.ask`) and reading the answer.
+
+Only tools that ask their user need these names (the methods are on `ToolContext`), so they
+live here rather than in `plughost`: ``from plughost.elicitation import Ask, Answer``.
+"""
+
+from __future__ import annotations
+
+from plughost.sdk.elicitation import Answer, Ask, InputUnavailable
+
+__all__ = ["Answer", "Ask", "InputUnavailable"]
