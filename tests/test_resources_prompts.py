@@ -65,6 +65,12 @@ def show_logo(ctx: ToolContext) -> list:
     ]
 
 
+@plugin.prompt(scopes=["lib:read"])
+def pick(ctx: ToolContext, count: int, shelf: str = "fiction") -> str:
+    """Pick some books from a shelf."""
+    return f"Pick {count + 1} books from {shelf}"
+
+
 @plugin.prompt(scopes=["lib:admin"])
 def audit_ledger(ctx: ToolContext) -> str:
     """Review the ledger."""
@@ -150,7 +156,7 @@ def test_a_plugins_error_in_a_reader_is_its_message(host):
 def test_prompts_are_listed_by_scope_and_filled_in(host):
     reader = host.client(["lib:read"])
     prompts = reader.request("prompts/list").result["prompts"]
-    assert sorted(p["name"] for p in prompts) == ["lib_recommend", "lib_show_logo"]
+    assert sorted(p["name"] for p in prompts) == ["lib_pick", "lib_recommend", "lib_show_logo"]
     recommend = next(p for p in prompts if p["name"] == "lib_recommend")
     arguments = {a["name"]: a.get("required", False) for a in recommend["arguments"]}
     assert arguments == {"shelf": True, "mood": False}
@@ -176,6 +182,17 @@ def test_a_prompt_with_an_image_and_an_embedded_resource(host):
         "mimeType": "text/plain",
         "text": "fiction",
     }
+
+
+def test_a_prompts_arguments_are_converted_to_their_types_or_refused(host):
+    reader = host.client(["lib:read"])
+    got = reader.request("prompts/get", {"name": "lib_pick", "arguments": {"count": "2"}})
+    assert got.result["messages"][0]["content"]["text"] == "Pick 3 books from fiction"
+    bad = {"name": "lib_pick", "arguments": {"count": "a-secret-value"}}
+    refused = reader.request("prompts/get", bad)
+    message = refused.jsonrpc_error["message"]
+    assert message.startswith("invalid_input: argument 'count' of lib_pick")
+    assert "a-secret-value" not in message
 
 
 def test_a_prompt_without_the_scope_is_a_403(host):

@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import pydantic_core
-from fastmcp.exceptions import ResourceError
+from fastmcp.exceptions import PromptError, ResourceError
 from fastmcp.prompts import Message as PromptMessage
 from fastmcp.prompts import Prompt
 from fastmcp.resources import Resource, ResourceContent, ResourceResult, ResourceTemplate
+from pydantic import TypeAdapter, ValidationError
 
 from plughost.core.adapter import META_KEY, Convert, Invoker, agent_signature
-from plughost.core.callrecord import CallRecord
+from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.registry import RegisteredTarget
 from plughost.core.rich_results import to_block
 from plughost.ops.audit import Outcome
@@ -89,8 +90,23 @@ def build_resource(
 
 
 def build_prompt(spec: PromptSpec, entry: RegisteredTarget, invoke: ComponentInvoker) -> Prompt:
-    """The prompt ``entry.name``, its arguments from the function's typed parameters."""
-    get = _bound(spec.fn, f"prompt {entry.name!r}", invoke, _messages)
+    """The prompt ``entry.name``, its arguments from the function's typed parameters.
+
+    MCP sends prompt arguments as strings; each is converted to its parameter's type here
+    (the type's string form, else JSON), so one that does not fit is the caller's
+    ``invalid_input`` naming the argument, never the value sent.
+    """
+    parameters, _ = agent_signature(spec.fn, f"prompt {entry.name!r}")
+    typed = {p.name: TypeAdapter(p.annotation) for p in parameters if p.annotation is not str}
+
+    async def get(**kwargs: Any) -> Any:
+        return await invoke(_converted(entry.name, kwargs, typed), _messages)
+
+    get.__name__ = get.__qualname__ = getattr(spec.fn, "__name__", "prompt")
+    get.__doc__ = spec.fn.__doc__
+    strings = [p.replace(annotation=str) for p in parameters]
+    get.__signature__ = inspect.Signature(strings)  # type: ignore[attr-defined]
+    get.__annotations__ = {p.name: str for p in strings}
     return Prompt.from_function(
         get,
         name=entry.name,
@@ -98,6 +114,30 @@ def build_prompt(spec: PromptSpec, entry: RegisteredTarget, invoke: ComponentInv
         description=spec.description or _first_paragraph(spec.fn),
         meta=_meta(entry),
     )
+
+
+def _converted(
+    prompt: str, arguments: dict[str, Any], typed: dict[str, TypeAdapter[Any]]
+) -> dict[str, Any]:
+    """The prompt's string arguments as their parameters' types, or an ``invalid_input``."""
+    converted = dict(arguments)
+    for name, adapter in typed.items():
+        if not isinstance(arguments.get(name), str):
+            continue
+        try:
+            converted[name] = adapter.validate_strings(arguments[name])
+        except ValidationError as exc:
+            try:  # lists and models arrive as JSON text
+                converted[name] = adapter.validate_json(arguments[name])
+            except ValidationError:
+                record = current_call.get()
+                if record is not None:
+                    record.end(Outcome.INVALID_INPUT, "invalid_input")
+                problem = exc.errors(include_url=False, include_input=False)[0]["msg"]
+                raise PromptError(
+                    f"invalid_input: argument {name!r} of {prompt}: {problem}"
+                ) from None
+    return converted
 
 
 def _bound(

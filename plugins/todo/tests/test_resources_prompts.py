@@ -155,8 +155,8 @@ def test_plan_my_day_starts_with_the_focus_its_completion_offers(host):
     [
         ({"focus": "Not a todo"}, "not_found: no open todo item is titled 'Not a todo'"),
         ({"hours": "25"}, "Input should be less than or equal to 24"),
-        ({"hours": "many"}, "Could not convert argument 'hours'"),
-        ({"focus": "x" * 201}, "Could not convert argument 'focus'"),
+        ({"hours": "many"}, "invalid_input: argument 'hours' of todo_plan_my_day"),
+        ({"focus": "x" * 201}, "invalid_input: argument 'focus' of todo_plan_my_day"),
     ],
 )
 def test_bad_prompt_arguments_are_clear_errors(host, arguments, error):
