@@ -145,6 +145,23 @@ def _wait_for(proc: subprocess.Popen[bytes], url: str, log: Path) -> None:
     raise AssertionError(f"the Inspector did not start:\n{log.read_text()}")
 
 
+async def connect(page: Any, consent_url: str) -> None:
+    """Flip the Inspector's connect switch until its sign-in reaches ``consent_url``: a click
+    that lands while the Inspector's app is still starting is lost, so it is tried again (the
+    consent page itself must come within the usual step's time)."""
+    from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+    switch = page.get_by_role("switch").first
+    for _ in range(3):
+        await switch.click(force=True)
+        try:
+            await page.wait_for_url(consent_url, timeout=5_000)
+            return
+        except PlaywrightTimeout:
+            continue
+    await page.wait_for_url(consent_url)
+
+
 def test_the_web_ui_signs_in_through_consent_and_calls_a_tool(
     node_tools: NodeTools,
     server: Server,
@@ -159,8 +176,7 @@ def test_the_web_ui_signs_in_through_consent_and_calls_a_tool(
     async def main() -> tuple[list[str], list[str], str]:
         async with headless_page(chromium) as page:
             await page.goto(url)
-            await page.get_by_role("switch").first.click(force=True)
-            await page.wait_for_url(f"{server.base_url}/oauth/consent?*")
+            await connect(page, f"{server.base_url}/oauth/consent?*")
             await keep_screenshot(page, tmp_path / "consent-page.png", screenshots)
             listed = await consent(page, untick=("crm:read",))
             await page.get_by_text("Connected", exact=True).wait_for()
