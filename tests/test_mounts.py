@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
-from processes import reachable
+from processes import cli_env, reachable, run_cli
 
 from plughost.testing import LiveHost, free_port
 
@@ -247,3 +247,54 @@ def test_a_client_of_the_upstream_never_sees_the_hosts_token(live: LiveHost):
     client = live.client(["weather:read", "weather:debug"])
     assert client.call("weather_remember").ok
     assert client.call("weather_last_meta").data["authorization"] is None
+
+
+def test_plughost_plugins_reports_each_mount_without_its_secret(upstream: Upstream, tmp_path: Path):
+    settings = {
+        "PLUGHOST_MOUNTS__WEATHER__URL": upstream.url,
+        "PLUGHOST_MOUNTS__WEATHER__SCOPES": json.dumps(SCOPES),
+        "PLUGHOST_MOUNTS__WEATHER__TOOLS": json.dumps({"forecast": ["weather:read"]}),
+        "PLUGHOST_MOUNTS__WEATHER__CREDENTIALS__KIND": "static",
+        "PLUGHOST_MOUNTS__WEATHER__CREDENTIALS__ENV": "WEATHER_KEY",
+        "WEATHER_KEY": "s3cret-value",
+        "PLUGHOST_ENABLED_PLUGINS": "todo",
+    }
+    done = run_cli(cli_env(tmp_path, **settings), "plugins")
+    assert done.returncode == 0, done.stderr
+    assert f"weather      remote       http {upstream.url}" in done.stdout
+    assert "up: weather 1.4.2" in done.stdout
+    assert "weather_forecast" in done.stdout
+    assert "(skipped) admin_reset: no scopes declared for it" in done.stdout
+    assert "s3cret" not in done.stdout + done.stderr
+
+
+def test_a_static_credential_reaches_the_upstream(
+    upstream: Upstream, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("WEATHER_KEY", "s3cret-value")
+    mount = {
+        "url": upstream.url,
+        "scopes": SCOPES,
+        "tools": TOOLS,
+        "credentials": {"kind": "static", "env": "WEATHER_KEY"},
+    }
+    host = LiveHost(data_dir=tmp_path, plugins=["todo"], settings={"mounts": {"weather": mount}})
+    host.start()
+    try:
+        client = host.client(["weather:debug"])
+        assert client.call("weather_remember").ok
+        assert client.call("weather_last_meta").data["authorization"] == "Bearer s3cret-value"
+    finally:
+        host.stop()
+
+
+def test_the_console_shows_the_mount_and_its_health(live: LiveHost, upstream: Upstream):
+    admin = live.token(["plughost:admin"])
+    page = httpx.get(
+        f"{live.base_url}/console", headers={"Authorization": f"Bearer {admin}"}, timeout=10
+    )
+    assert page.status_code == 200
+    assert "remote: up" in page.text
+    assert upstream.url in page.text
+    assert "weather_forecast" in page.text
+    assert "admin_reset" in page.text and "no scopes declared for it" in page.text

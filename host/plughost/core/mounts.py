@@ -14,7 +14,7 @@ registry's generation changes, so cached tools/list answers follow), and when it
 start, or a call found its connection gone) it is marked down in the registry, so its names
 answer ``unavailable`` (503 with ``Retry-After``) at once instead of waiting for a deadline,
 and retried after 1 s, then 2, 4... up to ``refresh_seconds``. Only tools are forwarded so far;
-a server's resources and prompts are counted in its state but not served.
+a server's resources and prompts are reported as skipped, not served.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
+
+from mcp import types as mcp
 
 from plughost.core.callrecord import current_call
 from plughost.core.forwarding import ForwardedTool, UpstreamUnavailable
@@ -144,41 +146,72 @@ class Mount:
         state.status, state.error, state.last_refresh = "up", None, time.time()
         state.server, state.version = listing.server_name, listing.server_version
         state.served = [entry.name for entry, _ in served]
-        for resource in (*listing.resources, *listing.templates, *listing.prompts):
-            what = getattr(resource, "uri", None) or getattr(resource, "uri_template", None)
-            state.skipped[str(what or getattr(resource, "name", "?"))] = "not forwarded yet"
 
     def _tools(self, listing: Listing) -> list[tuple[RegisteredTarget, ForwardedTool]]:
         """The upstream's tools the operator declared scopes for, as the host serves them."""
-        settings, state = self.settings, self.state
-        state.skipped = {}
-        served = []
-        for listed in listing.tools:
-            scopes = settings.tools.get(listed.name, settings.default_scopes)
-            if scopes is None:
-                state.skipped[listed.name] = "no scopes declared for it"
-                continue
-            try:
-                name = check_tool(self.namespace, listed.name, scopes, settings.scopes)
-            except ScopeError as exc:
-                state.skipped[listed.name] = str(exc)
-                continue
-            entry = RegisteredTarget(
-                name=name,
-                plugin=self.namespace,
-                plugin_version=listing.server_version,
-                scopes=tuple(scopes),
-            )
-            tool = ForwardedTool.build(
-                self.client,
-                listed,
+        chosen, self.state.skipped = select_tools(self.namespace, self.settings, listing)
+        return [
+            (
                 entry,
-                deadline=settings.timeout_seconds,
-                max_result_bytes=self.host.settings.max_result_bytes,
-                meta={"mount": True},
+                ForwardedTool.build(
+                    self.client,
+                    listed,
+                    entry,
+                    deadline=self.settings.timeout_seconds,
+                    max_result_bytes=self.host.settings.max_result_bytes,
+                    meta={"mount": True},
+                ),
             )
-            served.append((entry, tool))
-        return served
+            for listed, entry in chosen
+        ]
+
+
+def select_tools(
+    namespace: str, settings: MountSettings, listing: Listing
+) -> tuple[list[tuple[mcp.Tool, RegisteredTarget]], dict[str, str]]:
+    """Which listed tools are served (with their registry entries), and which not and why."""
+    chosen, skipped = [], {}
+    for listed in listing.tools:
+        scopes = settings.tools.get(listed.name, settings.default_scopes)
+        if scopes is None:
+            skipped[listed.name] = "no scopes declared for it"
+            continue
+        try:
+            name = check_tool(namespace, listed.name, scopes, settings.scopes)
+        except ScopeError as exc:
+            skipped[listed.name] = str(exc)
+            continue
+        entry = RegisteredTarget(
+            name=name, plugin=namespace, plugin_version=listing.server_version, scopes=tuple(scopes)
+        )
+        chosen.append((listed, entry))
+    for other in (*listing.resources, *listing.templates, *listing.prompts):
+        what = getattr(other, "uri", None) or getattr(other, "uri_template", None) or other.name
+        skipped[str(what)] = "resources and prompts are not forwarded yet"
+    return chosen, skipped
+
+
+async def probe(namespace: str, settings: MountSettings) -> MountState:
+    """Connect once and say what the mount would serve (``plughost plugins``), then close."""
+    state = MountState(namespace, settings.kind, settings.where)
+    try:
+        connector = _connector(namespace, settings)
+    except SettingsError as exc:
+        state.status, state.error = "down", str(exc)
+        return state
+    client = UpstreamClient(namespace, connector, connect_timeout=settings.connect_timeout_seconds)
+    try:
+        listing = await client.connect()
+    except UpstreamUnavailable as exc:
+        state.status, state.error = "down", str(exc)
+        return state
+    finally:
+        await client.close()
+    chosen, state.skipped = select_tools(namespace, settings, listing)
+    state.status, state.last_refresh = "up", time.time()
+    state.server, state.version = listing.server_name, listing.server_version
+    state.served = [entry.name for _, entry in chosen]
+    return state
 
 
 def build_mounts(host: Host) -> dict[str, Mount]:
