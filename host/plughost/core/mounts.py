@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Literal
 from mcp import types as mcp
 
 from plughost.core.callrecord import current_call
-from plughost.core.forwarding import ForwardedTool, UpstreamUnavailable
+from plughost.core.forwarding import ForwardedTool, UpstreamError, UpstreamUnavailable
 from plughost.core.lifecycle import unserve
 from plughost.core.naming import check_namespace, check_tool, check_vocabulary
 from plughost.core.registry import RegisteredTarget
@@ -99,7 +99,7 @@ class Mount:
         """Connect, list and serve what the upstream serves now; False when it is down."""
         try:
             listing = await self.client.connect()
-        except UpstreamUnavailable as exc:
+        except (UpstreamUnavailable, UpstreamError) as exc:
             self.broken(str(exc))
             return False
         self._serve(listing)
@@ -202,7 +202,7 @@ async def probe(namespace: str, settings: MountSettings) -> MountState:
     client = UpstreamClient(namespace, connector, connect_timeout=settings.connect_timeout_seconds)
     try:
         listing = await client.connect()
-    except UpstreamUnavailable as exc:
+    except (UpstreamUnavailable, UpstreamError) as exc:
         state.status, state.error = "down", str(exc)
         return state
     finally:
