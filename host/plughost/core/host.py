@@ -22,7 +22,7 @@ from fastmcp.tools import Tool
 from sqlalchemy import Engine
 
 from plughost import __version__
-from plughost.core import lifecycle
+from plughost.core import lifecycle, mounts
 from plughost.core.adapter import CallLimits, TokenExchange, build_tool
 from plughost.core.asking import RequestStateKey
 from plughost.core.callrecord import CallLedger
@@ -70,6 +70,8 @@ class Host:
     loops: dict[str, PluginLoop] = field(default_factory=dict)
     guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
     exchanger: TokenExchange | None = None
+    #: Existing MCP servers served under a namespace (`plughost.core.mounts`).
+    mounts: dict[str, mounts.Mount] = field(default_factory=dict)
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -123,6 +125,7 @@ def build_host(
     )
     for plugin in report.loaded:
         _register(host, plugin)
+    host.mounts = mounts.build_mounts(host)
     if host.completions:
         host.mcp.add_completion_handler(host.completions)
     lifecycle.count_plugins(host.report, metrics)
@@ -162,7 +165,7 @@ def _server(
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        async with lifecycle.running(host()):
+        async with lifecycle.running(host()), mounts.running(host().mounts):
             yield {}
 
     server = FastMCP(

@@ -32,6 +32,7 @@ from plughost.settings.environment import (
     describe_validation_error,
 )
 from plughost.settings.fields import bounded, wait
+from plughost.settings.mounts import MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import TokenExchangeSettings
 
@@ -147,6 +148,11 @@ class HostSettings(BaseSettings):
     )
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin settings sections, keyed by namespace."
+    )
+
+    mounts: dict[str, MountSettings] = Field(
+        default_factory=dict,
+        description="Existing MCP servers served under a namespace, keyed by namespace.",
     )
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
