@@ -152,6 +152,9 @@ def test_audit_cli_filters_and_summarises(audited):
         assert tools["todo_get"]["outcomes"] == {"tool_error": 1}
         text_out = run_cli(run_env, "audit", "--summary").stdout
         assert "per tool" in text_out and "per client" in text_out
+        for window in (("--until", "2000-01-01"), ("--since", "2999-01-01T00:00:00+00:00")):
+            done = run_cli(run_env, "audit", "--json", *window)
+            assert (done.returncode, done.stdout) == (0, ""), window
 
 
 def test_parallel_calls_against_a_limit_allow_exactly_that_many(plughost_factory):

@@ -53,12 +53,10 @@ def audit(
     except (PlughostError, ValueError) as exc:
         fail(PlughostError(str(exc)))
     selected = trail.matching(
-        _read_trail(settings, start),
+        _read_trail(settings, start, end),
         subject=subject,
         tool=tool,
         outcome=outcome,
-        since=start,
-        until=end,
         trace_id=trace_id,
     )
     if summary:
@@ -68,15 +66,18 @@ def audit(
         click.echo(entry.model_dump_json() if as_json else _line(entry))
 
 
-def _read_trail(settings: HostSettings, since: datetime | None) -> Iterable[AuditRecord]:
-    """The records from the database if the trail is kept there, else from the audit file."""
+def _read_trail(
+    settings: HostSettings, since: datetime | None, until: datetime | None
+) -> Iterable[AuditRecord]:
+    """The records from ``since`` to ``until``, from the database if the trail is kept there,
+    else from the audit file."""
     from plughost.core.database import build_engine
     from plughost.ops import audit_query as trail
 
     if settings.audit.database:
-        return trail.read_database(build_engine(settings.resolved_database_url), since=since)
+        return trail.read_database(build_engine(settings.resolved_database_url), since, until)
     if settings.audit.file is not None and settings.audit.file.exists():
-        return trail.read_file(settings.audit.file)
+        return trail.read_file(settings.audit.file, since, until)
     click.echo(
         "error: no audit trail to read; set PLUGHOST_AUDIT__DATABASE=true or "
         "PLUGHOST_AUDIT__SINK=file with PLUGHOST_AUDIT__FILE",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import inspect
 import re
 from collections.abc import Sequence
+from typing import TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -23,6 +24,7 @@ PATH_RE = re.compile(
     r"[A-Za-z0-9._~!$&'()*+,;=:@/%-]*(\{[A-Za-z_][A-Za-z0-9_]*\}[A-Za-z0-9._~!$&'()*+,;=:@/%-]*)*"
 )
 PARAMETER_RE = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
+S = TypeVar("S", ResourceSpec, PromptSpec)
 
 
 class ComponentInfo(BaseModel):
@@ -46,9 +48,7 @@ def check_resources(
 ) -> list[ComponentInfo]:
     """Check every resource's path, scopes and completers; describe each."""
     infos: list[ComponentInfo] = []
-    for spec in specs:
-        if not isinstance(spec, ResourceSpec):
-            raise ScopeError(f"plughost_resources returned {spec!r}; declare with @plugin.resource")
+    for spec in _made_by(specs, ResourceSpec, "resource"):
         uri = resource_uri(namespace, spec.path)
         if not spec.path.strip("/") or not PATH_RE.fullmatch(spec.path):
             raise ScopeError(f"resource path {spec.path!r} is not a URI path (see RFC 3986)")
@@ -68,15 +68,26 @@ def check_prompts(
 ) -> list[ComponentInfo]:
     """Check every prompt's name, scopes and completers; describe each."""
     infos: list[ComponentInfo] = []
-    for spec in specs:
-        if not isinstance(spec, PromptSpec):
-            raise ScopeError(f"plughost_prompts returned {spec!r}; declare with @plugin.prompt")
+    for spec in _made_by(specs, PromptSpec, "prompt"):
         public = check_tool(namespace, spec.name, spec.scopes, vocabulary)
         arguments = list(inspect.signature(spec.fn).parameters)[1:]
         _check_completers(f"prompt {public!r}", spec.complete, arguments)
         infos.append(_info("prompt", public, spec.scopes, spec.description, spec.fn, spec.complete))
     _refuse_twice(infos)
     return infos
+
+
+def _made_by(specs: Sequence[object], spec_type: type[S], decorator: str) -> list[S]:
+    """The specs a hook returned, each one `Plugin.<decorator>` made (a hook written by hand
+    may return anything)."""
+    made: list[S] = []
+    for spec in specs:
+        if not isinstance(spec, spec_type):
+            raise ScopeError(
+                f"plughost_{decorator}s returned {spec!r}; declare with @plugin.{decorator}"
+            )
+        made.append(spec)
+    return made
 
 
 def _info(

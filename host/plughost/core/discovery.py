@@ -317,16 +317,8 @@ def _load(
     functions = [*tools, *resources, *prompts]
     _check_scope_uses(ep.module, [spec.fn.__module__ for spec in functions], vocabulary)
 
-    settings_model = manager.hook.plughost_settings_model()
     tables = [t for part in manager.hook.plughost_tables() for t in part]
-    for table in tables:
-        if not table.name.startswith(f"{namespace}_"):
-            raise ScopeError(f"table {table.name!r} must be named '{namespace}_<name>'")
-        if TENANT_COLUMN not in table.c:
-            raise ScopeError(
-                f"table {table.name!r} has no {TENANT_COLUMN} column; declare it with "
-                "plugin.table(...) so rows stay within their tenant"
-            )
+    _check_tables(namespace, tables)
 
     record.scopes = vocabulary
     record.baseline_scopes = list(dict.fromkeys(baseline))
@@ -336,11 +328,23 @@ def _load(
         record=record,
         manager=manager,
         tools=tools,
-        settings_model=settings_model,
+        settings_model=manager.hook.plughost_settings_model(),
         tables=tables,
         resources=resources,
         prompts=prompts,
     )
+
+
+def _check_tables(namespace: str, tables: list[Table]) -> None:
+    """Refuse a table outside the plugin's namespace, or one whose rows belong to no tenant."""
+    for table in tables:
+        if not table.name.startswith(f"{namespace}_"):
+            raise ScopeError(f"table {table.name!r} must be named '{namespace}_<name>'")
+        if TENANT_COLUMN not in table.c:
+            raise ScopeError(
+                f"table {table.name!r} has no {TENANT_COLUMN} column; declare it with "
+                "plugin.table(...) so rows stay within their tenant"
+            )
 
 
 def _tool_infos(

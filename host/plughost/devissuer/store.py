@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from typing import Any
 
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import BaseModel
@@ -39,28 +40,34 @@ clients_table = Table(
     Column("registration", Text, nullable=False),
     Column("created_at", Integer, nullable=False),
 )
-requests_table = Table(
-    "plughost_oauth_requests",
-    oauth_metadata,
-    Column("id_hash", String(64), primary_key=True),
-    Column("request", Text, nullable=False),
-    Column("expires_at", Integer, nullable=False, index=True),
+
+
+def _secret_table(name: str, key: str, *columns: Column[Any]) -> Table:
+    """A table of one kind of bearer secret, keyed by the secret's `digest` (never the value)."""
+    return Table(name, oauth_metadata, Column(key, String(64), primary_key=True), *columns)
+
+
+def _expires_at() -> Column[int]:
+    """When a stored secret lapses; indexed, as every save prunes the rows past it."""
+    return Column("expires_at", Integer, nullable=False, index=True)
+
+
+requests_table = _secret_table(
+    "plughost_oauth_requests", "id_hash", Column("request", Text, nullable=False), _expires_at()
 )
-codes_table = Table(
+codes_table = _secret_table(
     "plughost_oauth_codes",
-    oauth_metadata,
-    Column("code_hash", String(64), primary_key=True),
+    "code_hash",
     Column("grant", Text, nullable=False),
-    Column("expires_at", Integer, nullable=False, index=True),
+    _expires_at(),
     Column("used_at", Integer),
 )
-refresh_tokens_table = Table(
+refresh_tokens_table = _secret_table(
     "plughost_oauth_refresh_tokens",
-    oauth_metadata,
-    Column("token_hash", String(64), primary_key=True),
+    "token_hash",
     Column("family", String(64), nullable=False, index=True),
     Column("grant", Text, nullable=False),
-    Column("expires_at", Integer, nullable=False, index=True),
+    _expires_at(),
     Column("used_at", Integer),
     Column("revoked_at", Integer),
 )
@@ -222,70 +229,28 @@ class OAuthStore:
     # --- authorization codes ---------------------------------------------------------------
 
     def save_code(self, code: str, grant: CodeGrant, ttl: int) -> None:
-        self.ensure()
-        now = int(time.time())
-        with self._engine.begin() as conn:
-            conn.execute(
-                delete(codes_table).where(codes_table.c.expires_at < now - REPLAY_MEMORY_SECONDS)
-            )
-            conn.execute(
-                codes_table.insert().values(
-                    code_hash=digest(code), grant=grant.model_dump_json(), expires_at=now + ttl
-                )
-            )
+        self._save(codes_table, code, ttl, grant=grant.model_dump_json())
 
     def code(self, code: str) -> Redeemable | None:
-        self.ensure()
-        with self._engine.connect() as conn:
-            row = conn.execute(
-                select(codes_table).where(codes_table.c.code_hash == digest(code))
-            ).first()
-        if row is None:
-            return None
-        return Redeemable(
-            grant=CodeGrant.model_validate_json(row.grant),
-            expires_at=row.expires_at,
-            used=row.used_at is not None,
-        )
+        return self._find(codes_table, code, CodeGrant)
 
     def use_code(self, code: str) -> bool:
         """Mark the code used; False if it already was (or expired): the caller lost a race."""
-        return self._use(codes_table, codes_table.c.code_hash, code)
+        return self._use(codes_table, code)
 
     # --- refresh tokens --------------------------------------------------------------------
 
     def save_refresh_token(self, token: str, grant: Grant, ttl: int) -> None:
-        self.ensure()
-        now = int(time.time())
-        table = refresh_tokens_table
-        with self._engine.begin() as conn:
-            conn.execute(delete(table).where(table.c.expires_at < now - REPLAY_MEMORY_SECONDS))
-            conn.execute(
-                table.insert().values(
-                    token_hash=digest(token),
-                    family=grant.family,
-                    grant=grant.model_dump_json(),
-                    expires_at=now + ttl,
-                )
-            )
+        self._save(
+            refresh_tokens_table, token, ttl, family=grant.family, grant=grant.model_dump_json()
+        )
 
     def refresh_token(self, token: str) -> Redeemable | None:
-        self.ensure()
-        table = refresh_tokens_table
-        with self._engine.connect() as conn:
-            row = conn.execute(select(table).where(table.c.token_hash == digest(token))).first()
-        if row is None:
-            return None
-        return Redeemable(
-            grant=Grant.model_validate_json(row.grant),
-            expires_at=row.expires_at,
-            used=row.used_at is not None,
-            revoked=row.revoked_at is not None,
-        )
+        return self._find(refresh_tokens_table, token, Grant)
 
     def use_refresh_token(self, token: str) -> bool:
         """Mark the token used (rotated); False if it was used, revoked or expired already."""
-        return self._use(refresh_tokens_table, refresh_tokens_table.c.token_hash, token)
+        return self._use(refresh_tokens_table, token)
 
     def revoke_family(self, family: str) -> int:
         """Revoke every refresh token of one sign-in; returns how many were still live."""
@@ -298,13 +263,47 @@ class OAuthStore:
                 .values(revoked_at=int(time.time()))
             ).rowcount
 
-    def _use(self, table: Table, key: Column[str], secret: str) -> bool:
+    def _save(self, table: Table, secret: str, ttl: int, **values: str) -> None:
+        """Store a code or refresh token by its digest; first forget those expired longer ago
+        than `REPLAY_MEMORY_SECONDS`."""
         self.ensure()
         now = int(time.time())
-        conditions = [key == digest(secret), table.c.used_at.is_(None), table.c.expires_at >= now]
+        with self._engine.begin() as conn:
+            conn.execute(delete(table).where(table.c.expires_at < now - REPLAY_MEMORY_SECONDS))
+            row = {_key(table).name: digest(secret), "expires_at": now + ttl, **values}
+            conn.execute(table.insert().values(row))
+
+    def _find(self, table: Table, secret: str, grant: type[Grant]) -> Redeemable | None:
+        """The stored code or refresh token, used, revoked or expired: the caller decides."""
+        self.ensure()
+        with self._engine.connect() as conn:
+            row = conn.execute(select(table).where(_key(table) == digest(secret))).first()
+        if row is None:
+            return None
+        return Redeemable(
+            grant=grant.model_validate_json(row.grant),
+            expires_at=row.expires_at,
+            used=row.used_at is not None,
+            revoked="revoked_at" in table.c and row.revoked_at is not None,
+        )
+
+    def _use(self, table: Table, secret: str) -> bool:
+        self.ensure()
+        now = int(time.time())
+        conditions = [
+            _key(table) == digest(secret),
+            table.c.used_at.is_(None),
+            table.c.expires_at >= now,
+        ]
         if "revoked_at" in table.c:
             conditions.append(table.c.revoked_at.is_(None))
         with self._engine.begin() as conn:
             return (
                 conn.execute(sql_update(table).where(*conditions).values(used_at=now)).rowcount == 1
             )
+
+
+def _key(table: Table) -> Column[str]:
+    """The column a secret table is keyed by: the digest of its code, token or request id."""
+    (key,) = table.primary_key.columns
+    return key

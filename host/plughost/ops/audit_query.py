@@ -17,23 +17,35 @@ from sqlalchemy import Engine, select
 from plughost.ops.audit import FAILURES, AuditRecord, audit_table
 
 
-def read_file(path: Path) -> Iterator[AuditRecord]:
-    """Records from a JSON-lines audit file, skipping lines that are not records."""
+def read_file(
+    path: Path, since: datetime | None = None, until: datetime | None = None
+) -> Iterator[AuditRecord]:
+    """Records from a JSON-lines audit file written from ``since`` to ``until`` (both included),
+    skipping lines that are not records."""
     with path.open(encoding="utf-8") as fh:
         for line in fh:
             try:
-                yield AuditRecord.model_validate_json(line)
+                entry = AuditRecord.model_validate_json(line)
             except ValueError:
                 continue
+            if (since is None or entry.time >= since) and (until is None or entry.time <= until):
+                yield entry
 
 
 def read_database(
-    engine: Engine, since: datetime | None = None, *, newest: int | None = None
+    engine: Engine,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    *,
+    newest: int | None = None,
 ) -> Iterator[AuditRecord]:
-    """Records in time order; with ``newest``, only that many of the latest (a bounded read)."""
+    """Records from ``since`` to ``until`` (both included) in time order; with ``newest``, only
+    that many of the latest (a bounded read)."""
     stmt = select(audit_table)
     if since is not None:
         stmt = stmt.where(audit_table.c.time >= since)
+    if until is not None:
+        stmt = stmt.where(audit_table.c.time <= until)
     if newest is not None:
         latest = stmt.order_by(audit_table.c.time.desc(), audit_table.c.id.desc()).limit(newest)
         stmt = select(latest.subquery())
@@ -53,10 +65,10 @@ def matching(
     subject: str | None = None,
     tool: str | None = None,
     outcome: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
     trace_id: str | None = None,
 ) -> Iterator[AuditRecord]:
+    """The records of this subject, tool, outcome and trace (each when given); the readers
+    above choose the time window, so a database read is bounded by it."""
     for entry in records:
         if trace_id and entry.trace_id != trace_id.lower():
             continue
@@ -65,10 +77,6 @@ def matching(
         if tool and entry.tool != tool:
             continue
         if outcome and entry.outcome != outcome:
-            continue
-        if since and entry.time < since:
-            continue
-        if until and entry.time > until:
             continue
         yield entry
 

@@ -26,6 +26,7 @@ from plughost.sdk.tables import tenant_column
 from plughost.sdk.tool_spec import ToolSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+S = TypeVar("S", ToolSpec, ResourceSpec, PromptSpec)
 Hook = Callable[[PluginRuntime], Awaitable[None] | None]
 
 
@@ -102,25 +103,22 @@ class Plugin:
         if read_only and destructive:
             raise TypeError("a tool cannot be both read_only and destructive; drop one")
 
-        def register(fn: F) -> F:
-            self._tools.append(
-                ToolSpec(
-                    name=name or fn.__name__,
-                    fn=fn,
-                    scopes=tuple(scopes),
-                    conditional_scopes=dict(conditional_scopes or {}),
-                    title=title,
-                    description=description,
-                    read_only=read_only,
-                    destructive=destructive,
-                    idempotent=idempotent,
-                    open_world=open_world,
-                    timeout=timeout,
-                )
-            )
-            return fn
-
-        return register
+        return _recording(
+            self._tools,
+            lambda fn: ToolSpec(
+                name=name or fn.__name__,
+                fn=fn,
+                scopes=tuple(scopes),
+                conditional_scopes=dict(conditional_scopes or {}),
+                title=title,
+                description=description,
+                read_only=read_only,
+                destructive=destructive,
+                idempotent=idempotent,
+                open_world=open_world,
+                timeout=timeout,
+            ),
+        )
 
     def resource(
         self,
@@ -142,23 +140,20 @@ class Plugin:
         """
         _check_scopes(scopes)
 
-        def register(fn: F) -> F:
-            self._resources.append(
-                ResourceSpec(
-                    path=path,
-                    fn=fn,
-                    scopes=tuple(scopes),
-                    name=name or fn.__name__,
-                    title=title,
-                    description=description,
-                    mime_type=mime_type,
-                    complete=dict(complete or {}),
-                    timeout=timeout,
-                )
-            )
-            return fn
-
-        return register
+        return _recording(
+            self._resources,
+            lambda fn: ResourceSpec(
+                path=path,
+                fn=fn,
+                scopes=tuple(scopes),
+                name=name or fn.__name__,
+                title=title,
+                description=description,
+                mime_type=mime_type,
+                complete=dict(complete or {}),
+                timeout=timeout,
+            ),
+        )
 
     def prompt(
         self,
@@ -178,21 +173,18 @@ class Plugin:
         """
         _check_scopes(scopes)
 
-        def register(fn: F) -> F:
-            self._prompts.append(
-                PromptSpec(
-                    name=name or fn.__name__,
-                    fn=fn,
-                    scopes=tuple(scopes),
-                    title=title,
-                    description=description,
-                    complete=dict(complete or {}),
-                    timeout=timeout,
-                )
-            )
-            return fn
-
-        return register
+        return _recording(
+            self._prompts,
+            lambda fn: PromptSpec(
+                name=name or fn.__name__,
+                fn=fn,
+                scopes=tuple(scopes),
+                title=title,
+                description=description,
+                complete=dict(complete or {}),
+                timeout=timeout,
+            ),
+        )
 
     def table(self, name: str, *columns: Any, **kwargs: Any) -> Table:
         """Declare a plugin table whose rows belong to a tenant.
@@ -294,3 +286,14 @@ async def maybe_await(value: Awaitable[None] | None) -> None:
 def _check_scopes(scopes: Sequence[str]) -> None:
     if isinstance(scopes, str):
         raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")
+
+
+def _recording(specs: list[S], spec: Callable[[F], S]) -> Callable[[F], F]:
+    """The decorator `Plugin.tool`, `resource` and `prompt` return: it records ``spec(fn)`` and
+    hands ``fn`` back unchanged, so the function stays callable as written (and in tests)."""
+
+    def register(fn: F) -> F:
+        specs.append(spec(fn))
+        return fn
+
+    return register

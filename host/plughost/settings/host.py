@@ -31,7 +31,7 @@ from plughost.settings.environment import (
     config_file,
     describe_validation_error,
 )
-from plughost.settings.fields import bounded, wait
+from plughost.settings.fields import bounded, names, wait
 from plughost.settings.mounts import MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import TokenExchangeSettings
@@ -91,9 +91,7 @@ class HostSettings(BaseSettings):
     enabled_plugins: NameList | None = Field(
         None, description="If set, only these plugin namespaces are loaded (comma-separated)."
     )
-    disabled_plugins: NameList = Field(
-        default_factory=list, description="Plugin namespaces never loaded (comma-separated)."
-    )
+    disabled_plugins: NameList = names("Plugin namespaces never loaded (comma-separated).")
     max_request_bytes: int = bounded(
         1_048_576, "Larger MCP request bodies are refused with 413.", at_least=1024
     )
@@ -164,20 +162,14 @@ class HostSettings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         None, description="If set, /metrics requires 'Authorization: Bearer <this>'."
     )
-    cors_origins: NameList = Field(
-        default_factory=list, description="Browser origins allowed to call /mcp (comma-separated)."
+    cors_origins: NameList = names("Browser origins allowed to call /mcp (comma-separated).")
+    allowed_hosts: NameList = names(
+        "Host header values /mcp accepts besides the public URL's and loopback "
+        "(comma-separated, e.g. mcp.internal:8443): the guard against DNS rebinding."
     )
-    allowed_hosts: NameList = Field(
-        default_factory=list,
-        description="Host header values /mcp accepts besides the public URL's and loopback "
-        "(comma-separated, e.g. mcp.internal:8443): the guard against DNS rebinding.",
-    )
-    allowed_networks: NameList = Field(
-        default_factory=list, description="If set, only clients in these CIDRs are served."
-    )
-    trusted_proxies: NameList = Field(
-        default_factory=list,
-        description="Proxies (CIDRs) whose X-Forwarded-For names the real client.",
+    allowed_networks: NameList = names("If set, only clients in these CIDRs are served.")
+    trusted_proxies: NameList = names(
+        "Proxies (CIDRs) whose X-Forwarded-For names the real client."
     )
     log_format: Literal["json", "text"] = Field("json", description="Log line format.")
 

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 
 from plughost.settings.environment import NameList
-from plughost.settings.fields import bounded, wait
+from plughost.settings.fields import bounded, names, wait
 
 
 class ExchangeGrant(BaseModel):
@@ -19,14 +19,10 @@ class ExchangeGrant(BaseModel):
 
     model_config = {"extra": "forbid"}
 
-    audiences: NameList = Field(
-        default_factory=list,
-        description="Audiences (downstream APIs) the plugin may get tokens for (comma-separated).",
+    audiences: NameList = names(
+        "Audiences (downstream APIs) the plugin may get tokens for (comma-separated)."
     )
-    scopes: NameList = Field(
-        default_factory=list,
-        description="Scopes the plugin may ask for on those tokens (comma-separated).",
-    )
+    scopes: NameList = names("Scopes the plugin may ask for on those tokens (comma-separated).")
 
 
 class TokenExchangeSettings(BaseModel):

@@ -7,6 +7,8 @@ where it is missing, as the store declares it.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -26,30 +28,27 @@ def upgrade() -> None:
         sa.Column("created_at", sa.Integer(), nullable=False),
         if_not_exists=True,
     )
-    op.create_table(
+    _secret_table(
         "plughost_oauth_codes",
-        sa.Column("code_hash", sa.String(64), primary_key=True),
+        "code_hash",
         sa.Column("grant", sa.Text(), nullable=False),
         sa.Column("expires_at", sa.Integer(), nullable=False),
         sa.Column("used_at", sa.Integer()),
-        if_not_exists=True,
     )
-    op.create_table(
+    _secret_table(
         "plughost_oauth_refresh_tokens",
-        sa.Column("token_hash", sa.String(64), primary_key=True),
+        "token_hash",
         sa.Column("family", sa.String(64), nullable=False),
         sa.Column("grant", sa.Text(), nullable=False),
         sa.Column("expires_at", sa.Integer(), nullable=False),
         sa.Column("used_at", sa.Integer()),
         sa.Column("revoked_at", sa.Integer()),
-        if_not_exists=True,
     )
-    op.create_table(
+    _secret_table(
         "plughost_oauth_requests",
-        sa.Column("id_hash", sa.String(64), primary_key=True),
+        "id_hash",
         sa.Column("request", sa.Text(), nullable=False),
         sa.Column("expires_at", sa.Integer(), nullable=False),
-        if_not_exists=True,
     )
     for table in EXPIRING:
         op.create_index(f"ix_{table}_expires_at", table, ["expires_at"], if_not_exists=True)
@@ -64,3 +63,13 @@ def upgrade() -> None:
 def downgrade() -> None:
     for table in (*EXPIRING, "plughost_oauth_clients"):
         op.drop_table(table)
+
+
+def _secret_table(name: str, key: str, *columns: sa.Column[Any]) -> None:
+    """A table of bearer secrets, keyed by each one's SHA-256 in hex, made where it is missing.
+
+    Local to this revision, as a migration must be: the store's own helper may change later.
+    """
+    op.create_table(
+        name, sa.Column(key, sa.String(64), primary_key=True), *columns, if_not_exists=True
+    )
