@@ -101,7 +101,7 @@ def build_host(
         settings.audit.sink,
         settings.audit.file,
         engine if settings.audit.database else None,
-        durable=settings.audit.durable,
+        durable=settings.audit.holds_responses,
     )
     registry = ToolRegistry()
     for record in report.problems:
