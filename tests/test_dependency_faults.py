@@ -6,6 +6,7 @@ nothing hung, they measure nothing.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -77,6 +78,34 @@ def test_a_stalled_database_fails_its_calls_in_time_and_freezes_nothing_else(
     assert error["code"] == "timeout"
     assert time.monotonic() - started < HANG_BOUND
     proxy.pass_through()
+
+
+@needs_postgres
+def test_a_database_outage_is_answered_unavailable_with_retry_after_and_logged_once(
+    plughost_factory, database_through_proxy, tmp_path, caplog
+):
+    proxy, url = database_through_proxy
+    audit = {"sink": "file", "file": str(tmp_path / "audit.jsonl")}
+    settings = {"database_url": url, "database_pool_timeout_seconds": 1, "audit": audit}
+    host = plughost_factory(plugins=["todo"], settings=settings)
+    agent = host.client(["todo:read", "todo:write"])
+    assert agent.call("todo_create", title="before").ok
+    proxy.drop()
+    with caplog.at_level(logging.INFO):
+        replies = [agent.call("todo_list") for _ in range(6)]
+    for reply in replies:
+        assert reply.status_code == 503
+        assert reply.headers["retry-after"] == "5"
+        assert reply.jsonrpc_error["code"] == -32004
+        assert reply.jsonrpc_error["data"]["service"] == "database"
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "database is not answering" in said[0].getMessage()
+    assert "todo_list" in said[0].getMessage() and said[0].exc_info is None
+    proxy.pass_through()
+    assert agent.call("todo_list").ok
+    records = _records(host, tmp_path)
+    assert [r["outcome"] for r in records] == ["ok", *["unavailable"] * 6, "ok"]
+    assert {r["detail"] for r in records[1:-1]} == {"database unavailable"}
 
 
 @pytest.fixture
