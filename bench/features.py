@@ -1,4 +1,5 @@
-"""What optional features cost per tool call: tracing on, and an empty guardrail hook.
+"""What optional features cost per tool call: tracing on, an empty guardrail hook, and the
+audit trail kept in the database, durable (the default there) or not.
 
 Three ``plughost serve`` processes, each with (c)'s settings (JWT auth, the scope gate, audit
 to a file, the rate limiter, metrics), measured side by side at 16 clients, taking turns:
@@ -8,7 +9,11 @@ to a file, the rate limiter, metrics), measured side by side at 16 clients, taki
   stdout (/dev/null here) as it ends, on the request path: an upper bound of tracing's cost;
 - "traced_otlp": ``OTEL_TRACES_EXPORTER=otlp`` to a stand-in collector in this process (it
   answers 200 to every batch), batched by the SDK in a background thread, as in production;
-- "guarded": tracing off, plus a plugin whose ``before_call`` guardrail returns None (allow).
+- "guarded": tracing off, plus a plugin whose ``before_call`` guardrail returns None (allow);
+- "audit_db": (c) with the audit also kept in the database (SQLite here), not durable: the
+  response never waits for its record;
+- "audit_durable": the same with the default for a database trail, durable: each response
+  waits for its record's commit (group commit). Its ratio to "audit_db" is durability's cost.
 
 What tracing off costs cannot be run against a host without the tracing code, so it is
 measured directly: the `step` calls a traced call makes (token check, rate limit, the
@@ -30,7 +35,7 @@ from bench.procs import PlughostSetup, call_body, core_split, free_port
 from bench.throughput import ARGUMENTS, Target, interleaved, start, stop
 
 CLIENTS = (16,)
-VARIANTS = ("off", "traced", "traced_otlp", "guarded")
+VARIANTS = ("off", "traced", "traced_otlp", "guarded", "audit_db", "audit_durable")
 #: `step` calls in one traced call of the echo tool: verify, rate limit, the echo plugin's two
 #: guardrail hooks, the function.
 STEPS_PER_CALL = 5
@@ -78,6 +83,8 @@ def targets(options: Options, collector_url: str) -> dict[str, Target]:
             namespaces = plugins.echo_plugin(site)
         settings = {
             "traced": {"OTEL_TRACES_EXPORTER": "console"},
+            "audit_db": {"PLUGHOST_AUDIT__DATABASE": "true", "PLUGHOST_AUDIT__DURABLE": "false"},
+            "audit_durable": {"PLUGHOST_AUDIT__DATABASE": "true"},
             "traced_otlp": {
                 "OTEL_TRACES_EXPORTER": "otlp",
                 "OTEL_EXPORTER_OTLP_ENDPOINT": collector_url,

@@ -201,6 +201,7 @@ class PlughostSetup:
             "PLUGHOST_DATA_DIR": str(self.workdir / "data"),
             "PLUGHOST_ENABLED_PLUGINS": ",".join(self.namespaces),
             "PLUGHOST_RATE_LIMIT__DEFAULT": "1000000/minute",
+            "PLUGHOST_RATE_LIMIT__LISTS": "1000000/minute",
             "PLUGHOST_AUDIT__SINK": "file",
             "PLUGHOST_AUDIT__FILE": str(self.workdir / "audit.jsonl"),
             **self.settings,

@@ -209,6 +209,8 @@ FEATURES = {
     "traced": "tracing on: console exporter to /dev/null, every span",
     "traced_otlp": "tracing on: OTLP to a stand-in collector, batched, every span",
     "guarded": "tracing off, plus a plugin with an empty `before_call` guardrail",
+    "audit_db": "audit also in the database, not durable (`PLUGHOST_AUDIT__DURABLE=false`)",
+    "audit_durable": "audit also in the database, durable (the default there)",
 }
 
 
@@ -234,6 +236,14 @@ def features_section(features: dict[str, Any]) -> list[str]:
     cpu = _median(base, "cpu_us")
     if features.get("otlp_bytes"):
         lines.append(f"The stand-in collector took {features['otlp_bytes'] / 2**20:.1f} MiB.")
+    if "audit_db" in runs and "audit_durable" in runs:
+        durable, not_durable = runs["audit_durable"][clients], runs["audit_db"][clients]
+        lines.append(
+            "Durable audit vs not, both in the database: calls/s "
+            f"{_ratio_of(durable, not_durable, 'rps')}, p99 "
+            f"{_ratio_of(durable, not_durable, 'p99_ms')}, CPU "
+            f"{_ratio_of(durable, not_durable, 'cpu_us')}."
+        )
     lines.append(
         f"Tracing off: each of the {features['steps_per_call']} `step` calls a call makes costs "
         f"{features['step_off_ns']:.0f} ns with no trace (timed in a loop), "

@@ -6,6 +6,7 @@ nothing hung, they measure nothing.
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -79,6 +80,34 @@ def test_a_stalled_database_fails_its_calls_in_time_and_freezes_nothing_else(
     proxy.pass_through()
 
 
+@needs_postgres
+def test_a_database_outage_is_answered_unavailable_with_retry_after_and_logged_once(
+    plughost_factory, database_through_proxy, tmp_path, caplog
+):
+    proxy, url = database_through_proxy
+    audit = {"sink": "file", "file": str(tmp_path / "audit.jsonl")}
+    settings = {"database_url": url, "database_pool_timeout_seconds": 1, "audit": audit}
+    host = plughost_factory(plugins=["todo"], settings=settings)
+    agent = host.client(["todo:read", "todo:write"])
+    assert agent.call("todo_create", title="before").ok
+    proxy.drop()
+    with caplog.at_level(logging.INFO):
+        replies = [agent.call("todo_list") for _ in range(6)]
+    for reply in replies:
+        assert reply.status_code == 503
+        assert reply.headers["retry-after"] == "5"
+        assert reply.jsonrpc_error["code"] == -32004
+        assert reply.jsonrpc_error["data"]["service"] == "database"
+    said = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(said) == 1 and "database is not answering" in said[0].getMessage()
+    assert "todo_list" in said[0].getMessage() and said[0].exc_info is None
+    proxy.pass_through()
+    assert agent.call("todo_list").ok
+    records = _records(host, tmp_path)
+    assert [r["outcome"] for r in records] == ["ok", *["unavailable"] * 6, "ok"]
+    assert {r["detail"] for r in records[1:-1]} == {"database unavailable"}
+
+
 @pytest.fixture
 def redis_through_proxy():
     proxy = FaultProxy("127.0.0.1", 6379).start()
@@ -92,6 +121,7 @@ def _redis_settings(proxy: FaultProxy, tmp_path, policy: str, retry: float = 0.5
     return {
         "rate_limit": {
             "default": "100/minute",
+            "tools": {"todo_create": "100/minute"},
             "storage_url": proxy.url_for("redis://127.0.0.1:6379/0"),
             "key_prefix": f"plughost-faults-{uuid.uuid4().hex}",
             "storage_timeout_seconds": 0.3,
@@ -133,29 +163,41 @@ def test_redis_gone_mid_burst_fails_open_by_default(
 
 
 @needs_redis
-def test_redis_gone_fails_closed_when_told(plughost_factory, redis_through_proxy, tmp_path):
+def test_redis_gone_fails_closed_when_told_for_tools_with_a_limit_of_their_own(
+    plughost_factory, redis_through_proxy, tmp_path
+):
     host = plughost_factory(
         plugins=["todo"], settings=_redis_settings(redis_through_proxy, tmp_path, "closed")
     )
-    agent = host.client(["todo:read"])
+    agent = host.client(["todo:read", "todo:write"])
     assert agent.call("todo_list").ok
     redis_through_proxy.stall()
-    refused = agent.call("todo_list")
+    refused = agent.call("todo_create", title="limited on its own")
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "5"
     assert refused.headers["content-type"] == "application/json"
     assert refused.jsonrpc_error["code"] == -32004
+    # Under the default budget alone, and for lists, the outage is noted, not refused.
+    assert agent.call("todo_list").ok
+    assert agent.request("tools/list").status_code == 200
     redis_through_proxy.pass_through()
-    assert _eventually_ok(agent)
-    outcomes = [r["outcome"] for r in _records(host, tmp_path)]
-    assert outcomes[0] == outcomes[-1] == "ok"
-    assert set(outcomes[1:-1]) == {"unavailable"}
+    assert _eventually_ok(agent, "todo_create", title="after")
+    records = _records(host, tmp_path)
+    outcomes = [(r["tool"], r["outcome"]) for r in records]
+    assert outcomes[:3] == [
+        ("todo_list", "ok"),
+        ("todo_create", "unavailable"),
+        ("todo_list", "ok"),
+    ]
+    assert "rate limit not checked" in records[2]["detail"]
+    assert outcomes[-1] == ("todo_create", "ok")
+    assert {outcome for _, outcome in outcomes[3:-1]} <= {"unavailable"}
 
 
-def _eventually_ok(agent, attempts: int = 40) -> bool:
+def _eventually_ok(agent, tool: str = "todo_list", attempts: int = 40, **arguments) -> bool:
     """Calls until one succeeds: the breaker lets a trial through after its short cooldown."""
     for _ in range(attempts):
-        if agent.call("todo_list").ok:
+        if agent.call(tool, **arguments).ok:
             return True
         time.sleep(0.1)
     return False

@@ -199,6 +199,32 @@ def test_per_tool_and_per_plugin_limits_override_the_default(plughost_factory, m
     assert all(agent.call("todo_list").ok for _ in range(10))
 
 
+def test_list_requests_have_a_budget_per_caller_of_their_own(plughost_factory, tmp_path):
+    audit = {"sink": "file", "file": str(tmp_path / "audit.jsonl")}
+    host = plughost_factory(
+        plugins=["todo"], settings={"rate_limit": {"lists": "3/minute"}, "audit": audit}
+    )
+    agent = host.client(["todo:read"])
+    assert agent.request("tools/list").status_code == 200
+    assert agent.request("resources/list").status_code == 200  # one budget for every list
+    assert agent.request("prompts/list").status_code == 200
+    refused = agent.request("tools/list")
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["retry-after"]) <= 60
+    assert refused.jsonrpc_error["code"] == -32029
+    assert refused.jsonrpc_error["data"]["list"] == "tools/list"
+    assert agent.call("todo_list").ok  # calls spend another budget
+    assert (
+        host.client(["todo:read"], subject="someone-else").request("tools/list").status_code == 200
+    )
+    host.stop()
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [(r["kind"], r["tool"], r["outcome"]) for r in records] == [
+        ("list", "tools/list", "rate_limited"),
+        ("tool", "todo_list", "ok"),
+    ]
+
+
 @pytest.mark.skipif(not reachable(6379), reason="Redis is not running on 127.0.0.1:6379")
 def test_replicas_share_one_budget_through_redis(plughost_factory, tmp_path):
     import uuid

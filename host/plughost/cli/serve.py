@@ -54,6 +54,7 @@ def serve(
     import uvicorn
 
     from plughost.app import build, tune_gc_for_serving
+    from plughost.edge.slow_clients import deadline_protocol
     from plughost.ops.logs import configure_logging
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
@@ -77,7 +78,11 @@ def serve(
         # uvicorn's default would trust any loopback peer.
         "proxy_headers": False,
         "lifespan": "on",
-        "timeout_graceful_shutdown": 30,
+        # Slow, idle and too many clients (PLUGHOST_HTTP__*): each wait ends, the count is capped.
+        "http": deadline_protocol(settings.http.header_timeout_seconds),
+        "timeout_keep_alive": settings.http.keep_alive_seconds,
+        "limit_concurrency": settings.http.max_connections,
+        "timeout_graceful_shutdown": settings.http.graceful_shutdown_seconds,
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
     }

@@ -221,7 +221,7 @@ def health_page(
             ("sink", audit.sink),
             ("kept in the database", "yes" if audit.database else "no"),
             ("argument values", "recorded" if audit.include_arguments else "names only"),
-            ("durable", "yes" if audit.durable else "no"),
+            ("durable", "yes" if audit.holds_responses else "no"),
         ],
     )
 

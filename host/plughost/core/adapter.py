@@ -18,7 +18,7 @@ import functools
 import inspect
 import typing
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import anyio
@@ -32,11 +32,12 @@ from pydantic import ValidationError as PydanticValidationError
 from plughost.core.asking import input_required, rounds_of_call
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
+from plughost.core.db_outage import OutageLog, is_outage
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTarget
 from plughost.core.rich_results import ResultShape, result_size
 from plughost.core.tool_schema import admit_errors, tool_hints
-from plughost.core.verdicts import MissingScopes
+from plughost.core.verdicts import DatabaseUnavailable, MissingScopes
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import current_tracer, step
 from plughost.sdk.context import CalledTool, PluginRuntime, ToolContext
@@ -68,6 +69,7 @@ class CallLimits:
     threads: anyio.CapacityLimiter
     loop: PluginLoop
     max_result_bytes: int
+    outages: OutageLog = field(default_factory=OutageLog)
 
 
 def build_tool(
@@ -239,7 +241,9 @@ class Invoker:
             return _refused(record, exc)
         except ToolError as exc:
             return _refused(record, exc)
-        except Exception:
+        except Exception as exc:
+            if is_outage(exc):
+                return self._database_down(record, exc)
             logger.exception("tool %s failed", name)
             return _internal_error(record)
         if isinstance(result, Ask):
@@ -265,6 +269,16 @@ class Invoker:
             functools.partial(contained, fn, ctx, **kwargs),
             abandon_on_cancel=True,
             limiter=self.limits.threads,
+        )
+
+    def _database_down(self, record: CallRecord, error: Exception) -> ToolResult:
+        """The database did not answer the plugin: the call is ``unavailable`` (HTTP 503 with
+        Retry-After at the edge), logged once per outage rather than as this tool's bug."""
+        self.limits.outages.failed(self.called.name, error)
+        verdict = DatabaseUnavailable()
+        record.refuse(verdict)
+        return error_result(
+            "unavailable", verdict.explanation, {"retry_after": verdict.retry_after}
         )
 
     def _settled(self, record: CallRecord, result: Any, convert: Convert) -> ToolResult:

@@ -9,10 +9,19 @@ turns into an error a caller can report instead of a worker thread held forever:
 - a statement: ``statement_timeout``, enforced by the server (PostgreSQL cancels the statement),
   and for SQLite the longest wait on another writer's lock.
 
-A server that accepted the connection and then stopped answering is bounded by none of these:
-libpq waits on the socket for as long as it stays open, and the server cannot enforce a timeout
-it never hears about. That bound belongs to the caller, which runs database work off the event
-loop and stops waiting at its own deadline.
+- a server (or the network to it) that went away while a connection waited on it: TCP
+  keepalives (probes after 5 s of silence, every 2 s, 3 unanswered: gone in about 11 s) and
+  ``tcp_user_timeout`` (data unacknowledged for the statement timeout), so libpq sees the
+  connection fail instead of waiting on it for the kernel's two hours;
+- a transaction left open by a caller that stopped (a call cut off at its deadline while
+  holding one): the server ends it after ``idle_in_transaction_session_timeout``, the
+  statement timeout, so its locks are not held for ever.
+
+A server whose process hangs while its host keeps the connection alive (it still acknowledges
+packets) is bounded by none of these: the statement timeout is the server's own. That bound
+belongs to the caller, which runs database work off the event loop and stops waiting at its
+own deadline. Errors that say the database is not answering become the call's ``unavailable``
+outcome (`plughost.core.db_outage`).
 """
 
 from __future__ import annotations
@@ -54,13 +63,28 @@ def build_engine(
     )
 
 
+#: libpq's TCP keepalives: first probe after 5 s of silence, then every 2 s, 3 unanswered.
+KEEPALIVES = {
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+}
+
+
 def _postgres_deadlines(url: str, connect_timeout: int, statement_timeout: float) -> dict[str, Any]:
-    """psycopg connect arguments for both deadlines, keeping any ``options`` the URL sets."""
+    """psycopg connect arguments for every deadline, keeping any ``options`` the URL sets."""
     statement_ms = max(1, math.ceil(statement_timeout * 1000))
     given = make_url(url).query.get("options", ())
     options = [given] if isinstance(given, str) else list(given)
     options.append(f"-c statement_timeout={statement_ms}")
-    return {"connect_timeout": connect_timeout, "options": " ".join(options)}
+    options.append(f"-c idle_in_transaction_session_timeout={statement_ms}")
+    return {
+        "connect_timeout": connect_timeout,
+        "options": " ".join(options),
+        "tcp_user_timeout": statement_ms,
+        **KEEPALIVES,
+    }
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

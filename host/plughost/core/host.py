@@ -32,6 +32,7 @@ from plughost.core.component_adapter import ComponentInvoker, build_prompt, buil
 from plughost.core.components import resource_uri
 from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
+from plughost.core.db_outage import OutageLog
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
@@ -72,6 +73,8 @@ class Host:
     exchanger: TokenExchange | None = None
     #: Existing MCP servers served under a namespace (`plughost.core.mounts`).
     mounts: dict[str, mounts.Mount] = field(default_factory=dict)
+    #: The one log of database outages met by calls (a line per outage, not per call).
+    outages: OutageLog = field(default_factory=OutageLog)
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -101,7 +104,7 @@ def build_host(
         settings.audit.sink,
         settings.audit.file,
         engine if settings.audit.database else None,
-        durable=settings.audit.durable,
+        durable=settings.audit.holds_responses,
     )
     registry = ToolRegistry()
     for record in report.problems:
@@ -254,6 +257,7 @@ class _PluginRuns:
             threads=self.threads,
             loop=self.host.loops[self.plugin.namespace],
             max_result_bytes=settings.max_result_bytes,
+            outages=self.host.outages,
         )
 
     def target(

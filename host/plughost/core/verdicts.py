@@ -58,6 +58,8 @@ class Unavailable(Refused):
 
     outcome: ClassVar[Outcome] = Outcome.UNAVAILABLE
     service: ClassVar[str] = "a service"
+    #: What the caller is told, in its answer.
+    explanation: ClassVar[str] = "a service the server needs is unavailable; retry shortly"
     retry_after: int = 5
 
     @property
@@ -78,6 +80,16 @@ class LimitsUnavailable(Unavailable):
     """Rate-limit storage is down and the operator's policy is to fail closed."""
 
     service: ClassVar[str] = "rate-limit storage"
+    explanation: ClassVar[str] = "the server cannot check rate limits right now; retry shortly"
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseUnavailable(Unavailable):
+    """The database did not answer while the call used it (down, unreachable, locked beyond
+    its wait): the call is not the plugin's bug, and the same call may well work shortly."""
+
+    service: ClassVar[str] = "database"
+    explanation: ClassVar[str] = "the server's database is not answering right now; retry shortly"
 
 
 @dataclass(frozen=True, slots=True)

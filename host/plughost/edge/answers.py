@@ -7,7 +7,7 @@
 | `MissingScopes` | 403 + ``insufficient_scope`` challenge | JSON-RPC error -32003 |
 | `DeniedByRule` | 403 | JSON-RPC error -32005 |
 | `RateLimited` | 429 + ``Retry-After`` | JSON-RPC error -32029 |
-| `LimitsUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 |
+| `LimitsUnavailable`, `DatabaseUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 |
 | `TargetUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 (an upstream gave no answer) |
 | `UnknownTarget` | 200 | JSON-RPC error -32602 (a resource: -32002, not found) |
 """
@@ -80,10 +80,6 @@ class Answers:
             text = f"rate limit reached for {verdict.target}; retry later"
             data = {verdict.kind: verdict.target, "retry_after": verdict.retry_after}
             return 429, jsonrpc_error(rid, RATE_LIMITED, text, data), _retry(verdict.retry_after)
-        if isinstance(verdict, verdicts.LimitsUnavailable):
-            text = "the server cannot check rate limits right now; retry shortly"
-            data = {"retry_after": verdict.retry_after}
-            return 503, jsonrpc_error(rid, UNAVAILABLE, text, data), _retry(verdict.retry_after)
         if isinstance(verdict, verdicts.TargetUnavailable):
             text = f"{verdict.target} is unavailable ({verdict.reason}); retry shortly"
             data = {
@@ -99,6 +95,10 @@ class Answers:
                 "retry shortly",
             }
             return 503, body, _retry(verdict.retry_after)
+        if isinstance(verdict, verdicts.Unavailable):
+            data = {"service": verdict.service, "retry_after": verdict.retry_after}
+            error = jsonrpc_error(rid, UNAVAILABLE, verdict.explanation, data)
+            return 503, error, _retry(verdict.retry_after)
         if isinstance(verdict, verdicts.UnknownTarget):
             return 200, _unknown(verdict, rid), []
         raise TypeError(f"no HTTP answer for {type(verdict).__name__}")

@@ -7,7 +7,8 @@ caller comes from the bearer middleware before it; a request without one is answ
 verdict the policy's first step gives. Every ``tools/call`` is admitted by `CallPolicy`; a
 refusal is answered by `Answers`, and an admitted call goes to the fast path or, for what only
 the transport serves, to FastMCP's transport. A refusal while the call runs (a scope the tool
-asks for, a guardrail) is the call's verdict too, answered the same way.
+asks for, a guardrail) is the call's verdict too, answered the same way. A list request
+(``tools/list`` and the others) is counted against the caller's list budget first.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ from plughost.edge.fastpath import FastPath
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import continued
 from plughost.policy.call_policy import CallPolicy
+
+#: The list requests, every caller's, counted against its list budget.
+LIST_METHODS = frozenset(
+    {"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
+)
 
 TOKEN_IN_URL = Unauthenticated(
     "token in query string",
@@ -128,6 +134,11 @@ class RequestGate:
         then answered."""
         target = message.target
         if target is None:
+            if message.method in LIST_METHODS:
+                verdict = await self.policy.admit_list(record, message.method)
+                if verdict is not None:
+                    await self.answers.send(send, verdict, message.id)
+                    return
             await self.app(scope, receive, send)
             return
         record.kind = target.action

@@ -43,9 +43,13 @@ class RateLimitUnavailable(Exception):
 
     ``storage`` names it without credentials; whether the call proceeds is the caller's policy.
     ``skipped`` is True when the storage was not even tried, because it failed moments ago.
+    ``own_limit`` is True when the budget was the target's own (a tool's or its plugin's), not
+    the default or the list budget every caller has: the one a fail-closed policy refuses.
     """
 
-    def __init__(self, storage: str, reason: str, *, skipped: bool = False) -> None:
+    def __init__(
+        self, storage: str, reason: str, *, skipped: bool = False, own_limit: bool = True
+    ) -> None:
         super().__init__(
             f"rate-limit storage {storage} {reason}; "
             "check that it is running and reachable from this replica"
@@ -53,6 +57,7 @@ class RateLimitUnavailable(Exception):
         self.storage = storage
         self.reason = reason
         self.skipped = skipped
+        self.own_limit = own_limit
 
 
 class RateLimiter:
@@ -69,6 +74,7 @@ class RateLimiter:
             storage_timeout=settings.storage_timeout_seconds,
             storage_retry=settings.storage_retry_seconds,
             key_by=settings.key,
+            lists=settings.lists,
         )
 
     def __init__(
@@ -83,8 +89,10 @@ class RateLimiter:
         storage_timeout: float = 0.5,
         storage_retry: float = 5.0,
         key_by: BudgetKey = "client_and_subject",
+        lists: str | None = None,
     ) -> None:
         self._default = limits.parse(default) if default else None
+        self._lists = limits.parse(lists) if lists else None
         self._plugins = {name: limits.parse(value) for name, value in per_plugin.items()}
         self._tools = {name: limits.parse(value) for name, value in per_tool.items()}
         self._owner = tool_owner
@@ -134,28 +142,39 @@ class RateLimiter:
             client, tool = positional
             subject = client
         item, bucket = self._limit(tool)
+        return await self._count(item, bucket, _identity(client, subject, self._key_by))
+
+    async def hit_list(self, *, client: str | None, subject: str) -> float | None:
+        """Count one list request (tools, prompts, resources) against the caller's list
+        budget, shared by every kind of list; None if allowed, else the seconds to wait."""
+        return await self._count(self._lists, "list", _identity(client, subject, self._key_by))
+
+    async def _count(
+        self, item: limits.RateLimitItem | None, bucket: str, identity: str
+    ) -> float | None:
+        """One hit on ``bucket``'s budget ``item`` for ``identity``, within the deadline."""
         if item is None:
             return None
-        identity = _identity(client, subject, self._key_by)
         if self._local is not None:
             wait = self._local.hit((bucket, identity), item.amount, item.get_expiry())
             return None if wait is None else max(1.0, math.ceil(wait))
+        own = bucket not in ("default", "list")
         if not self._breaker.allow():
             ago = self._breaker.seconds_since_failure()
             reason = f"failed {ago:.1f} s ago and is not retried yet"
-            raise RateLimitUnavailable(self._storage_name, reason, skipped=True)
+            raise RateLimitUnavailable(self._storage_name, reason, skipped=True, own_limit=own)
         try:
             async with asyncio.timeout(self._timeout):
                 wait = await self._hit_shared(item, bucket, identity)
         except TimeoutError:
             self._breaker.failed()
             reason = f"did not answer within {self._timeout:g} s"
-            raise RateLimitUnavailable(self._storage_name, reason) from None
+            raise RateLimitUnavailable(self._storage_name, reason, own_limit=own) from None
         except StorageError as exc:
             self._breaker.failed()
             cause = exc.storage_error
             reason = f"failed ({type(cause).__name__}: {cause})"
-            raise RateLimitUnavailable(self._storage_name, reason) from exc
+            raise RateLimitUnavailable(self._storage_name, reason, own_limit=own) from exc
         self._breaker.succeeded()
         return wait
 

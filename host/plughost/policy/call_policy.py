@@ -110,14 +110,36 @@ class CallPolicy:
             )
         return None if retry_after is None else verdicts.RateLimited(target, retry_after, kind=kind)
 
+    async def admit_list(self, record: CallRecord, method: str) -> verdicts.Refused | None:
+        """Count a list request (``method``, e.g. ``tools/list``) against the caller's list
+        budget; a refusal is settled on ``record``. With the storage down it proceeds, noted
+        in the log: lists are every caller's, not a limit of their own."""
+        caller = record.caller
+        assert caller is not None
+        try:
+            retry_after = await self.limiter.hit_list(
+                client=caller.client_id, subject=caller.subject
+            )
+        except RateLimitUnavailable as exc:
+            self._storage_failed(record, exc)
+            return None
+        if retry_after is None:
+            return None
+        record.tool, record.kind = method, "list"
+        verdict = verdicts.RateLimited(method, retry_after, kind="list")
+        record.refuse(verdict)
+        return verdict
+
     def _storage_failed(
         self, record: CallRecord, exc: RateLimitUnavailable
     ) -> verdicts.Refused | None:
-        """The stated policy when rate-limit storage is down: open (proceed, noted) or closed."""
+        """The stated policy when rate-limit storage is down: open (proceed, noted) or closed,
+        which refuses only targets with a limit of their own (a tool's, its plugin's); those
+        under the default alone proceed, noted, as with open."""
         self.metrics.rate_limit_storage_errors.inc()
         if not exc.skipped:
             log.warning("%s (policy: fail %s)", exc, self.on_storage_error)
-        if self.on_storage_error != "open":
+        if self.on_storage_error != "open" and exc.own_limit:
             return verdicts.LimitsUnavailable()
         skipped = " (not tried: it failed moments ago)" if exc.skipped else ""
         record.notes.append(f"rate limit not checked: storage unavailable{skipped}")

@@ -18,6 +18,7 @@ from plughost.settings.environment import (
     split_names,
 )
 from plughost.settings.host import HostSettings, default_database_url, load_settings
+from plughost.settings.http import HttpSettings
 from plughost.settings.mounts import MountCredentials, MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import ExchangeGrant, TokenExchangeSettings
@@ -32,6 +33,7 @@ __all__ = [
     "ConsoleSettings",
     "ExchangeGrant",
     "HostSettings",
+    "HttpSettings",
     "MountCredentials",
     "MountSettings",
     "NameList",

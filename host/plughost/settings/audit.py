@@ -23,10 +23,11 @@ class AuditSettings(BaseModel):
     include_arguments: bool = Field(
         False, description="Record argument values, not only their names. Mind what tools receive."
     )
-    durable: bool = Field(
-        False,
+    durable: bool | None = Field(
+        None,
         description="Hold each response until its audit record is committed (group commit): "
-        "no acknowledged call is ever without a record, at the cost of latency.",
+        "no acknowledged call is ever without a record, at the cost of latency. Unset: on "
+        "whenever records also go to the database.",
     )
 
     @model_validator(mode="after")
@@ -34,3 +35,10 @@ class AuditSettings(BaseModel):
         if self.sink == "file" and self.file is None:
             raise ValueError("sink 'file' needs PLUGHOST_AUDIT__FILE")
         return self
+
+    @property
+    def holds_responses(self) -> bool:
+        """Whether responses wait for their records: as set, else whenever the database keeps
+        them (a trail operators query for every acknowledged call must not miss the last
+        moments before a crash)."""
+        return self.database if self.durable is None else self.durable

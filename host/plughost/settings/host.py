@@ -32,6 +32,7 @@ from plughost.settings.environment import (
     describe_validation_error,
 )
 from plughost.settings.fields import bounded, names, wait
+from plughost.settings.http import HttpSettings
 from plughost.settings.mounts import MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import TokenExchangeSettings
@@ -154,6 +155,7 @@ class HostSettings(BaseSettings):
     )
 
     auth: AuthSettings = Field(default_factory=AuthSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     rate_limit: RateLimitSettings = Field(default_factory=RateLimitSettings)
     token_exchange: TokenExchangeSettings = Field(default_factory=TokenExchangeSettings)

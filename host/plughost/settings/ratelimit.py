@@ -19,6 +19,11 @@ class RateLimitSettings(BaseModel):
     model_config = {"extra": "forbid"}
 
     default: str | None = Field("600/minute", description="Every tool without its own limit.")
+    lists: str | None = Field(
+        "120/minute",
+        description="List requests (tools/list, prompts/list, resources/list, "
+        "resources/templates/list) per caller, all kinds sharing one budget; unset: unlimited.",
+    )
     plugins: dict[str, str] = Field(default_factory=dict, description="Limit per plugin namespace.")
     tools: dict[str, str] = Field(default_factory=dict, description="Limit per tool name.")
     storage_url: str = Field(
@@ -43,10 +48,11 @@ class RateLimitSettings(BaseModel):
         "open",
         description="When the storage fails or times out: 'open' lets the call proceed "
         "(logged, counted and marked on the audit record); 'closed' answers HTTP 503 "
-        "with Retry-After.",
+        "with Retry-After for tools with a limit of their own (per tool or per plugin), while "
+        "tools under the default alone, and lists, proceed as with 'open'.",
     )
 
-    @field_validator("default", "plugins", "tools")
+    @field_validator("default", "lists", "plugins", "tools")
     @classmethod
     def _parse(cls, value: Any) -> Any:
         import limits
