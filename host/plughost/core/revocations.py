@@ -9,9 +9,12 @@ replica reads them back. A key names what ended (``sid:<sign-in>``, ``jti:<token
 `RevokedKeys` is what a request checks: an in-memory set, brought up to date by one query for
 the rows written since the last one, at most once per ``poll_seconds`` per replica (concurrent
 requests share that query). A request then costs a set lookup; a revocation is honoured by
-every replica within ``poll_seconds``. When the database cannot answer, the set keeps what it
-had (logged) and the next request after ``poll_seconds`` tries again: revocation fails open
-for at most the outage, because a database that is down already refuses most calls.
+every replica within ``poll_seconds``. A request waits for a due query at most
+``WAIT_BUDGET_SECONDS`` after it began (a healthy database answers in milliseconds), so a
+stalled database never holds up requests that do not use it: they go on with the set as it
+was. When the database cannot answer, the set keeps what it had (logged) and the next request
+after ``poll_seconds`` tries again: revocation fails open for at most the outage, because a
+database that is down already refuses most calls.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from typing import Any
 
 import anyio.to_thread
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, delete, select
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 log = logging.getLogger("plughost.revocations")
 
@@ -40,6 +43,8 @@ revocations_table = Table(
 #: Rows are re-read this far back on each poll: replicas' clocks differ by a little, and a
 #: transaction may commit a moment after the time it wrote.
 CLOCK_MARGIN_SECONDS = 30
+#: How long after a due query began requests still wait for it.
+WAIT_BUDGET_SECONDS = 0.25
 
 
 class Revocations:
@@ -120,20 +125,30 @@ class RevokedKeys:
             self._keys[key] = until
 
     async def _fresh(self) -> None:
-        if self._polled_at is not None and self._clock() - self._polled_at < self._poll:
+        now = self._clock()
+        began = self._polled_at
+        if began is not None and now - began < self._poll:
             return
-        if self._pending is None or self._pending.done():
+        if began is None or self._pending is None or self._pending.done():
+            began = self._polled_at = now
             self._pending = asyncio.ensure_future(self._poll_once())
-        await asyncio.shield(self._pending)
+        remaining = WAIT_BUDGET_SECONDS - (now - began)
+        if remaining <= 0:
+            return  # the database is slow: go on with the set as it is
+        try:
+            await asyncio.wait_for(asyncio.shield(self._pending), remaining)
+        except TimeoutError:
+            return
 
     async def _poll_once(self) -> None:
-        self._polled_at = self._clock()
         started = int(time.time())
         self.polls += 1
         try:
             rows = await anyio.to_thread.run_sync(self.store.written_since, self._since)
-        except SQLAlchemyError as exc:
-            log.warning("revoked sign-ins not refreshed (kept %d): %s", len(self._keys), exc)
+        except Exception as exc:  # the database's errors and deadlines: keep what is known
+            log.warning(
+                "revoked sign-ins not refreshed (kept %d): %s", len(self._keys), type(exc).__name__
+            )
             return
         now = time.time()
         with self._lock:
