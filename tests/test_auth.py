@@ -612,3 +612,46 @@ def test_tools_list_is_marked_private_for_caching(dev):
     result = response.json()["result"]
     assert result["cacheScope"] == "private"
     assert [t["name"] for t in result["tools"]] == ["todo_list", "todo_get"]
+
+
+# --- the algorithm each key is for, and the longest lifetime accepted ------------------------
+
+
+@pytest.mark.parametrize("alg", ["PS256", "RS512"])
+@pytest.mark.parametrize("published_alg", [True, False], ids=["jwk-alg", "no-jwk-alg"])
+def test_an_rs256_key_signs_rs256_only(
+    plughost_factory, stand_in_issuer, monkeypatch, alg, published_alg
+):
+    if not published_alg:  # the key type's algorithm applies: RSA is RS256
+        published = stand_in_issuer.jwks
+
+        def without_alg() -> dict:
+            return {
+                "keys": [
+                    {k: v for k, v in key.items() if k != "alg"} for key in published()["keys"]
+                ]
+            }
+
+        monkeypatch.setattr(stand_in_issuer, "jwks", without_alg)
+    host = oidc_host(plughost_factory, stand_in_issuer)
+    other = stand_in_issuer.sign(claims_for(host), alg=alg)
+    assert _post(host, {"Authorization": f"Bearer {other}"}).status_code == 401
+    own = stand_in_issuer.sign(claims_for(host), alg="RS256")
+    assert _post(host, {"Authorization": f"Bearer {own}"}).status_code == 200
+
+
+def test_a_token_claiming_a_longer_life_than_the_cap_is_refused(oidc, stand_in_issuer):
+    ten_years = now() + 10 * 365 * 86_400
+    for claims in (claims_for(oidc, exp=ten_years), claims_for(oidc, exp=ten_years, iat=None)):
+        token = stand_in_issuer.sign(claims)
+        assert _post(oidc, {"Authorization": f"Bearer {token}"}).status_code == 401
+    day = stand_in_issuer.sign(claims_for(oidc, exp=now() + 86_000))
+    assert _post(oidc, {"Authorization": f"Bearer {day}"}).status_code == 200
+
+
+def test_the_lifetime_cap_is_a_setting(plughost_factory, stand_in_issuer):
+    host = oidc_host(plughost_factory, stand_in_issuer, max_token_lifetime_seconds=600)
+    hour = stand_in_issuer.sign(claims_for(host, exp=now() + 3600))
+    assert _post(host, {"Authorization": f"Bearer {hour}"}).status_code == 401
+    minutes = stand_in_issuer.sign(claims_for(host, exp=now() + 300))
+    assert _post(host, {"Authorization": f"Bearer {minutes}"}).status_code == 200

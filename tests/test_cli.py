@@ -39,6 +39,12 @@ def test_token_refuses_unknown_scopes(tmp_path):
     assert "unknown scope(s) admin:everything" in done.stderr
 
 
+def test_token_refuses_a_lifetime_the_host_would_refuse(tmp_path):
+    done = run(tmp_path, "token", "--ttl", str(10 * 365 * 86_400))
+    assert done.returncode == 2
+    assert "PLUGHOST_AUTH__MAX_TOKEN_LIFETIME_SECONDS" in done.stderr and not done.stdout
+
+
 def test_token_refuses_outside_dev_mode(tmp_path):
     done = run(
         tmp_path,

@@ -243,7 +243,7 @@ def test_a_later_revisions_table_made_early_is_no_sign_of_an_old_database(plugho
     db = plughost_database
     oauth_metadata.create_all(db.engine)
     steps = db.upgrade("plughost")
-    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003", "0004", "0005"]
+    assert [step.split()[2] for step in steps] == ["0001", "0002", "0003", "0004", "0005", "0006"]
     assert "plughost_audit" in inspect(db.engine).get_table_names()
 
 
@@ -262,7 +262,7 @@ def test_0004_gives_the_audit_trail_a_trace_id_and_keeps_its_rows(plughost_datab
             )
         )
     steps = db.upgrade("plughost")
-    assert [step.split()[2] for step in steps] == ["0004", "0005"]
+    assert [step.split()[2] for step in steps] == ["0004", "0005", "0006"]
     trail = AuditTrail(engine=db.engine)
     trail.start()
     trail.record(
@@ -278,6 +278,32 @@ def test_0004_gives_the_audit_trail_a_trace_id_and_keeps_its_rows(plughost_datab
     assert "trace_id" not in columns and "tool" in columns
     with db.engine.connect() as conn:
         assert len(conn.execute(text("SELECT tool FROM plughost_audit")).all()) == 2
+
+
+def test_0006_adds_the_revocation_list_and_keeps_registered_clients(plughost_database):
+    """A database at 0005 with a registered client: it keeps it, and gains the columns that
+    bound registrations and the table of revocations; the downgrade takes them away again."""
+    db = plughost_database
+    db.upgrade("plughost", "0005")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO plughost_oauth_clients (client_id, registration, created_at) "
+                "VALUES ('c-1', '{}', 1)"
+            )
+        )
+    assert [step.split()[2] for step in db.upgrade("plughost")] == ["0006"]
+    columns = {c["name"] for c in inspect(db.engine).get_columns("plughost_oauth_clients")}
+    assert {"registered_from", "used_at"} <= columns
+    assert "plughost_revocations" in inspect(db.engine).get_table_names()
+    db.downgrade("plughost", "0005")
+    columns = {c["name"] for c in inspect(db.engine).get_columns("plughost_oauth_clients")}
+    assert "used_at" not in columns
+    assert "plughost_revocations" not in inspect(db.engine).get_table_names()
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT client_id FROM plughost_oauth_clients")).all() == [
+            ("c-1",)
+        ]
 
 
 def test_a_downgrade_undoes_the_rename(notes_plugin, plughost_database):

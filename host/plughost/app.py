@@ -23,6 +23,7 @@ from plughost.console import routes as console
 from plughost.core.discovery import LoadReport
 from plughost.core.host import Host, build_host, load_plugins
 from plughost.core.host_scopes import HOST_NAMESPACE, HOST_SCOPES
+from plughost.core.revocations import Revocations, RevokedKeys
 from plughost.devissuer.keys import DevIssuer, embedded_issuer
 from plughost.devissuer.options import DevServerOptions, ScopeInfo
 from plughost.devissuer.paths import BROWSER_PATHS
@@ -88,10 +89,19 @@ def build(
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
-    store = _serve_dev_issuer(host, auth, dev, base)
+    revoked = RevokedKeys(
+        Revocations(host.engine), poll_seconds=settings.auth.revocation_poll_seconds
+    )
+    store = _serve_dev_issuer(host, auth, dev, base, revoked)
     readiness = health.routes(host, issuer.keys.ensure)
     panel = console.mount(
-        host, issuer, readiness, public_url=base, bind_host=bind_host, store=store
+        host,
+        issuer,
+        readiness,
+        public_url=base,
+        bind_host=bind_host,
+        store=store,
+        revoked=revoked,
     )
     answers = Answers(auth.resource_metadata_url, lambda: baseline_scopes(report))
     app = create_app(host, public_url=base, answers=answers, tracing=tracing)
@@ -138,11 +148,13 @@ def scope_catalog(report: LoadReport, settings: HostSettings) -> list[ScopeInfo]
 
 
 def _serve_dev_issuer(
-    host: Host, auth: PlughostAuth, dev: DevIssuer | None, base: str
+    host: Host, auth: PlughostAuth, dev: DevIssuer | None, base: str, revoked: RevokedKeys
 ) -> OAuthStore | None:
-    """The embedded issuer's authorization server, on the host's database (dev issuer only)."""
+    """The embedded issuer's authorization server, on the host's database (dev issuer only);
+    the resource server then refuses the tokens of the sign-ins it revokes."""
     if dev is None:
         return None
+    auth.issuer.verifier.revocations = revoked
     store = OAuthStore(host.engine)
     settings, report = host.settings, host.report
     options = DevServerOptions.from_settings(settings.auth, settings.token_exchange)
@@ -154,6 +166,7 @@ def _serve_dev_issuer(
         lambda: scope_catalog(report, settings),
         lambda: baseline_scopes(report),
         options,
+        revoked,
     )
     auth.serve_issuer(dev_issuer_routes(server))
     return store

@@ -112,6 +112,7 @@ def resolve_issuer(
         tenant_claim=preset.tenant_claim,
         default_tenant=settings.default_tenant,
         passthrough_claims=tuple(settings.passthrough_claims),
+        max_lifetime=settings.max_token_lifetime_seconds,
     )
     return Issuer(
         kind=settings.issuer,

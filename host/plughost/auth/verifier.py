@@ -1,10 +1,14 @@
 """Verify a bearer JWT and turn its claims into a `Caller`.
 
 One verifier serves every plugin. It checks, in order: size, header, algorithm allow-list
-(asymmetric only), the signing key from the JWKS cache, signature, ``iss``, ``aud``, ``exp``,
-``nbf`` and ``iat`` (with a small leeway), then reads subject, client, tenant and scopes.
-Verified tokens are remembered, by hash, until they expire, so a client's next call costs a
-dictionary lookup instead of a signature check.
+(asymmetric only), the signing key from the JWKS cache and the one algorithm that key is for
+(its JWK ``alg``, else its type's: an RSA key signs RS256 only), signature, ``iss``, ``aud``,
+``exp``, ``nbf`` and ``iat`` (with a small leeway), a lifetime no longer than the operator's
+cap, then reads subject, client, tenant and scopes. Verified tokens are remembered, by hash,
+until they expire, so a client's next call costs a dictionary lookup instead of a signature
+check. With a revocation list (the embedded issuer's), every token, remembered or not, is
+also looked up in it (`plughost.core.revocations.RevokedKeys`: a set lookup, and one database
+query per interval per replica).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from typing import Any
 import jwt
 
 from plughost.auth.jwks import JWKSCache
+from plughost.core.revocations import RevokedKeys, token_keys
 from plughost.sdk.context import Caller
 
 log = logging.getLogger("plughost.auth")
@@ -50,6 +55,8 @@ class VerifierConfig:
     tenant_claim: str
     default_tenant: str | None
     passthrough_claims: tuple[str, ...]
+    #: Longest lifetime accepted: ``exp - iat``, or ``exp`` - now for a token without ``iat``.
+    max_lifetime: int = 86_400
 
 
 @dataclass(frozen=True)
@@ -68,9 +75,18 @@ class TokenVerifier:
         self.keys = keys
         self._cache: OrderedDict[bytes, Verified] = OrderedDict()
         self._cache_size = cache_size
+        #: Revoked sign-ins to refuse (the embedded issuer's); None checks none.
+        self.revocations: RevokedKeys | None = None
 
     async def verify(self, token: str) -> Verified:
         """Return the verified identity, or raise `InvalidToken` with the reason."""
+        verified = await self._remembered_or_verified(token)
+        revocations = self.revocations
+        if revocations is not None and await revocations.any_revoked(token_keys(verified.claims)):
+            raise InvalidToken("token revoked")
+        return verified
+
+    async def _remembered_or_verified(self, token: str) -> Verified:
         if len(token) > self.config.max_token_bytes:
             raise InvalidToken("token too large")
         digest = hashlib.sha256(token.encode()).digest()
@@ -100,6 +116,8 @@ class TokenVerifier:
             if self.keys.unavailable:
                 raise InvalidToken(ISSUER_UNAVAILABLE)
             raise InvalidToken("unknown signing key")
+        if alg != key.algorithm_name:
+            raise InvalidToken("algorithm not the signing key's")
         try:
             claims = jwt.decode(
                 token,
@@ -112,9 +130,17 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as exc:
             raise InvalidToken(_reason(exc)) from None
+        self._check_lifetime(claims)
         return Verified(
             caller=self._caller(claims), expires_at=int(claims["exp"]), claims=claims, kid=kid
         )
+
+    def _check_lifetime(self, claims: dict[str, Any]) -> None:
+        """A token may not claim to live longer than the cap (a stolen one would last)."""
+        issued = claims.get("iat")
+        start = issued if isinstance(issued, int | float) else time.time()
+        if float(claims["exp"]) - start > self.config.max_lifetime + self.config.leeway:
+            raise InvalidToken("token lifetime too long")
 
     def _caller(self, claims: dict[str, Any]) -> Caller:
         subject = claims.get("sub")

@@ -37,6 +37,14 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
             err=True,
         )
         sys.exit(2)
+    longest = settings.auth.max_token_lifetime_seconds
+    if not 0 < ttl <= longest:
+        click.echo(
+            f"error: --ttl must be from 1 to {longest} seconds: the host refuses tokens that "
+            "live longer (PLUGHOST_AUTH__MAX_TOKEN_LIFETIME_SECONDS)",
+            err=True,
+        )
+        sys.exit(2)
     dev = DevIssuer(settings.data_dir)
     base = base_url(settings, url)
     plugin_scopes = sorted(

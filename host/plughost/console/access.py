@@ -10,6 +10,7 @@ admin scope.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -24,6 +25,7 @@ from plughost.console.session import ConsoleSession, CookieJar
 from plughost.core.host import Host
 from plughost.core.host_keys import StoredKey
 from plughost.core.host_scopes import ADMIN_SCOPE
+from plughost.core.revocations import RevokedKeys, token_keys
 from plughost.ops.loopback import is_loopback
 
 
@@ -41,7 +43,8 @@ def off_reason(host: Host, issuer: Issuer, bind_host: str) -> str | None:
 
 
 def session_of(verified: Verified) -> ConsoleSession:
-    """What the console keeps of a verified token: who, through which client, which scopes."""
+    """What the console keeps of a verified token: who, through which client, which scopes,
+    and what revokes it (a new session id, and the token's sign-in)."""
     caller = verified.caller
     return ConsoleSession(
         subject=caller.subject,
@@ -49,6 +52,7 @@ def session_of(verified: Verified) -> ConsoleSession:
         tenant=caller.tenant_id,
         scopes=sorted(caller.scopes),
         expires_at=verified.expires_at,
+        revocation_keys=[f"console:{secrets.token_urlsafe(16)}", *token_keys(verified.claims)],
     )
 
 
@@ -61,6 +65,7 @@ class Access:
     cookies: CookieJar
     pages: Pages
     reads: DatabaseReads
+    revoked: RevokedKeys
 
     async def key_ready(self) -> None:
         """Load the cookie key (a database read) before the first cookie is opened."""
@@ -86,9 +91,16 @@ class Access:
                 401, "Not signed in", "The bearer token was refused; get a new one."
             )
 
-    async def _cookie(self, request: Request) -> ConsoleSession | Response:
+    async def session(self, request: Request) -> ConsoleSession | None:
+        """The browser's session, if it is ours, unexpired and not signed out or revoked."""
         await self.key_ready()
         viewer = self.cookies.open(request.cookies.get(self.cookies.session_name), ConsoleSession)
+        if viewer is None or await self.revoked.any_revoked(viewer.revocation_keys):
+            return None
+        return viewer
+
+    async def _cookie(self, request: Request) -> ConsoleSession | Response:
+        viewer = await self.session(request)
         if viewer is not None:
             return viewer
         back = urlencode({"next": request.url.path})

@@ -19,9 +19,10 @@ from pydantic import AnyUrl, ValidationError
 from plughost.auth.issuers import Issuer
 from plughost.auth.upstream_metadata import UpstreamMetadata, UpstreamUnavailable
 from plughost.console.session import CALLBACK_PATH
-from plughost.console.signin import DEV_CLIENT_ID, DEV_CLIENT_NAME, ConsoleClient, Endpoints
+from plughost.console.signin import ConsoleClient, Endpoints
 from plughost.core.host_scopes import ADMIN_SCOPE
 from plughost.devissuer.paths import AUTHORIZE_PATH, TOKEN_PATH
+from plughost.devissuer.registration import CONSOLE_CLIENT_ID, CONSOLE_CLIENT_NAME
 from plughost.devissuer.store import OAuthStore
 from plughost.settings import ConsoleSettings
 
@@ -66,10 +67,11 @@ def _dev_client(
     store: OAuthStore,
     reads: Reads,
 ) -> ConsoleClient:
-    """The dev issuer's first-party client, registered on its first use."""
+    """The dev issuer's first-party client, registered on its first use; the dev issuer
+    matches its one redirect URI exactly (not on any loopback port, as for native clients)."""
     registration = OAuthClientInformationFull(
-        client_id=DEV_CLIENT_ID,
-        client_name=DEV_CLIENT_NAME,
+        client_id=CONSOLE_CLIENT_ID,
+        client_name=CONSOLE_CLIENT_NAME,
         redirect_uris=[AnyUrl(redirect_uri)],
         token_endpoint_auth_method="none",
         grant_types=["authorization_code"],
@@ -88,7 +90,7 @@ def _dev_client(
         return Endpoints(issuer=base, authorize=base + AUTHORIZE_PATH, token=base + TOKEN_PATH)
 
     return client(
-        client_id=DEV_CLIENT_ID, client_secret=None, endpoints=endpoints, register=register
+        client_id=CONSOLE_CLIENT_ID, client_secret=None, endpoints=endpoints, register=register
     )
 
 

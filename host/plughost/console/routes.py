@@ -39,6 +39,7 @@ from plughost.console.traffic import not_kept, read_traffic
 from plughost.console.views import health_page, plugins_page
 from plughost.core.host import Host
 from plughost.core.host_keys import StoredKey
+from plughost.core.revocations import RevokedKeys
 from plughost.devissuer.store import OAuthStore
 from plughost.edge.health import Readiness
 
@@ -57,6 +58,7 @@ class Console:
         public_url: str,
         off: str | None,
         store: OAuthStore | None,
+        revoked: RevokedKeys,
     ) -> None:
         self.host = host
         self.issuer = issuer
@@ -68,7 +70,7 @@ class Console:
         parts = urlsplit(public_url)
         key = StoredKey(host.engine, SESSION_KEY_NAME)
         cookies = CookieJar(key, secure=parts.scheme == "https")
-        self.access = Access(issuer, key, cookies, self.pages, self.reads)
+        self.access = Access(issuer, key, cookies, self.pages, self.reads, revoked)
         client, not_configured = console_client(
             issuer, host.settings.console, public_url=public_url, store=store, reads=self.reads
         )
@@ -141,6 +143,7 @@ def mount(
     public_url: str,
     bind_host: str,
     store: OAuthStore | None,
+    revoked: RevokedKeys,
 ) -> Console:
     """Build the console for this host and add its routes (answering 404 when it is off)."""
     console = Console(
@@ -150,6 +153,7 @@ def mount(
         public_url=public_url,
         off=off_reason(host, issuer, bind_host),
         store=store,
+        revoked=revoked,
     )
     console.mount()
     return console

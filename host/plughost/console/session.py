@@ -3,7 +3,9 @@
 Both are sealed (encrypted and authenticated, Fernet) with a key the host keeps in its
 database (`plughost.core.host_keys`), so every replica opens what any replica sealed and a
 restart keeps people signed in. The session holds no token at all: only who signed in,
-through which client, with which scopes, and until when (the access token's expiry). The
+through which client, with which scopes, and until when (the access token's expiry), and
+what ends it early: its own id, which sign-out writes to the host's revocation list
+(`plughost.core.revocations`) so no replica opens it again, and the sign-in it came from. The
 sign-in cookie holds the ``state`` and PKCE verifier of one round trip to the issuer; the
 callback clears it, and the issuer redeems its code once, so a round trip completes once.
 Cookies are HttpOnly and SameSite=Lax; on an https public URL they are Secure and
@@ -38,6 +40,12 @@ class ConsoleSession(BaseModel):
     tenant: str
     scopes: list[str]
     expires_at: int
+    #: What revokes this session: ``console:<id>`` (sign-out), and the token's sign-in.
+    revocation_keys: list[str]
+
+    @property
+    def own_key(self) -> str:
+        return self.revocation_keys[0]
 
 
 class SignInState(BaseModel):

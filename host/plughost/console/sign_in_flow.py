@@ -3,8 +3,9 @@
 Sign-in sends the browser to the issuer with a fresh ``state`` and PKCE challenge, kept in a
 sealed sign-in cookie (`plughost.console.session`); the callback checks that ``state``,
 exchanges the code (`plughost.console.signin`), verifies the token with the host's own
-verifier, and seals a session only for a caller holding the admin scope. Sign-out clears the
-session, and refuses a form posted from another site.
+verifier, and seals a session only for a caller holding the admin scope. Sign-out ends the
+session on every replica (its id goes on the host's revocation list) and clears the cookie,
+and refuses a form posted from another site.
 """
 
 from __future__ import annotations
@@ -106,8 +107,12 @@ class SignInFlow:
         origin = request.headers.get("origin")
         if origin is not None and origin.rstrip("/").lower() != self.origin:
             return self.pages.message(403, "Not signed out", "The request came from another site.")
+        session = await self.access.session(request)
+        if session is not None:
+            await self.access.revoked.revoke(session.own_key, until=session.expires_at)
+            log.info("console: %s signed out", session.subject)
         response = self.pages.message(
-            200, "Signed out", "The console forgot this browser's session.", sign_in=True
+            200, "Signed out", "The console ended this browser's session.", sign_in=True
         )
         self.cookies.clear_session(response)
         return response

@@ -21,9 +21,6 @@ from urllib.parse import urlencode
 import httpx
 from pydantic import BaseModel, ValidationError
 
-#: The dev issuer's client id for the console.
-DEV_CLIENT_ID = "plughost-console"
-DEV_CLIENT_NAME = "Plughost console"
 #: Longest wait on the issuer's token endpoint.
 TOKEN_TIMEOUT_SECONDS = 10.0
 

@@ -30,6 +30,7 @@ HOST_TABLES: tuple[str, ...] = (
     "plughost.ops.audit:audit_table",
     "plughost.core.host_keys:keys_table",
     "plughost.devissuer.store:oauth_metadata",
+    "plughost.core.revocations:revocations_table",
 )
 TEMPLATE_DIR = Path(__file__).parent / "migration_template"
 

@@ -2,11 +2,16 @@
 
 The page lists every requested scope with the description its plugin declared and a checkbox,
 so the developer can grant less than asked; the client's name and where the browser goes
-next are shown as given, escaped. A decision is a same-origin form POST protected against
-cross-site request forgery in three ways: the token in the form is an HMAC of the request
-and a random value in an HttpOnly cookie set with the page (so only the browser that loaded
-the page can answer it), a request carrying another ``Origin`` is refused, and the pending
-request is taken once. The page has no script, may not be framed, and asks not to be cached.
+next are shown as given, escaped. A registered client's name is its own claim, so the page
+says so and shows its client id; only the host's own console is named as such. A request for
+the host's admin scope is spelled out in a warning above everything else, and for any client
+but the console that scope starts unticked: granting it takes a deliberate tick.
+
+A decision is a same-origin form POST protected against cross-site request forgery in three
+ways: the token in the form is an HMAC of the request and a random value in an HttpOnly
+cookie set with the page (so only the browser that loaded the page can answer it), a request
+carrying another ``Origin`` is refused, and the pending request is taken once. The page has
+no script, may not be framed, and asks not to be cached.
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
+from plughost.core.host_scopes import ADMIN_SCOPE
 from plughost.devissuer.keys import DEV_TENANT
 from plughost.devissuer.options import ScopeInfo
 from plughost.devissuer.paths import CONSENT_PATH
+from plughost.devissuer.registration import CONSOLE_CLIENT_ID
 from plughost.devissuer.server import DEV_USER, DevAuthorizationServer
 from plughost.devissuer.store import PendingAuthorization
 
@@ -50,6 +57,10 @@ button[value=allow]{background:#1a4fa0;color:#fff}
 button[value=deny]{background:#fff;color:#1a4fa0}
 button:focus-visible,input:focus-visible{outline:3px solid #f0a500;outline-offset:2px}
 .note{font-size:.9rem;color:#4a4a4a}
+.who{font-size:.95rem;color:#3d3d3d}
+.admin{border:3px solid #b00020;background:#fff0f0;border-radius:6px;padding:.75rem 1rem;
+margin:1rem 0;color:#5c0010}
+.admin strong{color:#b00020}
 """.strip()
 _STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 PAGE_HEADERS = {
@@ -93,6 +104,7 @@ class ConsentPage:
         binding = request.cookies.get(COOKIE) or secrets.token_urlsafe(32)
         page = _render(
             client_name=name,
+            first_party=pending.client_id == CONSOLE_CLIENT_ID,
             pending=pending,
             scopes=_describe(pending.scopes, self.server.catalog()),
             request_id=request_id,
@@ -153,9 +165,42 @@ def _describe(requested: list[str], catalog: list[ScopeInfo]) -> list[ScopeInfo]
     ]
 
 
+def _who(client_name: str, client_id: str, first_party: bool) -> tuple[str, str]:
+    """The heading's name, and the line saying who this client really is."""
+    e = html.escape
+    if first_party:
+        return "the Plughost console", (
+            f'<p class="who">This is this server\'s own operator console (client id '
+            f"<code>{e(client_id)}</code>).</p>"
+        )
+    return f"“{e(client_name)}”", (
+        f'<p class="who">Client id <code>{e(client_id)}</code>, registered by the application '
+        "itself: its name is its own claim, not checked by this server.</p>"
+    )
+
+
+def _admin_warning(scopes: list[ScopeInfo], first_party: bool) -> str:
+    """The admin scope, asked for, in words nobody can miss."""
+    if not any(s.name == ADMIN_SCOPE for s in scopes):
+        return ""
+    source = (
+        "This request comes from the console itself."
+        if first_party
+        else "This request does NOT come from the Plughost console; only the console needs "
+        "this scope. It is unticked below: tick it only if you mean to make this application "
+        "an administrator."
+    )
+    return (
+        f'<div class="admin" role="alert"><strong>Administrator access requested: '
+        f"<code>{ADMIN_SCOPE}</code>.</strong> It lets the holder read the operator console: "
+        f"every plugin, the server's health and the traffic of every caller. {source}</div>"
+    )
+
+
 def _render(
     *,
     client_name: str,
+    first_party: bool,
     pending: PendingAuthorization,
     scopes: list[ScopeInfo],
     request_id: str,
@@ -163,8 +208,13 @@ def _render(
 ) -> str:
     e = html.escape
     back_to = urlsplit(pending.redirect_uri)
+    name, who = _who(client_name, pending.client_id, first_party)
+
+    def ticked(scope: ScopeInfo) -> str:
+        return "" if scope.name == ADMIN_SCOPE and not first_party else " checked"
+
     items = "".join(
-        f'<label><input type="checkbox" name="scope" value="{e(s.name)}" checked>'
+        f'<label><input type="checkbox" name="scope" value="{e(s.name)}"{ticked(s)}>'
         f'<span><code>{e(s.name)}</code> <span class="desc">{e(s.description)} '
         f"(plugin <em>{e(s.plugin)}</em>)</span></span></label>"
         for s in scopes
@@ -179,7 +229,9 @@ def _render(
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>Sign in to Plughost</title><style>{STYLE}</style></head>
 <body><main>
-<h1>Allow <strong>{e(client_name)}</strong> to use Plughost?</h1>
+<h1>Allow <strong>{name}</strong> to use Plughost?</h1>
+{who}
+{_admin_warning(scopes, first_party)}
 <p>It asks for the permissions below on <code>{e(pending.resource)}</code>,
 as <code>{DEV_USER}</code> of organisation <code>{DEV_TENANT}</code>. Untick anything you
 do not want to grant.</p>

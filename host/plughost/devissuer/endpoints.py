@@ -3,20 +3,21 @@
 The SDK's token handler does the ``authorization_code`` and ``refresh_token`` grants. It has
 no ``client_credentials`` grant (the generated dev client's, for scripts and ``plughost
 token``) and no token exchange (`exchange_grant`), so the token endpoint takes those two
-itself and hands every other grant on. The SDK's revocation handler requires a
-``client_secret`` field even from public clients, so revocation (RFC 7009) is the host's own
-too. Refusals are RFC 6749 §5.2 JSON errors, and nothing here may be cached.
+itself and hands every other grant on, after two checks the SDK's handler lacks: a
+``resource`` other than this server's is ``invalid_target`` (RFC 8707 §2), and a client id
+sent in HTTP Basic alone is put in the form the handler reads (`client_auth`). The SDK's
+revocation handler requires a ``client_secret`` field even from public clients, so
+revocation (RFC 7009) is the host's own too. Refusals are RFC 6749 §5.2 JSON errors (429 with
+Retry-After once wrong secrets are throttled), and nothing here may be cached.
 """
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import unquote
 
 from mcp.server.auth.handlers.token import TokenHandler
-from mcp.server.auth.middleware.client_auth import AuthenticationError, ClientAuthenticator
+from mcp.server.auth.middleware.client_auth import AuthenticationError
 from mcp.server.auth.provider import AccessToken, AuthorizeError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -24,6 +25,14 @@ from starlette.responses import JSONResponse, Response
 from plughost.auth.token_exchange import GRANT_TYPE as EXCHANGE_GRANT
 from plughost.core.host_scopes import HOST_NAMESPACE
 from plughost.devissuer import exchange_grant
+from plughost.devissuer.client_auth import (
+    ClientAuth,
+    SecretThrottle,
+    Throttled,
+    address_of,
+    offered,
+    with_client_id,
+)
 from plughost.devissuer.server import DevAuthorizationServer, IssuedRefreshToken
 
 SDK_GRANTS = ("authorization_code", "refresh_token")
@@ -40,13 +49,22 @@ class Endpoints:
     server: DevAuthorizationServer
 
     def __post_init__(self) -> None:
-        self.authenticator = ClientAuthenticator(self.server)
+        self.throttle = SecretThrottle(self.server.options.secret_failures_per_minute)
+        self.authenticator = ClientAuth(self.server, self.throttle)
         self.token_handler = TokenHandler(self.server, self.authenticator)
 
     async def token(self, request: Request) -> Response:
         """``client_credentials`` and token exchange for the generated dev client; every
         other grant goes to the SDK's token handler (authorization code with PKCE, refresh
         token)."""
+        try:
+            return await self._token(request)
+        except Throttled as exc:
+            return _throttled(exc)
+        except AuthenticationError as exc:
+            return oauth_error(401, "invalid_client", exc.message, BASIC_CHALLENGE)
+
+    async def _token(self, request: Request) -> Response:
         form = await request.form()
         grant_type = form.get("grant_type")
         if grant_type == "client_credentials":
@@ -57,12 +75,21 @@ class Endpoints:
             return oauth_error(
                 400, "unsupported_grant_type", f"supported grants: {', '.join(GRANTS)}"
             )
-        return await self.token_handler.handle(request)
+        for resource in form.getlist("resource"):
+            try:
+                self.server.target(str(resource))
+            except AuthorizeError as exc:
+                return oauth_error(400, exc.error, exc.error_description or "")
+        return await self.token_handler.handle(await with_client_id(request))
 
     def _client_credentials(self, request: Request, form: Any) -> Response:
-        client_id, secret = _client_auth(request, form)
+        client_id, secret = offered(request, form)
         server = self.server
+        address = address_of(request)
+        self.throttle.check(client_id, address)
         if client_id is None or secret is None or not server.dev.check_secret(client_id, secret):
+            if secret is not None:
+                self.throttle.failed(client_id, address)
             return oauth_error(
                 401, "invalid_client", "client authentication failed", BASIC_CHALLENGE
             )
@@ -93,7 +120,7 @@ class Endpoints:
         )
 
     async def _exchange(self, request: Request, form: Any) -> Response:
-        client = _client_auth(request, form)
+        client = offered(request, form)
         try:
             body = await exchange_grant.exchange(
                 self.server, self.authenticator, request, form, client
@@ -107,6 +134,8 @@ class Endpoints:
         """RFC 7009: 200 whether or not the token was known, as the RFC asks."""
         try:
             client = await self.authenticator.authenticate_request(request)
+        except Throttled as exc:
+            return _throttled(exc)
         except AuthenticationError as exc:
             return oauth_error(401, "invalid_client", exc.message)
         token = (await request.form()).get("token")
@@ -120,18 +149,8 @@ class Endpoints:
         return Response(status_code=200, headers=NO_STORE)
 
 
-def _client_auth(request: Request, form: Any) -> tuple[str | None, str | None]:
-    """Client id and secret from HTTP Basic (RFC 6749 §2.3.1, URL-encoded) or the form."""
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() == "basic ":
-        try:
-            raw = base64.b64decode(header[6:], validate=True).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None, None
-        client_id, _, secret = raw.partition(":")
-        return unquote(client_id), unquote(secret)
-    client_id, secret = form.get("client_id"), form.get("client_secret")
-    return (str(client_id) if client_id else None), (str(secret) if secret else None)
+def _throttled(exc: Throttled) -> JSONResponse:
+    return oauth_error(429, "invalid_client", str(exc), {"Retry-After": str(exc.retry_after)})
 
 
 def oauth_error(

@@ -7,7 +7,8 @@ issuer signed for the MCP server; the audience and scopes must be ones the opera
 some plugin (``PLUGHOST_TOKEN_EXCHANGE__PLUGINS__*``). The new token is a JWT for that
 audience with the subject's ``sub`` and tenant, an ``act`` claim naming the acting client
 (§4.1), and a lifetime no longer than what the subject token has left. Refusals are the
-RFC 6749 §5.2 / RFC 8693 §2.2.2 JSON errors. The protocol's names are the client's
+RFC 6749 §5.2 / RFC 8693 §2.2.2 JSON errors; a revoked subject token is refused as the resource
+server refuses it. The protocol's names are the client's
 (`plughost.auth.token_exchange`): both sides of the exchange speak the same RFC.
 """
 
@@ -56,6 +57,8 @@ async def exchange(
         raise ExchangeRefusal(400, "invalid_request", problem)
     audience = _audience(form)
     subject = _subject(server, str(form["subject_token"]))
+    if await server.is_revoked(subject):
+        raise ExchangeRefusal(400, "invalid_grant", "subject_token was revoked")
     scopes = _scopes(server, audience, form)
     ttl = min(server.options.access_ttl, int(subject["exp"]) - int(time.time()))
     if ttl <= 0:
@@ -68,7 +71,8 @@ async def exchange(
         tenant=str(subject.get(TENANT_CLAIM, DEV_TENANT)),
         ttl=ttl,
         client_id=client_id,
-        extra={"act": {"sub": client_id}},
+        # The sign-in goes with it: revoking the sign-in names the exchanged tokens too.
+        extra={"act": {"sub": client_id}, **({"sid": subject["sid"]} if "sid" in subject else {})},
     )
     log.info("token exchanged for subject %s, audience %s", subject.get("sub"), audience)
     return {

@@ -27,6 +27,12 @@ class DevServerOptions(BaseModel):
     access_ttl: int
     refresh_ttl: int
     auto_approve: bool
+    #: Registrations one client address may make per hour.
+    registrations_per_hour: int = 30
+    #: Seconds after which a registration never issued a token is deleted.
+    unused_client_ttl: int = 86_400
+    #: Wrong client secrets taken per client id, and per address, in a minute.
+    secret_failures_per_minute: int = 10
     #: Token exchange: each audience tokens may be exchanged for, with its allowed scopes.
     exchange_targets: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -38,6 +44,9 @@ class DevServerOptions(BaseModel):
             access_ttl=auth.dev_token_ttl_seconds,
             refresh_ttl=auth.dev_refresh_token_ttl_seconds,
             auto_approve=auth.dev_auto_approve,
+            registrations_per_hour=auth.dev_registrations_per_hour,
+            unused_client_ttl=auth.dev_unused_client_ttl_seconds,
+            secret_failures_per_minute=auth.dev_client_secret_failures_per_minute,
             exchange_targets=allowed_targets(exchange) if exchange else {},
         )
 

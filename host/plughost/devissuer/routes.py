@@ -3,8 +3,10 @@
 Which handler answers each path: the SDK's for ``/authorize`` and registration, the host's
 own for the metadata (its scopes change when a plugin is withdrawn, so it is built per
 request), the keys, the token and revocation endpoints (`endpoints`) and the consent page
-(`consent`); every endpoint that reads a body sits behind the SDK's request-body cap. App
-assembly hands these routes to the auth provider once the host's database exists.
+(`consent`); every endpoint that reads a body sits behind the SDK's request-body cap, and
+registration behind a smaller one and a limit per client address (429 with Retry-After, in
+RFC 7591's error shape). App assembly hands these routes to the auth provider once the
+host's database exists.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from starlette.routing import Route, request_response
 from starlette.types import ASGIApp
 
 from plughost.auth.upstream_metadata import AS_METADATA_PATH, OPENID_CONFIGURATION_PATH
+from plughost.devissuer.client_auth import address_of
 from plughost.devissuer.consent import ConsentPage
-from plughost.devissuer.endpoints import GRANTS, Endpoints
+from plughost.devissuer.endpoints import GRANTS, Endpoints, oauth_error
 from plughost.devissuer.paths import (
     AUTHORIZE_PATH,
     JWKS_PATH,
@@ -35,7 +38,8 @@ from plughost.devissuer.paths import (
     REVOKE_PATH,
     TOKEN_PATH,
 )
-from plughost.devissuer.server import DevAuthorizationServer
+from plughost.devissuer.registration import MAX_REGISTRATION_BYTES
+from plughost.devissuer.server import DevAuthorizationServer, registering_from
 
 AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 
@@ -74,7 +78,24 @@ def routes(server: DevAuthorizationServer) -> list[Route]:
     """Every endpoint of the authorization server, the consent page's included."""
     endpoints = Endpoints(server)
     authorize = AuthorizationHandler(server).handle
-    register = RegistrationHandler(server, ClientRegistrationOptions(enabled=True)).handle
+    sdk_register = RegistrationHandler(server, ClientRegistrationOptions(enabled=True)).handle
+
+    async def register(request: Request) -> Response:
+        """RFC 7591 registration, at most so many per client address and hour."""
+        address = address_of(request)
+        wait = await server.registration_wait(address)
+        if wait is not None:
+            return oauth_error(
+                429,
+                "invalid_client_metadata",
+                "too many clients registered from this address; retry later",
+                {"Retry-After": str(wait)},
+            )
+        token = registering_from.set(address)
+        try:
+            return await sdk_register(request)
+        finally:
+            registering_from.reset(token)
 
     async def document(_request: Request) -> JSONResponse:
         body = metadata(server).model_dump(mode="json", exclude_none=True)
@@ -90,11 +111,14 @@ def routes(server: DevAuthorizationServer) -> list[Route]:
         Route(AUTHORIZE_PATH, _limited(authorize), methods=["GET", "POST"]),
         *ConsentPage(server).routes(),
         Route(TOKEN_PATH, _limited(endpoints.token), methods=["POST"]),
-        Route(REGISTER_PATH, _limited(register), methods=["POST"]),
+        Route(REGISTER_PATH, _limited(register, MAX_REGISTRATION_BYTES), methods=["POST"]),
         Route(REVOKE_PATH, _limited(endpoints.revoke), methods=["POST"]),
     ]
 
 
-def _limited(handler: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
-    """A handler behind the SDK's request-body cap, as its own auth routes are."""
-    return RequestBodyLimitMiddleware(request_response(handler), DEFAULT_MAX_REQUEST_BODY_SIZE)
+def _limited(
+    handler: Callable[[Request], Awaitable[Response]],
+    max_bytes: int = DEFAULT_MAX_REQUEST_BODY_SIZE,
+) -> ASGIApp:
+    """A handler behind a request-body cap (the SDK's, as its own auth routes have)."""
+    return RequestBodyLimitMiddleware(request_response(handler), max_bytes)

@@ -9,13 +9,19 @@ lives (the host's database, `store`), what a grant is worth (this server's resou
 plugins' declared scopes), and the policy on top: the redirect rules of `registration`, the
 RFC 8707 ``resource`` checked and put in ``aud``, single-use codes, refresh-token rotation with
 replay detection, and the consent page (`consent`). Its HTTP side is `routes` and `endpoints`.
+
+A sign-in that ends (revoked, or a used code or refresh token replayed) is also written to the
+host's revocation list (`plughost.core.revocations`), which every replica's resource server
+reads: its access tokens, which carry the sign-in as ``sid``, are then refused everywhere.
 """
 
 from __future__ import annotations
 
 import logging
 import secrets
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import urlencode
@@ -34,10 +40,11 @@ from mcp.server.auth.provider import (
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 from pydantic import AnyUrl
 
+from plughost.core.revocations import RevokedKeys, token_keys
 from plughost.devissuer.keys import DevIssuer, InvalidDevToken
 from plughost.devissuer.options import DevServerOptions, ScopeInfo
 from plughost.devissuer.paths import CONSENT_PATH
-from plughost.devissuer.registration import RegisteredClient, check_redirect_uri
+from plughost.devissuer.registration import RegisteredClient, check_metadata
 from plughost.devissuer.store import (
     CodeGrant,
     Grant,
@@ -58,6 +65,13 @@ DEV_USER = "dev-user"
 #: Longer client ids, codes, tokens and request ids than this server issues are unknown.
 MAX_ID_CHARS = 64
 MAX_SECRET_CHARS = 128
+#: A revocation is remembered this much longer than the tokens it ends can live.
+REVOCATION_MARGIN_SECONDS = 300
+#: Registrations are counted per client address over this window.
+REGISTRATION_WINDOW_SECONDS = 3600
+
+#: The address the registration being handled comes from (set by the registration route).
+registering_from: ContextVar[str | None] = ContextVar("registering_from", default=None)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -88,6 +102,7 @@ class DevAuthorizationServer(
     catalog: Callable[[], list[ScopeInfo]]
     baseline: Callable[[], list[str]]
     options: DevServerOptions
+    revoked: RevokedKeys
 
     async def _run(self, func: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """A store call, off the event loop (the engine's deadlines bound it)."""
@@ -107,10 +122,23 @@ class DevAuthorizationServer(
         return RegisteredClient.model_validate({**stored.model_dump(), "declared": self.declared()})
 
     async def register_client(self, client_info: OAuthClientInformationFull) -> None:
-        for uri in client_info.redirect_uris or []:
-            check_redirect_uri(str(uri))
-        await self._run(self.store.save_client, client_info)
+        check_metadata(client_info)
+        await self._run(
+            self.store.save_client,
+            client_info,
+            address=registering_from.get(),
+            unused_ttl=self.options.unused_client_ttl,
+        )
         log.info("registered OAuth client %s (%s)", client_info.client_id, client_info.client_name)
+
+    async def registration_wait(self, address: str) -> int | None:
+        """Seconds ``address`` must wait before registering again, None if it may now."""
+        now = int(time.time())
+        since = now - REGISTRATION_WINDOW_SECONDS
+        count, oldest = await self._run(self.store.registrations_from, address, since)
+        if count < self.options.registrations_per_hour:
+            return None
+        return max(1, (oldest or now) + REGISTRATION_WINDOW_SECONDS - now)
 
     # --- authorization ---------------------------------------------------------------------
 
@@ -258,7 +286,7 @@ class DevAuthorizationServer(
     async def _replayed(self, what: str, client_id: str, family: str) -> None:
         """A used code or refresh token came back: whoever holds the sign-in's live tokens
         may be an attacker, so the whole family goes (RFC 6749 §4.1.2, OAuth 2.1 §4.3.1)."""
-        revoked = await self._run(self.store.revoke_family, family)
+        revoked = await self._end(family)
         log.warning(
             "%s replayed by client %s: its sign-in is revoked (%d refresh token(s))",
             what,
@@ -280,6 +308,7 @@ class DevAuthorizationServer(
             ttl=self.options.access_ttl,
             extra={"sid": grant.family},
         )
+        await self._run(self.store.mark_used, client.client_id)
         refresh = None
         if "refresh_token" in client.grant_types:
             refresh = secrets.token_urlsafe(32)
@@ -306,20 +335,35 @@ class DevAuthorizationServer(
             scopes=str(claims.get("scope", "")).split(),
             expires_at=int(claims["exp"]),
             subject=claims.get("sub"),
-            claims={"sid": claims.get("sid")},
+            claims={"sid": claims.get("sid"), "jti": claims.get("jti")},
         )
 
     async def revoke_token(self, token: AccessToken | IssuedRefreshToken) -> None:
-        """Revoking either token ends the sign-in's refresh tokens. An access token is a
-        self-contained JWT the resource server checks without calling here, so it stays
-        valid until it expires (``dev_token_ttl_seconds``)."""
-        family: object  # a claim may hold anything: checked below
+        """Revoking either token ends the sign-in: its refresh tokens, and its access tokens
+        at every replica's resource server. An access token without a sign-in (the
+        ``client_credentials`` grant's) is revoked alone."""
         if isinstance(token, IssuedRefreshToken):
-            family = token.family
-        else:
-            family = (token.claims or {}).get("sid")
+            await self._end(token.family)
+            return
+        claims = token.claims or {}
+        family = claims.get("sid")
         if isinstance(family, str) and family:
-            await self._run(self.store.revoke_family, family)
+            await self._end(family)
+        else:
+            for key in token_keys(claims):
+                await self.revoked.revoke(key, until=self._revocation_until())
+
+    async def _end(self, family: str) -> int:
+        """End one sign-in everywhere; returns how many of its refresh tokens were live."""
+        await self.revoked.revoke(f"sid:{family}", until=self._revocation_until())
+        return await self._run(self.store.revoke_family, family)
+
+    def _revocation_until(self) -> int:
+        return int(time.time()) + self.options.access_ttl + REVOCATION_MARGIN_SECONDS
+
+    async def is_revoked(self, claims: dict[str, Any]) -> bool:
+        """Whether a token of this issuer was revoked (for token exchange)."""
+        return await self.revoked.any_revoked(token_keys(claims))
 
 
 def _issued(found: Redeemable) -> dict[str, Any]:

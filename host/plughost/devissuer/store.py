@@ -25,7 +25,18 @@ from typing import Any
 
 from mcp.shared.auth import OAuthClientInformationFull
 from pydantic import BaseModel
-from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import (
+    Column,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    func,
+    select,
+)
 from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 
@@ -39,6 +50,10 @@ clients_table = Table(
     Column("client_id", String(64), primary_key=True),
     Column("registration", Text, nullable=False),
     Column("created_at", Integer, nullable=False),
+    #: The address it registered from (registrations are limited per address).
+    Column("registered_from", String(64), index=True),
+    #: When it was first issued a token; a registration never used expires.
+    Column("used_at", Integer),
 )
 
 
@@ -75,6 +90,9 @@ refresh_tokens_table = _secret_table(
 #: Used codes and refresh tokens are kept this long past their expiry, so a late replay is
 #: still recognised as a replay (and its family revoked) rather than as an unknown token.
 REPLAY_MEMORY_SECONDS = 86_400
+#: A stored registration longer than this is not read back (none can be registered now; one
+#: kept from before the bounds is treated as unknown rather than parsed on every request).
+MAX_REGISTRATION_CHARS = 32_768
 
 
 class PendingAuthorization(BaseModel):
@@ -145,15 +163,49 @@ class OAuthStore:
 
     # --- clients ---------------------------------------------------------------------------
 
-    def save_client(self, client: OAuthClientInformationFull) -> None:
+    def save_client(
+        self, client: OAuthClientInformationFull, *, address: str | None, unused_ttl: int
+    ) -> None:
+        """Store a new registration, first dropping those never used for ``unused_ttl``."""
         self.ensure()
+        now = int(time.time())
+        table = clients_table
         with self._engine.begin() as conn:
             conn.execute(
-                clients_table.insert().values(
+                delete(table).where(
+                    table.c.used_at.is_(None), table.c.created_at <= now - unused_ttl
+                )
+            )
+            conn.execute(
+                table.insert().values(
                     client_id=client.client_id,
                     registration=client.model_dump_json(exclude_none=True),
-                    created_at=int(time.time()),
+                    created_at=now,
+                    registered_from=address,
                 )
+            )
+
+    def registrations_from(self, address: str, since: int) -> tuple[int, int | None]:
+        """How many clients ``address`` registered at or after ``since``, and the oldest's time."""
+        self.ensure()
+        table = clients_table
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(func.count(), func.min(table.c.created_at)).where(
+                    table.c.registered_from == address, table.c.created_at >= since
+                )
+            ).one()
+        return int(row[0]), row[1]
+
+    def mark_used(self, client_id: str) -> None:
+        """The client was issued a token: its registration no longer expires unused."""
+        self.ensure()
+        table = clients_table
+        with self._engine.begin() as conn:
+            conn.execute(
+                sql_update(table)
+                .where(table.c.client_id == client_id, table.c.used_at.is_(None))
+                .values(used_at=int(time.time()))
             )
 
     def put_client(self, client: OAuthClientInformationFull) -> None:
@@ -164,6 +216,7 @@ class OAuthStore:
         where = clients_table.c.client_id == client.client_id
         try:
             with self._engine.begin() as conn:
+                now = int(time.time())
                 changed = sql_update(clients_table).where(where).values(registration=registration)
                 if conn.execute(changed).rowcount:
                     return
@@ -171,7 +224,8 @@ class OAuthStore:
                     clients_table.insert().values(
                         client_id=client.client_id,
                         registration=registration,
-                        created_at=int(time.time()),
+                        created_at=now,
+                        used_at=now,  # the host's own client never expires unused
                     )
                 )
         except IntegrityError:
@@ -183,7 +237,9 @@ class OAuthStore:
             raw = conn.execute(
                 select(clients_table.c.registration).where(clients_table.c.client_id == client_id)
             ).scalar_one_or_none()
-        return None if raw is None else OAuthClientInformationFull.model_validate_json(raw)
+        if raw is None or len(raw) > MAX_REGISTRATION_CHARS:
+            return None
+        return OAuthClientInformationFull.model_validate_json(raw)
 
     # --- pending authorization requests ----------------------------------------------------
 

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from plughost.settings.fields import bounded
+from plughost.settings.fields import bounded, wait
 
 #: Where the MCP endpoint is served; the protected resource is ``<public url>/mcp``.
 MCP_PATH = "/mcp"
@@ -77,6 +77,19 @@ class AuthSettings(BaseModel):
         "rotated key is accepted within it, and a flood of made-up key ids costs one fetch.",
         at_least=1,
     )
+    max_token_lifetime_seconds: int = bounded(
+        86_400,
+        "Longest lifetime an access token may claim (exp - iat, or exp - now without iat), "
+        "whoever issued it; a longer-lived token is refused.",
+        at_least=60,
+    )
+    revocation_poll_seconds: float = wait(
+        2.0,
+        "How often each replica reads the sign-ins and console sessions revoked since its last "
+        "read (one database query per interval, not per request): a revoked embedded-issuer "
+        "token or signed-out console session is refused within this.",
+        at_most=60,
+    )
     tenant_claim: str | None = Field(
         None,
         description="Claim holding the tenant id; default `oid` (dev, Scalekit), `org_id` (OIDC).",
@@ -109,6 +122,25 @@ class AuthSettings(BaseModel):
         "Lifetime of a dev-issuer refresh token; each use rotates it for a new one.",
         at_least=300,
         at_most=7_776_000,
+    )
+    dev_registrations_per_hour: int = bounded(
+        30,
+        "Dynamic client registrations the dev issuer accepts from one client address per "
+        "hour; more are answered 429 with Retry-After.",
+        at_least=1,
+    )
+    dev_unused_client_ttl_seconds: int = bounded(
+        86_400,
+        "A dev-issuer client registration never issued a token is deleted this long after it "
+        "was made (checked at each registration).",
+        at_least=0,
+    )
+    dev_client_secret_failures_per_minute: int = bounded(
+        10,
+        "Wrong client secrets the dev issuer's token and revocation endpoints take per client "
+        "id, and per client address, in a minute; after that both are answered 429 with "
+        "Retry-After until the minute has passed.",
+        at_least=1,
     )
     dev_auto_approve: bool = Field(
         False,
