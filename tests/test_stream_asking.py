@@ -53,12 +53,12 @@ def answering(*replies: tuple[str, dict | None], seen: list | None = None):
     return handler
 
 
-def headers(token: str) -> dict[str, str]:
+def headers(token: str, version: str = VERSION) -> dict[str, str]:
     return {
         "Authorization": f"Bearer {token}",
         "Accept": "application/json, text/event-stream",
         "Content-Type": "application/json",
-        "MCP-Protocol-Version": VERSION,
+        "MCP-Protocol-Version": version,
     }
 
 
@@ -76,8 +76,10 @@ class RawCall:
     """A ``tools/call`` on its own thread, its event stream read as it comes: the question
     (the first request on it) and, once answered, the call's answer."""
 
-    def __init__(self, url: str, token: str, tool: str, arguments: dict[str, Any]) -> None:
-        self.url, self.token = url, token
+    def __init__(
+        self, url: str, token: str, tool: str, arguments: dict[str, Any], version: str = VERSION
+    ) -> None:
+        self.url, self.token, self.version = url, token, version
         self.question: dict[str, Any] | None = None
         self.asked = threading.Event()
         self.messages: list[dict[str, Any]] = []
@@ -93,7 +95,7 @@ class RawCall:
 
     def _run(self, body: dict[str, Any]) -> None:
         with httpx.stream(
-            "POST", self.url, json=body, headers=headers(self.token), timeout=30
+            "POST", self.url, json=body, headers=headers(self.token, self.version), timeout=30
         ) as reply:
             self.status = reply.status_code
             for line in reply.iter_lines():
@@ -167,6 +169,22 @@ def test_two_questions_with_a_form_and_what_the_tool_remembered(host):
     }
 
 
+def test_a_2025_03_26_client_is_never_asked(host):
+    """Elicitation came with 2025-06-18: an older client gets the fallback even when its
+    caller's client declared elicitation."""
+    token = host.token(SCOPES)
+    initialize(host.mcp_url, token, CAN_ELICIT)
+    body = {
+        "jsonrpc": "2.0",
+        "id": 3,
+        "method": "tools/call",
+        "params": {"name": "ship_ship", "arguments": {"target": "moon"}},
+    }
+    reply = httpx.post(host.mcp_url, json=body, headers=headers(token, "2025-03-26"), timeout=30)
+    error = reply.json()["result"]["structuredContent"]["error"]
+    assert error["code"] == "input_unavailable"
+
+
 def test_a_client_that_never_declared_elicitation_gets_the_fallback(host):
     token = host.token(SCOPES)
     initialize(host.mcp_url, token, {})
@@ -187,10 +205,11 @@ def test_a_client_that_never_declared_elicitation_gets_the_fallback(host):
     assert error["message"] == "ask the user, then call again with confirm=true"
 
 
-def test_an_answer_from_another_caller_is_refused_and_the_right_one_counts(host):
+@pytest.mark.parametrize("version", ["2025-06-18", VERSION])
+def test_an_answer_from_another_caller_is_refused_and_the_right_one_counts(host, version):
     token = host.token(SCOPES)
     initialize(host.mcp_url, token, CAN_ELICIT)
-    call = RawCall(host.mcp_url, token, "ship_ship", {"target": "venus"})
+    call = RawCall(host.mcp_url, token, "ship_ship", {"target": "venus"}, version)
     question = call.wait_for_question()
     assert question["params"]["message"] == "Ship to venus?"
     assert question["id"].startswith("plughost-ask:")
