@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_stream_asking import answering, sdk_call
 
 PACKAGE = Path(__file__).parent / "conformance" / "plugin" / "src" / "plughost_conformance"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
@@ -98,3 +99,33 @@ def test_prompts_and_completion(suite_host: Any) -> None:
         "completion/complete", {"ref": ref, "argument": {"name": "arg1", "value": "test"}}
     )
     assert completed.result["completion"]["values"] == ["test", "testing"]
+
+
+def test_the_elicitation_tools_ask_on_the_stream(suite_host: Any) -> None:
+    """The three elicitation scenarios, as the suite's 2025-11-25 client meets them."""
+    token = suite_host.token(["test:call"])
+    seen: list = []
+    contact = {"username": "testuser", "email": "test@example.com"}
+    result = sdk_call(
+        suite_host.mcp_url,
+        token,
+        answering(("accept", contact), seen=seen),
+        "test_elicitation",
+        {"message": "Please provide your information"},
+    )
+    assert seen[0][0] == "Please provide your information"
+    assert set(seen[0][1]["properties"]) == {"username", "email"}
+    assert result.content[0].text == (
+        'User response: <action: accept, content: {"username": "testuser", '
+        '"email": "test@example.com"}>'
+    )
+    for tool, field, shape in (
+        ("test_elicitation_sep1034_defaults", "age", {"type": "integer", "default": 30}),
+        ("test_elicitation_sep1330_enums", "legacyEnum", {"type": "string"}),
+    ):
+        seen.clear()
+        done = sdk_call(
+            suite_host.mcp_url, token, answering(("decline", None), seen=seen), tool, {}
+        )
+        assert shape.items() <= seen[0][1]["properties"][field].items()
+        assert done.content[0].text == "Elicitation completed: action=decline, content=null"

@@ -271,7 +271,7 @@ def test_a_tool_that_cannot_ask_says_so_without_a_fallback(host):
     assert older.error == {
         "code": "input_unavailable",
         "message": "ship_crew needs an answer from the user, and this client cannot ask "
-        "(it needs MCP 2026-07-28 with elicitation)",
+        "(it needs elicitation, and MCP 2026-07-28 or an event stream)",
         "details": {"question": "go"},
     }
 

@@ -7,8 +7,10 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
+from conftest import TEST_PLUGINS
 from processes import cli_env, reachable, run_cli, serve
 from sqlalchemy import create_engine, text
+from test_stream_asking import CAN_ELICIT, RawCall, answer, initialize
 
 from plughost.testing import McpClient, free_port
 
@@ -88,3 +90,46 @@ def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
         audited = conn.execute(text(AUDITED_CREATES)).scalar_one()
     engine.dispose()
     assert audited == 40
+
+
+def test_a_question_asked_on_one_replica_is_answered_through_the_other(
+    tmp_path, database, make_dist
+):
+    """A 2025-11-25 client initializes on one replica, its call asks on the other, and its
+    answer lands on the first: Redis routes it to the waiting call; another caller's answer
+    to the same question is refused on the replica that receives it."""
+    make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
+    first, second = free_port(), free_port()
+    public = f"http://127.0.0.1:{first}"
+    env = cli_env(
+        tmp_path / "shared-keys",
+        PYTHONPATH=str(make_dist.root),
+        PLUGHOST_ENABLED_PLUGINS="ship",
+        PLUGHOST_DATABASE_URL=database,
+        PLUGHOST_AUTH__PUBLIC_URL=public,
+        PLUGHOST_RATE_LIMIT__STORAGE_URL="redis://127.0.0.1:6379/0",
+        PLUGHOST_RATE_LIMIT__KEY_PREFIX=f"scale-{uuid.uuid4().hex}",
+        PLUGHOST_AUDIT__SINK="off",
+    )
+    assert run_cli(env, "check", "--url", public).returncode == 0
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    replicas = []
+    try:
+        replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]
+        a, b = (f"{replica.url}/mcp" for replica in replicas)
+        token = replicas[0].token("ship:go")
+        initialize(b, token, CAN_ELICIT)
+        call = RawCall(a, token, "ship_ship", {"target": "venus"})
+        question = call.wait_for_question()
+        assert question["params"]["message"] == "Ship to venus?"
+        done = run_cli(env, "token", "--scope", "ship:go", "--subject", "mallory", "--url", public)
+        stranger = done.stdout.strip()
+        yes = {"action": "accept", "content": {}}
+        assert answer(b, stranger, question["id"], yes).status_code == 404
+        assert answer(b, token, question["id"], yes).status_code == 202
+        assert call.result()["content"][0]["text"] == "shipped to venus"
+    finally:
+        for replica in replicas:
+            replica.proc.terminate()
+        for replica in replicas:
+            replica.stop()

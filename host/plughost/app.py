@@ -63,10 +63,12 @@ def build(
     port: int = 8000,
     tracing: Tracing | None = None,
     clock: Callable[[], float] = time.monotonic,
+    one_process: bool = True,
 ) -> Starlette:
     """Load plugins and build the app; ``app.state.plughost`` is the `Host`. Traces go where
     the ``OTEL_*`` variables say unless ``tracing`` is given (tests, benchmarks); ``clock``
-    times the issuer's key cache (tests of its intervals advance their own)."""
+    times the issuer's key cache (tests of its intervals advance their own); ``one_process``
+    is False in each of several worker processes."""
     check_dev_exposure(settings, bind_host)
     tracing = tracing or Tracing.from_environment()
     base = public_url(settings, bind_host, port)
@@ -88,7 +90,14 @@ def build(
         baseline_scopes=lambda: baseline_scopes(report),
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
-    host = build_host(settings, auth=auth, report=report, metrics=metrics, exchanger=exchanger)
+    host = build_host(
+        settings,
+        auth=auth,
+        report=report,
+        metrics=metrics,
+        exchanger=exchanger,
+        one_process=one_process,
+    )
     revoked = RevokedKeys(
         Revocations(host.engine), poll_seconds=settings.auth.revocation_poll_seconds
     )
@@ -207,7 +216,8 @@ def create_app(
         ),
         policy=policy,
         answers=answers,
-        fast_path=FastPath(host.tools, policy) if settings.fast_path else None,
+        fast_path=FastPath(host.tools, policy, host.asking) if settings.fast_path else None,
+        asking=host.asking if settings.fast_path else None,
     )
     list_cache = Middleware(ToolListCache, registry=host.registry)
     app = host.mcp.http_app(
@@ -272,7 +282,7 @@ def app_from_env() -> Starlette:
     """The app a worker process builds (``plughost serve --workers N``): settings from the
     environment, the bind address from ``_PLUGHOST_BIND`` set by the parent."""
     host, _, port = os.environ.get(BIND_ENV, "127.0.0.1:8000").rpartition(":")
-    app = build(load_settings(), bind_host=host, port=int(port))
+    app = build(load_settings(), bind_host=host, port=int(port), one_process=False)
     tune_gc_for_serving()
     return app
 

@@ -192,6 +192,8 @@ class Invoker:
         }
         with step(f"tool {self.called.name}", attributes) as span:
             result = await self._run(self._context(record), record, kwargs, convert)
+            while isinstance(result, Ask):  # asked on the call's stream: run again, answered
+                result = await self._answered(result, record, kwargs, convert)
             if record.outcome is not None:
                 span.set_attribute("plughost.outcome", record.outcome.value)
         return result
@@ -218,13 +220,25 @@ class Invoker:
             tokens=tokens,
             tracer=current_tracer(),
             updates=record.stream,
-            rounds=rounds_of_call(),
+            rounds=rounds_of_call() if record.questions is None else record.questions.rounds(),
         )
+
+    async def _answered(
+        self, ask: Ask, record: CallRecord, kwargs: dict[str, Any], convert: Convert
+    ) -> ToolResult | InputRequiredResult | Ask:
+        """Ask ``ask`` on the call's stream, then run the function again with the answer."""
+        assert record.questions is not None
+        try:
+            await record.questions.put(ask)
+        except ToolError as exc:
+            return _refused(record, exc)
+        return await self._run(self._context(record), record, kwargs, convert)
 
     async def _run(
         self, ctx: ToolContext, record: CallRecord, kwargs: dict[str, Any], convert: Convert
-    ) -> ToolResult | InputRequiredResult:
-        """The plugin's function within its deadline; what it did settled on the record."""
+    ) -> ToolResult | InputRequiredResult | Ask:
+        """The plugin's function within its deadline; what it did settled on the record (an
+        `Ask` to put on the call's stream is returned as it is, the call unsettled)."""
         name, timeout, logger = self.called.name, self.limits.timeout, self.runtime.logger
         try:
             result, timed_out = await self._within_deadline(ctx, kwargs)
@@ -247,6 +261,8 @@ class Invoker:
             logger.exception("tool %s failed", name)
             return _internal_error(record)
         if isinstance(result, Ask):
+            if record.questions is not None:
+                return result
             return _asked(record, ctx, result)
         return self._settled(record, result, convert)
 

@@ -6,7 +6,8 @@ notifications on the call's own response stream, for a client that reads
 does is answered with plain JSON, as before. The tool may speak from any thread (sync tools
 run on worker threads, async ones on their plugin's loop); each message is handed to the
 host's loop and written, in order, by one writer. It never blocks the tool: past
-`MAX_PENDING` unwritten messages, the rest are dropped (and counted in the log).
+`MAX_PENDING` unwritten messages, the rest are dropped (and counted in the log). A question
+the host asks the client for the tool (`request`) goes the same way, never dropped.
 """
 
 from __future__ import annotations
@@ -74,6 +75,17 @@ class CallStream:
         params = {"level": level, "logger": self._logger, "data": data}
         self._post({"jsonrpc": "2.0", "method": "notifications/message", "params": params})
 
+    def request(self, message: dict[str, Any]) -> None:
+        """A request to the client (a question, `plughost.core.stream_asking`), from the
+        host's loop: never dropped (a call asks few), and it starts the stream."""
+        self._append(message)
+
+    def _append(self, message: dict[str, Any]) -> None:
+        self._pending.append(message)
+        self._wake.set()
+        if self._writer is None:
+            self._writer = self._loop.create_task(self._write())
+
     def _post(self, message: dict[str, Any]) -> None:
         """From any thread: hand ``message`` to the host's loop."""
         try:
@@ -89,10 +101,7 @@ class CallStream:
         if len(self._pending) >= MAX_PENDING:
             self.dropped += 1
             return
-        self._pending.append(message)
-        self._wake.set()
-        if self._writer is None:
-            self._writer = self._loop.create_task(self._write())
+        self._append(message)
 
     async def _write(self) -> None:
         """Start the event stream, then write messages as they come (one writer: in order)."""

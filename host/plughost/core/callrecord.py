@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
@@ -23,6 +23,9 @@ from plughost.core.verdicts import DeniedByRule, Refused
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import Caller, Updates
+
+if TYPE_CHECKING:
+    from plughost.core.stream_asking import StreamedQuestions
 
 #: The label metrics use for a tool name that is not in the registry: the caller chooses those
 #: names, so they never become label values of their own.
@@ -55,6 +58,8 @@ class CallRecord:
     admitted: bool = False
     #: Where the running call's progress and log messages go (a stream-reading client's).
     stream: Updates | None = field(default=None, repr=False)
+    #: Where a tool's questions are asked while the call waits (on the stream), if they can be.
+    questions: StreamedQuestions | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     trace_id: str | None = None
 

@@ -37,6 +37,7 @@ from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import Kind, RegisteredTarget, ToolRegistry
+from plughost.core.stream_asking import StreamAsking, build_stream_asking
 from plughost.ops.audit import AuditTrail, build_trail
 from plughost.ops.metrics import Metrics
 from plughost.ops.ratelimit import RateLimiter
@@ -75,6 +76,8 @@ class Host:
     mounts: dict[str, mounts.Mount] = field(default_factory=dict)
     #: The one log of database outages met by calls (a line per outage, not per call).
     outages: OutageLog = field(default_factory=OutageLog)
+    #: Questions asked on calls' streams and their answers (None: not on these processes).
+    asking: StreamAsking | None = None
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -95,9 +98,11 @@ def build_host(
     report: LoadReport,
     metrics: Metrics,
     exchanger: TokenExchange | None = None,
+    one_process: bool = True,
 ) -> Host:
     """Validate plugins' settings and register their tools on one FastMCP server behind
-    ``auth``; ``exchanger`` gets tools their on-behalf-of tokens."""
+    ``auth``; ``exchanger`` gets tools their on-behalf-of tokens; ``one_process`` is False
+    for each of several worker processes (answers then need Redis to find their call)."""
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     engine = _engine(settings)
     audit = build_trail(
@@ -125,6 +130,7 @@ def build_host(
         state_key=state_key,
         limiter=RateLimiter.from_settings(settings.rate_limit, registry.owners),
         exchanger=exchanger,
+        asking=build_stream_asking(settings, one_process=one_process),
     )
     for plugin in report.loaded:
         _register(host, plugin)

@@ -45,11 +45,15 @@ async def running(host: Host) -> AsyncIterator[None]:
     host.audit.start()
     host.cursors.load()
     host.state_key.load()
+    if host.asking is not None:
+        await host.asking.router.start()
     await start_plugins(host)
     try:
         yield
     finally:
         await stop_plugins(host)
+        if host.asking is not None:
+            await host.asking.router.stop()
         host.audit.close()
         host.engine.dispose()
 

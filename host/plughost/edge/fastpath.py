@@ -8,8 +8,9 @@ protocol version, with an id, from a client that accepts JSON, the host calls th
 through the call policy (the same guardrails, validation and result conversion) and writes
 the JSON-RPC response as the SDK's runner would; when the tool reports progress or logs and
 the client reads ``text/event-stream``, the answer becomes an event stream carrying those
-notifications first (`plughost.core.call_stream`). Everything else falls back to the
-transport.
+notifications first (`plughost.core.call_stream`), and the questions the tool asks, for a
+client on 2025-06-18 or 2025-11-25 that declared elicitation (`plughost.core.stream_asking`).
+Everything else falls back to the transport.
 `tests/test_fastpath.py` sends one corpus of requests both ways and compares the answers.
 """
 
@@ -31,6 +32,7 @@ from starlette.types import Scope, Send
 
 from plughost.core.call_stream import CallStream
 from plughost.core.callrecord import CallRecord
+from plughost.core.stream_asking import STREAMED_VERSIONS, StreamAsking
 from plughost.edge.answers import Answers
 from plughost.edge.message import Message
 from plughost.policy.call_policy import CallPolicy
@@ -44,9 +46,12 @@ _PLAIN_PARAMS = frozenset({"name", "arguments", "_meta"})
 
 
 class FastPath:
-    def __init__(self, tools: Mapping[str, Tool], policy: CallPolicy) -> None:
+    def __init__(
+        self, tools: Mapping[str, Tool], policy: CallPolicy, asking: StreamAsking | None = None
+    ) -> None:
         self.tools = tools
         self.policy = policy
+        self.asking = asking
 
     def version_for(self, scope: Scope, message: Message) -> str | None:
         """The protocol version to answer in, or None when the transport must answer."""
@@ -84,6 +89,9 @@ class FastPath:
             if not isinstance(token, str | int) or isinstance(token, bool):
                 token = None
             stream = record.stream = CallStream(send, token, message.tool_name or "")
+            if self.asking is not None and version in STREAMED_VERSIONS:
+                assert record.caller is not None
+                record.questions = await self.asking.questions_for(record.caller, stream)
         try:
             result = await self.call(record, message)
         except BaseException:

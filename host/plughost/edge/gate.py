@@ -8,7 +8,9 @@ verdict the policy's first step gives. Every ``tools/call`` is admitted by `Call
 refusal is answered by `Answers`, and an admitted call goes to the fast path or, for what only
 the transport serves, to FastMCP's transport. A refusal while the call runs (a scope the tool
 asks for, a guardrail) is the call's verdict too, answered the same way. A list request
-(``tools/list`` and the others) is counted against the caller's list budget first.
+(``tools/list`` and the others) is counted against the caller's list budget first. A caller's
+answer to a question a call asked on its stream is handed to the waiting call
+(`plughost.core.stream_asking`), and its client's ``initialize`` says whether it can answer.
 """
 
 from __future__ import annotations
@@ -23,12 +25,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plughost.auth.provider import CallerToken
 from plughost.auth.verifier import ISSUER_UNAVAILABLE
+from plughost.core.answer_router import AnswersUnavailable, Undeliverable, is_answer
 from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.stream_asking import StreamAsking
 from plughost.core.verdicts import IssuerUnavailable, Refused, Unauthenticated
 from plughost.edge import message as messages
 from plughost.edge.answers import Answers
 from plughost.edge.asgi import (
     INVALID_REQUEST,
+    UNAVAILABLE,
     BodyTooLarge,
     header,
     jsonrpc_error,
@@ -45,6 +50,8 @@ from plughost.policy.call_policy import CallPolicy
 LIST_METHODS = frozenset(
     {"tools/list", "prompts/list", "resources/list", "resources/templates/list"}
 )
+
+RETRY_SOON = [(b"retry-after", b"1")]
 
 TOKEN_IN_URL = Unauthenticated(
     "token in query string",
@@ -71,12 +78,14 @@ class RequestGate:
         policy: CallPolicy,
         answers: Answers,
         fast_path: FastPath | None = None,
+        asking: StreamAsking | None = None,
     ) -> None:
         self.app = app
         self.transport = transport
         self.policy = policy
         self.answers = answers
         self.fast_path = fast_path
+        self.asking = asking
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"].rstrip("/") != self.transport.mcp_path:
@@ -134,6 +143,8 @@ class RequestGate:
         then answered."""
         target = message.target
         if target is None:
+            if self.asking is not None and await self._for_asking(record, message, send):
+                return
             if message.method in LIST_METHODS:
                 verdict = await self.policy.admit_list(record, message.method)
                 if verdict is not None:
@@ -153,6 +164,30 @@ class RequestGate:
             await self.app(scope, receive, self._verdict_while_running(record, message, send))
             return
         await fast_path.serve(scope, record, message, version, send, self.answers)
+
+    async def _for_asking(self, record: CallRecord, message: messages.Message, send: Send) -> bool:
+        """What questions asked on a call's stream need of other messages: a client's
+        ``initialize`` says whether it can answer; a response to a question is the answer,
+        delivered to the waiting call (202) when this caller was asked it, else refused (404).
+        True when the message is answered here."""
+        assert self.asking is not None and record.caller is not None
+        if message.method == "initialize":
+            await self.asking.remember(record.caller, message.payload.get("params"))
+            return False
+        if not is_answer(message.payload):
+            return False
+        try:
+            await self.asking.deliver(record.caller, message.payload)
+        except Undeliverable:
+            text = "no question of yours waits for this answer (unknown, answered or expired)"
+            await send_json(send, 404, jsonrpc_error(None, INVALID_REQUEST, text))
+        except AnswersUnavailable:
+            text = "the answer cannot be delivered right now; send it again"
+            await send_json(send, 503, jsonrpc_error(None, UNAVAILABLE, text), RETRY_SOON)
+        else:
+            await send({"type": "http.response.start", "status": 202, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+        return True
 
     def _verdict_while_running(
         self, record: CallRecord, message: messages.Message, send: Send

@@ -164,6 +164,7 @@ class ToolContext(Generic[SettingsT]):
     @property
     def can_ask(self) -> bool:
         """Whether this call's client can answer a question (`ask`): MCP 2026-07-28 with
+        elicitation, or 2025-06-18/2025-11-25 reading the event stream and having declared
         elicitation. When False, offer an argument instead (``confirm: bool = False``)."""
         return self.rounds is not None and self.rounds.can_ask
 
@@ -205,7 +206,7 @@ class ToolContext(Generic[SettingsT]):
             raise InputUnavailable(
                 fallback
                 or f"{self.tool.name} needs an answer from the user, and this client "
-                "cannot ask (it needs MCP 2026-07-28 with elicitation)",
+                "cannot ask (it needs elicitation, and MCP 2026-07-28 or an event stream)",
                 question=key,
             )
         return make_ask(key, message, schema, remember)

@@ -14,8 +14,10 @@ its code reads as a guard, side effects only after the answer::
 
 What a tool must know in a later round travels in the sealed request state (``remember``,
 small JSON); the host seals it with the key every replica shares, so the next round may be
-served by any replica. `ToolContext.can_ask` says whether this call's client can answer at
-all; a tool offers those that cannot an argument instead (``confirm: bool = False``).
+served by any replica. Clients on 2025-06-18 and 2025-11-25 are asked on the call's own
+stream while it waits, and the function runs again with the answer: the same guard serves
+both. `ToolContext.can_ask` says whether this call's client can answer at all; a tool offers
+those that cannot an argument instead (``confirm: bool = False``).
 """
 
 from __future__ import annotations

@@ -110,6 +110,13 @@ class HostSettings(BaseSettings):
         "A tool call running longer ends with the error code `timeout`; "
         "a tool's own timeout= wins.",
     )
+    ask_timeout_seconds: float = wait(
+        300.0,
+        "How long a call waits for its user's answer to a question a tool asked on the call's "
+        "stream (clients on MCP 2025-06-18 and 2025-11-25); then the call ends with the error "
+        "code `unanswered`.",
+        at_most=3600,
+    )
     plugin_threads: int = bounded(
         16,
         "Worker threads each plugin's synchronous tools may use at once; a plugin "

@@ -13,11 +13,13 @@ import io
 import json
 import time
 import wave
+from typing import Any
 
 from pydantic import BaseModel
 
 from plughost import Plugin, ToolContext, ToolError
 from plughost.content import Audio, Content, EmbeddedResource, Image, Message
+from plughost.elicitation import Ask
 
 test_plugin = Plugin(scopes={"test:call": "Use the MCP conformance suite's test tools"})
 json_plugin = Plugin(scopes={"json:call": "Call the MCP conformance suite's JSON Schema tool"})
@@ -108,6 +110,98 @@ def tool_with_progress(ctx: ToolContext) -> str:
 def error_handling(ctx: ToolContext) -> str:
     """Fail on purpose, as a tool error the agent reads (tools-call-error)."""
     raise ToolError("This tool intentionally returns an error for testing", code="test_error")
+
+
+# Asking the user (tools-call-elicitation, elicitation-sep1034-defaults, -sep1330-enums): the
+# suite's client is on 2025-11-25, so each question goes out on the call's stream.
+
+
+class Contact(BaseModel):
+    """What test_elicitation asks for."""
+
+    username: str
+    email: str
+
+
+#: A form with a default of each primitive type (SEP-1034).
+DEFAULTS_FORM = {
+    "type": "object",
+    "properties": {
+        "name": {"type": "string", "default": "John Doe"},
+        "age": {"type": "integer", "default": 30},
+        "score": {"type": "number", "default": 95.5},
+        "status": {
+            "type": "string",
+            "enum": ["active", "inactive", "pending"],
+            "default": "active",
+        },
+        "verified": {"type": "boolean", "default": True},
+    },
+}
+
+#: Every enum shape of SEP-1330: untitled, titled (oneOf), legacy (enumNames), two multi-selects.
+ENUMS_FORM = {
+    "type": "object",
+    "properties": {
+        "untitledSingle": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        "titledSingle": {
+            "type": "string",
+            "oneOf": [
+                {"const": "value1", "title": "First Option"},
+                {"const": "value2", "title": "Second Option"},
+                {"const": "value3", "title": "Third Option"},
+            ],
+        },
+        "legacyEnum": {
+            "type": "string",
+            "enum": ["opt1", "opt2", "opt3"],
+            "enumNames": ["Option One", "Option Two", "Option Three"],
+        },
+        "untitledMulti": {
+            "type": "array",
+            "items": {"type": "string", "enum": ["option1", "option2", "option3"]},
+        },
+        "titledMulti": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    {"const": "value1", "title": "First Choice"},
+                    {"const": "value2", "title": "Second Choice"},
+                    {"const": "value3", "title": "Third Choice"},
+                ]
+            },
+        },
+    },
+}
+
+
+def _completed(ctx: ToolContext, key: str, message: str, form: dict[str, Any]) -> str | Ask:
+    """Ask once; then say what the user did, as the suite reads it."""
+    answer = ctx.answer(key)
+    if answer is None:
+        return ctx.ask(key, message, form)
+    return f"Elicitation completed: action={answer.action}, content={json.dumps(answer.data)}"
+
+
+@test_plugin.tool(scopes=SCOPES, read_only=True)
+def elicitation(ctx: ToolContext, message: str) -> str | Ask:
+    """Ask the user for a username and an email (tools-call-elicitation)."""
+    answer = ctx.answer("contact")
+    if answer is None:
+        return ctx.ask("contact", message, Contact)
+    return f"User response: <action: {answer.action}, content: {json.dumps(answer.data)}>"
+
+
+@test_plugin.tool(scopes=SCOPES, read_only=True)
+def elicitation_sep1034_defaults(ctx: ToolContext) -> str | Ask:
+    """Ask with a default for each primitive type (elicitation-sep1034-defaults)."""
+    return _completed(ctx, "defaults", "Check these values", DEFAULTS_FORM)
+
+
+@test_plugin.tool(scopes=SCOPES, read_only=True)
+def elicitation_sep1330_enums(ctx: ToolContext) -> str | Ask:
+    """Ask with every enum shape (elicitation-sep1330-enums)."""
+    return _completed(ctx, "enums", "Pick some options", ENUMS_FORM)
 
 
 # Resources: test://<path>, the scheme being the namespace (resources-* scenarios).
