@@ -16,6 +16,7 @@ from plughost.cli.dev_token import token
 from plughost.cli.new_plugin import new_plugin
 from plughost.cli.plugins import plugins
 from plughost.cli.serve import serve
+from plughost.cli.worker import worker
 
 
 @click.group()
@@ -24,5 +25,5 @@ def main() -> None:
     """Plughost: one shared MCP server for every team's tools."""
 
 
-for _command in (serve, plugins, token, check, audit, new_plugin, db):
+for _command in (serve, plugins, token, check, audit, new_plugin, db, worker):
     main.add_command(_command)

@@ -86,7 +86,7 @@ def load_plugins(settings: HostSettings) -> LoadReport:
 def build_host(
     settings: HostSettings,
     *,
-    auth: AuthProvider,
+    auth: AuthProvider | None,
     report: LoadReport,
     metrics: Metrics,
     exchanger: TokenExchange | None = None,
@@ -141,7 +141,7 @@ def _engine(settings: HostSettings) -> Engine:
 
 
 def _server(
-    auth: AuthProvider, host: Any, state_key: RequestStateKey, *, inline_refs: bool
+    auth: AuthProvider | None, host: Any, state_key: RequestStateKey, *, inline_refs: bool
 ) -> FastMCP:
     """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan. The
     call policy's middleware is added by the app (`plughost.app`), above core. Request state

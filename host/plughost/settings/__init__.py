@@ -17,6 +17,7 @@ from plughost.settings.environment import (
     describe_validation_error,
     split_names,
 )
+from plughost.settings.isolation import Isolation, WorkerSettings
 from plughost.settings.host import HostSettings, default_database_url, load_settings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import ExchangeGrant, TokenExchangeSettings
@@ -31,9 +32,11 @@ __all__ = [
     "ConsoleSettings",
     "ExchangeGrant",
     "HostSettings",
+    "Isolation",
     "NameList",
     "RateLimitSettings",
     "TokenExchangeSettings",
+    "WorkerSettings",
     "default_database_url",
     "describe_validation_error",
     "load_settings",
