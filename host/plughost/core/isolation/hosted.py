@@ -1,53 +1,37 @@
 """A call the host forwarded, as the worker runs it: the same call record the adapter reads.
 
 The host admitted the call (token, scopes, rate limit, guardrails) and sends the verified
-caller in the request's ``_meta`` (`caller_meta`). The worker trusts it because only the host
-holds its pipes. `HostedCalls` turns it back into a `CallRecord` on `current_call`, so the
-plugin's functions run exactly as in the host's process (`core/adapter.py`), and hands the
-call's outcome back in the result's ``_meta`` (`outcome_meta`) for the host's one audit record.
+caller in the request's ``_meta`` (`plughost.core.forwarding.caller_meta`). The worker
+trusts it because only the host holds its pipes. `HostedCalls` turns it back into a
+`CallRecord` on `current_call`, so the plugin's functions run exactly as in the host's
+process (`core/adapter.py`), and hands the call's outcome back in the result's ``_meta``
+(`outcome_meta`) for the host's one audit record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from fastmcp.exceptions import ValidationError
 from fastmcp.server.dependencies import fastmcp_request_ctx
 from fastmcp.server.middleware import Middleware, MiddlewareContext
 from fastmcp.tools.base import ToolResult
-from pydantic import ValidationError
+from pydantic import ValidationError as PydanticValidationError
 
+from plughost.core.adapter import invalid_arguments
 from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.forwarding import caller_from_meta
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
 from plughost.sdk.context import Caller
 
-#: Where a forwarded request carries the verified caller and the host's request id.
-CALLER_META = "plughost/caller"
+#: Where a forwarded request carries the host's request id (the caller is the forwarding
+#: core's ``plughost/caller``).
 REQUEST_ID_META = "plughost/request_id"
 #: Where the worker's result carries how the call ended.
 OUTCOME_META = "plughost/outcome"
-
-
-def caller_meta(record: CallRecord) -> dict[str, Any]:
-    """The ``_meta`` a forwarded request carries: who is calling, for which request."""
-    meta: dict[str, Any] = {REQUEST_ID_META: record.request_id}
-    if record.caller is not None:
-        meta[CALLER_META] = record.caller.model_dump(mode="json")
-    return meta
-
-
-def caller_from_meta(meta: Mapping[str, Any] | None) -> tuple[Caller | None, str | None]:
-    """The caller and request id a forwarded request carries (None when it carries none)."""
-    if not meta:
-        return None, None
-    request_id = meta.get(REQUEST_ID_META)
-    try:
-        caller = Caller.model_validate(meta[CALLER_META]) if CALLER_META in meta else None
-    except ValidationError:
-        caller = None
-    return caller, request_id if isinstance(request_id, str) else None
 
 
 def outcome_meta(record: CallRecord) -> dict[str, Any]:
@@ -67,7 +51,14 @@ class HostedCalls(Middleware):
 
     async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
         with _record("tool") as record:
-            result = await call_next(context)
+            try:
+                result = await call_next(context)
+            except (ValidationError, PydanticValidationError) as exc:
+                cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
+                if not isinstance(cause, PydanticValidationError):
+                    raise
+                record.end(Outcome.INVALID_INPUT, "arguments failed validation")
+                result = invalid_arguments(context.message.name, cause)
             if isinstance(result, ToolResult):
                 result.meta = {**(result.meta or {}), OUTCOME_META: outcome_meta(record)}
             return result
@@ -86,8 +77,18 @@ def _record(kind: str) -> Iterator[CallRecord]:
     """The call's record, with the caller the host sent; a call without one is refused by
     the adapter (no verified caller), as in the host."""
     request = fastmcp_request_ctx.get()
-    caller, request_id = caller_from_meta(request.meta if request is not None else None)
-    record = CallRecord(request_id, caller=caller, kind=kind, admitted=True)
+    meta = (request.meta if request is not None else None) or {}
+    try:
+        caller: Caller | None = caller_from_meta(meta)
+    except (ValueError, KeyError, TypeError, PydanticValidationError):
+        caller = None
+    request_id = meta.get(REQUEST_ID_META)
+    record = CallRecord(
+        request_id if isinstance(request_id, str) else None,
+        caller=caller,
+        kind=kind,
+        admitted=True,
+    )
     token = current_call.set(record)
     try:
         yield record

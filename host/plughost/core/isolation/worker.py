@@ -13,24 +13,23 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 from pydantic import SecretStr
 
 from plughost import __version__
-from plughost.core.discovery import LoadReport, PluginStatus, discover
+from plughost.core.discovery import LoadedPlugin, LoadReport, PluginRecord, PluginStatus, discover
 from plughost.core.host import Host, build_host
 from plughost.core.isolation.hosted import HostedCalls
 from plughost.core.isolation.limits import limit_self
 from plughost.core.isolation.manifest import WorkerManifest
+from plughost.core.isolation.supervisor import WORKER_ENV
 from plughost.errors import PlughostError
 from plughost.ops.metrics import Metrics
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.errors import TokenExchangeRefused
+from plughost.sdk.plugin import Plugin
 from plughost.settings import AuditSettings, HostSettings
-
-#: Set by the host to the namespace it starts a worker for; without it a worker refuses.
-WORKER_ENV = "_PLUGHOST_WORKER"
 
 
 class WorkerRefused(PlughostError):
@@ -74,13 +73,12 @@ async def manifest(namespace: str, settings: HostSettings) -> WorkerManifest:
     if host is None:
         return WorkerManifest(record=record)
     plugin = report.loaded[0]
-    hooks = (plugin.manager.hook.plughost_before_call, plugin.manager.hook.plughost_after_call)
     mcp = host.mcp
     dump: dict[str, Any] = {"by_alias": True, "mode": "json", "exclude_none": True}
     timeouts = {**_timeouts(plugin.tools, settings, f"{namespace}_")}
     return WorkerManifest(
         record=record,
-        guardrails=any(hook.get_hookimpls() for hook in hooks),
+        guardrails=any(_guards(plugin, hook) for hook in ("before_call", "after_call")),
         tools=[t.to_mcp_tool().model_dump(**dump) for t in await mcp.list_tools()],
         resources=[r.to_mcp_resource().model_dump(**dump) for r in await mcp.list_resources()],
         templates=[
@@ -91,13 +89,21 @@ async def manifest(namespace: str, settings: HostSettings) -> WorkerManifest:
     )
 
 
+def _guards(plugin: LoadedPlugin, hook: Literal["before_call", "after_call"]) -> bool:
+    """Whether the plugin declares guardrail hooks named ``hook`` (a `Plugin` implements
+    both for every plugin; only its declared guardrails count)."""
+    caller = getattr(plugin.manager.hook, f"plughost_{hook}")
+    return any(
+        not isinstance(impl.plugin, Plugin) or impl.plugin.guards(hook)
+        for impl in caller.get_hookimpls()
+    )
+
+
 def _timeouts(specs: list[Any], settings: HostSettings, prefix: str) -> dict[str, float]:
     return {f"{prefix}{s.name}": s.timeout or settings.tool_timeout_seconds for s in specs}
 
 
-def _not_installed(namespace: str) -> Any:
-    from plughost.core.discovery import PluginRecord
-
+def _not_installed(namespace: str) -> PluginRecord:
     return PluginRecord(
         namespace=namespace,
         distribution=None,
