@@ -17,8 +17,8 @@ from plughost.settings.environment import (
     describe_validation_error,
     split_names,
 )
-from plughost.settings.isolation import Isolation, WorkerSettings
 from plughost.settings.host import HostSettings, default_database_url, load_settings
+from plughost.settings.isolation import Isolation, WorkerSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import ExchangeGrant, TokenExchangeSettings
 
