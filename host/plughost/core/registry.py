@@ -3,8 +3,10 @@
 The call policy, the list cache, the rate limiter, the call record and the metrics all ask this
 one object which plugin owns a target, at which version, and which scopes it needs, so those
 facts cannot drift apart. It only changes at start-up, when a plugin whose start-up hook fails
-is withdrawn; `generation` counts those changes so caches keyed on it never serve a stale list.
-As a mapping it holds the tools, by public name.
+is withdrawn, and when a mounted server's targets are listed again (`plughost.core.mounts`);
+`generation` counts those changes so caches keyed on it never serve a stale list. A namespace
+served by another MCP server that is not answering is marked down: its names are refused as
+unavailable until it is marked up. As a mapping it holds the tools, by public name.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class ToolRegistry(Mapping[str, RegisteredTarget]):
         self._others: dict[tuple[Kind, str], RegisteredTarget] = {}
         self._templates: list[tuple[re.Pattern[str], RegisteredTarget]] = []
         self._refused: dict[str, str] = {}
+        self._down: dict[str, str] = {}
         self.generation = 0
 
     def __getitem__(self, name: str) -> RegisteredTarget:
@@ -80,14 +83,36 @@ class ToolRegistry(Mapping[str, RegisteredTarget]):
 
     def withdraw(self, plugin: str, reason: str) -> list[str]:
         """Remove a plugin's targets (its start-up failed); return the names removed."""
-        gone = [name for name, tool in self._tools.items() if tool.plugin == plugin]
-        for name in gone:
-            del self._tools[name]
-        for key in [key for key, target in self._others.items() if target.plugin == plugin]:
-            gone.append(self._others.pop(key).name)
-        self._templates = [(p, t) for p, t in self._templates if t.plugin != plugin]
+        gone = [target.name for target in self.remove(plugin)]
         self.refuse(plugin, reason)
         return gone
+
+    def remove(self, plugin: str) -> list[RegisteredTarget]:
+        """Remove every target of ``plugin`` (to withdraw it, or list it anew); return them."""
+        gone = [tool for tool in self._tools.values() if tool.plugin == plugin]
+        for tool in gone:
+            del self._tools[tool.name]
+        for key in [key for key, target in self._others.items() if target.plugin == plugin]:
+            gone.append(self._others.pop(key))
+        self._templates = [(p, t) for p, t in self._templates if t.plugin != plugin]
+        self.generation += 1
+        return gone
+
+    def mark_down(self, plugin: str, reason: str) -> None:
+        """``plugin``'s server is not answering: its names are refused as unavailable."""
+        self._down[plugin] = reason
+
+    def mark_up(self, plugin: str) -> None:
+        self._down.pop(plugin, None)
+
+    def down(self, name: str, kind: Kind = "tool") -> tuple[str, str] | None:
+        """The namespace ``name`` belongs to and why it is down, if it is."""
+        if not self._down:
+            return None
+        found = self.lookup(kind, name)
+        namespace = found.plugin if found is not None else _namespace_of(name, kind)
+        reason = self._down.get(namespace)
+        return None if reason is None else (namespace, reason)
 
     def refuse(self, plugin: str, reason: str) -> None:
         """Remember a namespace that is installed but not served, so its calls say so."""
@@ -96,13 +121,18 @@ class ToolRegistry(Mapping[str, RegisteredTarget]):
 
     def refused_owner(self, name: str, kind: Kind = "tool") -> str | None:
         """The refused plugin a name belongs to (``<namespace>_...``, ``<namespace>://...``)."""
-        namespace = name.partition("://")[0] if kind == "resource" else name.partition("_")[0]
+        namespace = _namespace_of(name, kind)
         return namespace if namespace in self._refused else None
 
     @property
     def owners(self) -> Mapping[str, str]:
         """Target name to plugin namespace (the rate limiter's per-plugin limits read this)."""
         return _Owners(self)
+
+
+def _namespace_of(name: str, kind: Kind) -> str:
+    """The namespace a public name is under (``<namespace>_...``, ``<namespace>://...``)."""
+    return name.partition("://")[0] if kind == "resource" else name.partition("_")[0]
 
 
 def template_pattern(template: str) -> re.Pattern[str]:

@@ -81,6 +81,22 @@ class LimitsUnavailable(Unavailable):
 
 
 @dataclass(frozen=True, slots=True)
+class TargetUnavailable(Unavailable):
+    """A target served by another MCP server (a mount, an isolated plugin's worker) that gave
+    no answer: it is down, went away mid-call, or was slower than the target's deadline."""
+
+    service: ClassVar[str] = "upstream"
+    target: str = field(kw_only=True)
+    plugin: str = field(kw_only=True)
+    reason: str = field(kw_only=True)
+    kind: str = field(default="tool", kw_only=True)
+
+    @property
+    def detail(self) -> str:
+        return f"{self.plugin} unavailable: {self.reason}"
+
+
+@dataclass(frozen=True, slots=True)
 class UnknownTarget(Refused):
     """A name no loaded plugin serves; ``plugin`` names the plugin it belongs to when that
     plugin is installed but not loaded; ``kind`` is what was asked for (tool, prompt,

@@ -8,6 +8,7 @@
 | `DeniedByRule` | 403 | JSON-RPC error -32005 |
 | `RateLimited` | 429 + ``Retry-After`` | JSON-RPC error -32029 |
 | `LimitsUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 |
+| `TargetUnavailable` | 503 + ``Retry-After`` | JSON-RPC error -32004 (an upstream gave no answer) |
 | `UnknownTarget` | 200 | JSON-RPC error -32602 (a resource: -32002, not found) |
 """
 
@@ -82,6 +83,14 @@ class Answers:
         if isinstance(verdict, verdicts.LimitsUnavailable):
             text = "the server cannot check rate limits right now; retry shortly"
             data = {"retry_after": verdict.retry_after}
+            return 503, jsonrpc_error(rid, UNAVAILABLE, text, data), _retry(verdict.retry_after)
+        if isinstance(verdict, verdicts.TargetUnavailable):
+            text = f"{verdict.target} is unavailable ({verdict.reason}); retry shortly"
+            data = {
+                verdict.kind: verdict.target,
+                "plugin": verdict.plugin,
+                "retry_after": verdict.retry_after,
+            }
             return 503, jsonrpc_error(rid, UNAVAILABLE, text, data), _retry(verdict.retry_after)
         if isinstance(verdict, verdicts.IssuerUnavailable):
             body = {

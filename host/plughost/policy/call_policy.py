@@ -3,7 +3,8 @@
 Every call, whichever way it reaches the host (the HTTP edge's fast path, FastMCP's transport,
 an in-process client), is admitted here once, in a fixed order: the caller, the target's
 required scopes, the caller's rate limit (unknown names spend budget too, so guessing names is
-limited like calling), an unknown target. The answer is a verdict
+limited like calling), a target whose server is down (a mount's, answered unavailable), an
+unknown target. The answer is a verdict
 (`plughost.core.verdicts`) settled on the call record, or None when the call may go ahead; the
 edge maps a verdict to its HTTP answer and the recorder audits it. Scopes a tool asks for while
 running (its conditional scopes) and guardrails are the policy's too: they come back as the
@@ -77,8 +78,17 @@ class CallPolicy:
                 return verdicts.MissingScopes.of(shown, entry.scopes, missing, caller.scopes, kind)
         # An unknown name spends budget too, so guessing names is rate limited like calling.
         limited = await self._within_rate(record, shown, kind)
-        if limited is not None or entry is not None:
+        if limited is not None:
             return limited
+        down = self.registry.down(name, kind)
+        if down is not None:
+            namespace, reason = down
+            record.plugin = namespace
+            return verdicts.TargetUnavailable(
+                target=shown, plugin=namespace, reason=reason, kind=kind
+            )
+        if entry is not None:
+            return None
         record.plugin = self.registry.refused_owner(name, kind)
         return verdicts.UnknownTarget(shown, record.plugin, kind)
 
