@@ -249,9 +249,14 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
 
 def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
     """An isolated plugin: a worker to supervise, and its tools forwarded to it."""
-    settings, namespace = host.settings, plugin.namespace
+    settings, namespace, registry = host.settings, plugin.namespace, host.registry
+
+    def on_change(up: bool, why: str) -> None:
+        registry.mark_up(namespace) if up else registry.mark_down(namespace, why)
+
+    on_change(False, "its worker process is starting")
     worker = host.workers.add(
-        namespace, settings.worker(namespace), settings.plugin_start_timeout_seconds
+        namespace, settings.worker(namespace), settings.plugin_start_timeout_seconds, on_change
     )
     for entry, tool in worker_tools(host.report.manifests[namespace], worker, settings):
         host.tools[entry.name] = tool

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -65,6 +65,9 @@ class Worker:
     namespace: str
     settings: WorkerSettings
     start_timeout: float
+    #: Told each time the worker starts answering (True) or stops (False, and why), so the
+    #: host refuses the plugin's calls as unavailable at once while it is down.
+    on_change: Callable[[bool, str], None] = lambda _up, _why: None
     restarts: int = 0
     #: Why the last worker ended, for the console and the log.
     last_exit: str | None = None
@@ -165,12 +168,14 @@ class Worker:
                 await self._handshake(pipe)
                 self._pipe = pipe
                 self._ready.set()
+                self.on_change(True, "")
                 tasks.start_soon(self._watch_memory, process)
                 await process.wait()
                 tasks.cancel_scope.cancel()
         finally:
             self._pipe = None
             pipe.close()
+            self.on_change(False, "its worker process is restarting")
             with anyio.CancelScope(shield=True):
                 await _stop(process)
             self.last_exit = self._kill_reason or _exit_reason(process.returncode)
@@ -229,8 +234,15 @@ class Workers:
     def __bool__(self) -> bool:
         return bool(self.workers)
 
-    def add(self, namespace: str, settings: WorkerSettings, start_timeout: float) -> Worker:
-        worker = self.workers[namespace] = Worker(namespace, settings, start_timeout)
+    def add(
+        self,
+        namespace: str,
+        settings: WorkerSettings,
+        start_timeout: float,
+        on_change: Callable[[bool, str], None],
+    ) -> Worker:
+        worker = Worker(namespace, settings, start_timeout, on_change)
+        self.workers[namespace] = worker
         return worker
 
     @asynccontextmanager
