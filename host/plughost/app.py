@@ -83,7 +83,7 @@ def build(
     auth = PlughostAuth(
         issuer,
         base_url=base,
-        scopes_supported=lambda: scopes_supported(report),
+        scopes_supported=lambda: scopes_supported(report, settings),
         baseline_scopes=lambda: baseline_scopes(report),
     )
     exchanger = build_exchanger(settings.token_exchange, issuer)
@@ -110,9 +110,15 @@ def build(
     return app
 
 
-def scopes_supported(report: LoadReport) -> list[str]:
-    """Every scope a caller may hold here: the host's and the loaded plugins'."""
-    return sorted({*HOST_SCOPES, *(scope for p in report.loaded for scope in p.record.scopes)})
+def scopes_supported(report: LoadReport, settings: HostSettings) -> list[str]:
+    """Every scope a caller may hold here: the host's, the loaded plugins' and the mounts'."""
+    plugins = {scope for p in report.loaded for scope in p.record.scopes}
+    return sorted({*HOST_SCOPES, *plugins, *mount_scopes(settings)})
+
+
+def mount_scopes(settings: HostSettings) -> dict[str, str]:
+    """The scope vocabulary of every mounted server, as its operator declared it."""
+    return {scope: text for m in settings.mounts.values() for scope, text in m.scopes.items()}
 
 
 def baseline_scopes(report: LoadReport) -> list[str]:
@@ -120,9 +126,10 @@ def baseline_scopes(report: LoadReport) -> list[str]:
     return sorted({scope for p in report.loaded for scope in p.record.baseline_scopes})
 
 
-def scope_catalog(report: LoadReport) -> list[ScopeInfo]:
+def scope_catalog(report: LoadReport, settings: HostSettings) -> list[ScopeInfo]:
     """Every scope with its owner and description, for the dev issuer's consent page."""
     owned = [(p.namespace, p.record.scopes) for p in report.loaded]
+    owned += [(name, mount.scopes) for name, mount in settings.mounts.items()]
     return [
         ScopeInfo(name=name, plugin=owner, description=description)
         for owner, scopes in [*owned, (HOST_NAMESPACE, HOST_SCOPES)]
@@ -144,7 +151,7 @@ def _serve_dev_issuer(
         store,
         base,
         auth.issuer.resource,
-        lambda: scope_catalog(report),
+        lambda: scope_catalog(report, settings),
         lambda: baseline_scopes(report),
         options,
     )

@@ -39,7 +39,10 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
         sys.exit(2)
     dev = DevIssuer(settings.data_dir)
     base = base_url(settings, url)
-    plugin_scopes = sorted({s for p in load_plugins(settings).loaded for s in p.record.scopes})
+    plugin_scopes = sorted(
+        {s for p in load_plugins(settings).loaded for s in p.record.scopes}
+        | {s for mount in settings.mounts.values() for s in mount.scopes}
+    )
     declared = sorted({*plugin_scopes, *HOST_SCOPES})
     scopes = scope.split() if scope is not None else plugin_scopes
     unknown = sorted(set(scopes) - set(declared))

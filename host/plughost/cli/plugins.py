@@ -46,8 +46,27 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
                 + ("" if verbose else "; --verbose shows each traceback"),
                 err=True,
             )
+    for namespace, mount in settings.mounts.items() if not as_json else ():
+        _print_mount(namespace, mount)
     if report.problems and not allow_failures:
         sys.exit(1)
+
+
+def _print_mount(namespace: str, settings: Any) -> None:
+    """One mounted server, connected once now: where it is (never its credential), whether it
+    answers, and which of its tools are served or skipped, and why."""
+    import asyncio
+
+    from plughost.core.mounts import probe
+
+    state = asyncio.run(probe(namespace, settings))
+    click.echo(f"{namespace:<12} {state.kind:<12} {state.transport} {state.where}")
+    version = f"{state.server} {state.version}" if state.status == "up" else state.error
+    click.echo(f"    {state.status}: {version}")
+    for name in state.served:
+        click.echo(f"    {name}")
+    for name, why in state.skipped.items():
+        click.echo(f"    (skipped) {name}: {why}")
 
 
 def _print_record(record: Any, verbose: bool) -> None:

@@ -18,6 +18,7 @@ from plughost.auth.issuers import Issuer
 from plughost.core.discovery import PluginRecord, PluginStatus
 from plughost.core.host import Host
 from plughost.core.host_scopes import HOST_SCOPES
+from plughost.core.mounts import MountState
 from plughost.core.tool_schema import hint_labels
 from plughost.edge.health import CheckResult
 
@@ -59,8 +60,26 @@ class PluginView(BaseModel):
     components: list[ComponentView]
 
 
+class MountView(BaseModel):
+    """A mounted MCP server: where it is (never a credential), whether it answers, what of
+    it is served."""
+
+    namespace: str
+    kind: str
+    transport: str
+    where: str
+    status: str
+    error: str | None
+    server: str | None
+    version: str
+    last_refresh: datetime | None
+    served: list[str]
+    skipped: list[tuple[str, str]]
+
+
 class PluginsPage(BaseModel):
     plugins: list[PluginView]
+    mounts: list[MountView]
     host_scopes: list[ScopeView]
     loaded: int
     problems: int
@@ -73,6 +92,7 @@ def plugins_page(host: Host) -> PluginsPage:
     views = [_plugin(record) for record in host.report.records]
     return PluginsPage(
         plugins=views,
+        mounts=[_mount(mount.state) for mount in host.mounts.values()],
         host_scopes=[ScopeView(name=n, description=d) for n, d in HOST_SCOPES.items()],
         loaded=sum(1 for v in views if v.status == PluginStatus.LOADED.value),
         problems=len(host.report.problems),
@@ -115,6 +135,23 @@ def _plugin(record: PluginRecord) -> PluginView:
             )
             for component in record.components
         ],
+    )
+
+
+def _mount(state: MountState) -> MountView:
+    refreshed = state.last_refresh
+    return MountView(
+        namespace=state.namespace,
+        kind=state.kind,
+        transport=state.transport,
+        where=without_credentials(state.where) if state.transport == "http" else state.where,
+        status=state.status,
+        error=state.error,
+        server=state.server,
+        version=state.version,
+        last_refresh=None if refreshed is None else datetime.fromtimestamp(refreshed, UTC),
+        served=state.served,
+        skipped=sorted(state.skipped.items()),
     )
 
 

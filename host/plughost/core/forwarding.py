@@ -46,6 +46,7 @@ from plughost.core.verdicts import TargetUnavailable
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import step
 from plughost.sdk.context import Caller
+from plughost.sdk.errors import ToolError
 
 #: The ``_meta`` key naming the caller of a forwarded request.
 CALLER_META_KEY = "plughost/caller"
@@ -184,6 +185,10 @@ class ForwardedTool(Tool):
             return unavailable(record, self._entry, f"no answer within {self._deadline:g}s")
         except UpstreamUnavailable as exc:
             return unavailable(record, self._entry, str(exc))
+        except ToolError as exc:  # the host's own part failed: a token exchange refused
+            record.end(Outcome.TOOL_ERROR, exc.code)
+            error = exc.to_dict()
+            return error_result(exc.code, error["message"], error.get("details"))
         except UpstreamError as exc:
             invalid = exc.code == _INVALID_PARAMS
             record.end(Outcome.INVALID_INPUT if invalid else Outcome.TOOL_ERROR, "upstream error")

@@ -22,7 +22,7 @@ from fastmcp.tools import Tool
 from sqlalchemy import Engine
 
 from plughost import __version__
-from plughost.core import lifecycle
+from plughost.core import lifecycle, mounts
 from plughost.core.adapter import CallLimits, TokenExchange, build_tool
 from plughost.core.asking import RequestStateKey
 from plughost.core.callrecord import CallLedger
@@ -75,6 +75,8 @@ class Host:
     exchanger: TokenExchange | None = None
     #: The workers of plugins isolated in processes of their own, kept running by the host.
     workers: Workers = field(default_factory=Workers)
+    #: Existing MCP servers served under a namespace (`plughost.core.mounts`).
+    mounts: dict[str, mounts.Mount] = field(default_factory=dict)
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
@@ -135,6 +137,7 @@ def build_host(
     )
     for plugin in report.loaded:
         _register(host, plugin)
+    host.mounts = mounts.build_mounts(host)
     if host.completions:
         host.mcp.add_completion_handler(host.completions)
     lifecycle.count_plugins(host.report, metrics)
@@ -174,7 +177,7 @@ def _server(
 
     @asynccontextmanager
     async def lifespan(_server: FastMCP) -> AsyncIterator[dict[str, Any]]:
-        async with lifecycle.running(host()):
+        async with lifecycle.running(host()), mounts.running(host().mounts):
             yield {}
 
     server = FastMCP(

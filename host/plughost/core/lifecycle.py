@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING
 
@@ -23,7 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from plughost import __version__
 from plughost.core import migrations
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginStatus
-from plughost.core.registry import Kind
+from plughost.core.registry import Kind, RegisteredTarget
 from plughost.errors import PluginStartTimeout
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import PluginRuntime
@@ -150,7 +150,6 @@ def withdraw(
 ) -> None:
     """Take a plugin's tools, resources and prompts off the server and the registry; the
     report says why."""
-    served = host.mcp.local_provider
     kinds: tuple[Kind, ...] = ("tool", "prompt", "resource")
     targets = [
         target
@@ -159,9 +158,17 @@ def withdraw(
         if target.plugin == plugin.namespace
     ]
     host.registry.withdraw(plugin.namespace, error)
+    unserve(host, targets)
+    host.report.mark_failed(plugin.namespace, error, exc)
+
+
+def unserve(host: Host, targets: Sequence[RegisteredTarget]) -> None:
+    """Take ``targets`` (already out of the registry) off the server and the fast path."""
+    served = host.mcp.local_provider
     for target in targets:
         if target.kind == "tool":
             served.remove_tool(target.name)
+            host.tools.pop(target.name, None)
         elif target.kind == "prompt":
             served.remove_prompt(target.name)
         elif "{" in target.name:
@@ -169,7 +176,6 @@ def withdraw(
         else:
             served.remove_resource(target.name)
     host.completions.withdraw([target.name for target in targets])
-    host.report.mark_failed(plugin.namespace, error, exc)
 
 
 def count_plugins(report: LoadReport, metrics: Metrics) -> None:

@@ -119,8 +119,8 @@ class UpstreamClient:
         self._live: _Live | None = None
 
     async def connect(self) -> Listing:
-        """Open a fresh session (closing any old one) and list everything the upstream
-        serves, within the connect deadline; `UpstreamUnavailable` when it cannot."""
+        """List everything the upstream serves, on the open session or a new one, within
+        the connect deadline; `UpstreamUnavailable` (or `UpstreamError`) when it cannot."""
         try:
             with anyio.fail_after(self._connect_timeout):
                 return await self._loop.run(self._connect_and_list)
@@ -182,6 +182,14 @@ class UpstreamClient:
             raise UpstreamUnavailable(_describe(exc)) from None
 
     async def _connect_and_list(self) -> Listing:
+        """List on the open session (calls in flight on it go on); connect anew when there
+        is none or it no longer answers."""
+        live = self._live
+        if live is not None and not live.keeper.done():
+            try:
+                return await _classified(_list_all(live.session))
+            except (UpstreamUnavailable, UpstreamError) as exc:
+                log.info("upstream %s: listing again on a new session (%s)", self.name, exc)
         await self._drop()
         ready: asyncio.Future[ClientSession] = asyncio.get_running_loop().create_future()
         stop = asyncio.Event()

@@ -38,8 +38,30 @@ def health(host: Host) -> dict[str, Any]:
         for r in host.report.records
     ]
     ok = (PluginStatus.LOADED, PluginStatus.DISABLED)
-    degraded = any(p["status"] not in ok for p in plugins)
-    return {"status": "degraded" if degraded else "ok", "version": __version__, "plugins": plugins}
+    mounts = {
+        name: {
+            "kind": mount.state.kind,
+            "status": mount.state.status,
+            "version": mount.state.version,
+            "last_refresh": _when(mount.state.last_refresh),
+        }
+        for name, mount in host.mounts.items()
+    }
+    degraded = any(p["status"] not in ok for p in plugins) or any(
+        m["status"] != "up" for m in mounts.values()
+    )
+    body: dict[str, Any] = {
+        "status": "degraded" if degraded else "ok",
+        "version": __version__,
+        "plugins": plugins,
+    }
+    if mounts:
+        body["mounts"] = mounts  # where each upstream is stays for operators (CLI, console)
+    return body
+
+
+def _when(timestamp: float | None) -> str | None:
+    return None if timestamp is None else datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from plughost.settings.environment import (
 )
 from plughost.settings.host import HostSettings, default_database_url, load_settings
 from plughost.settings.isolation import Isolation, WorkerSettings
+from plughost.settings.mounts import MountCredentials, MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import ExchangeGrant, TokenExchangeSettings
 
@@ -33,6 +34,8 @@ __all__ = [
     "ExchangeGrant",
     "HostSettings",
     "Isolation",
+    "MountCredentials",
+    "MountSettings",
     "NameList",
     "RateLimitSettings",
     "TokenExchangeSettings",

@@ -33,6 +33,7 @@ from plughost.settings.environment import (
 )
 from plughost.settings.fields import bounded, wait
 from plughost.settings.isolation import Isolation, WorkerSettings
+from plughost.settings.mounts import MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import TokenExchangeSettings
 
@@ -157,6 +158,11 @@ class HostSettings(BaseSettings):
     workers: dict[str, WorkerSettings] = Field(
         default_factory=dict,
         description="Per namespace, the limits of an isolated plugin's worker process.",
+    )
+
+    mounts: dict[str, MountSettings] = Field(
+        default_factory=dict,
+        description="Existing MCP servers served under a namespace, keyed by namespace.",
     )
 
     auth: AuthSettings = Field(default_factory=AuthSettings)

@@ -183,8 +183,11 @@ class LiveHost:
         return McpClient(self.mcp_url, None)
 
     def declared_scopes(self) -> list[str]:
-        """Every scope the installed plugins declare, sorted: what tokens may carry.
+        """Every scope the installed plugins and the mounts declare, sorted: what tokens may
+        carry.
 
         A plugin withdrawn because its start-up failed still counts, as for ``plughost token``.
         """
-        return sorted({scope for record in self.host.report.records for scope in record.scopes})
+        plugins = {scope for record in self.host.report.records for scope in record.scopes}
+        mounts = {scope for m in self.host.settings.mounts.values() for scope in m.scopes}
+        return sorted(plugins | mounts)
