@@ -13,6 +13,7 @@ from plughost.cli.audit import audit
 from plughost.cli.check import check
 from plughost.cli.db import db
 from plughost.cli.dev_token import token
+from plughost.cli.isolate import isolate
 from plughost.cli.new_plugin import new_plugin
 from plughost.cli.plugins import plugins
 from plughost.cli.serve import serve
@@ -25,5 +26,5 @@ def main() -> None:
     """Plughost: one shared MCP server for every team's tools."""
 
 
-for _command in (serve, plugins, token, check, audit, new_plugin, db, worker):
+for _command in (serve, plugins, token, check, audit, new_plugin, db, worker, isolate):
     main.add_command(_command)
