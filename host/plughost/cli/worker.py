@@ -18,12 +18,12 @@ from plughost.errors import PlughostError
 def worker(namespace: str, manifest: bool) -> None:
     """Serve one plugin over stdio to the host that started this process."""
     from plughost.core.isolation import worker as isolated
+    from plughost.core.isolation.supervisor import worker_settings
     from plughost.ops.logs import configure_logging
-    from plughost.settings import load_settings
 
     try:
         isolated.check_hosted(namespace)
-        settings = load_settings()
+        settings = worker_settings()
         configure_logging("warning", settings.log_format)
         if manifest:
             out = os.fdopen(os.dup(sys.stdout.fileno()), "wb")

@@ -258,9 +258,7 @@ def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
         registry.mark_up(namespace) if up else registry.mark_down(namespace, why)
 
     on_change(False, "its worker process is starting")
-    worker = host.workers.add(
-        namespace, settings.worker(namespace), settings.plugin_start_timeout_seconds, on_change
-    )
+    worker = host.workers.add(namespace, settings, on_change)
     for entry, tool in worker_tools(host.report.manifests[namespace], worker, settings):
         host.tools[entry.name] = tool
         host.mcp.add_tool(tool)

@@ -42,7 +42,7 @@ def fetch_manifests(settings: HostSettings, namespaces: Sequence[str]) -> list[W
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=worker_environment(namespace),
+            env=worker_environment(namespace, settings),
         )
         for namespace in namespaces
     }

@@ -12,6 +12,7 @@ does not answer a ping within ``kill_grace_seconds`` (a C call holding its GIL) 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -26,16 +27,19 @@ from typing import Any
 import anyio
 from anyio.abc import Process, TaskGroup
 from mcp_types.version import LATEST_HANDSHAKE_VERSION
+from pydantic import SecretStr
 
 from plughost import __version__
 from plughost.core.isolation.limits import resident_mib
 from plughost.core.isolation.pipe import Pipe, WorkerError, WorkerGone
-from plughost.settings import WorkerSettings
+from plughost.settings import HostSettings, WorkerSettings, load_settings
 
 log = logging.getLogger("plughost.isolation")
 
 #: Set by the host to the namespace a worker serves (`plughost.core.isolation.worker`).
 WORKER_ENV = "_PLUGHOST_WORKER"
+#: The host's settings, as JSON, for its workers.
+SETTINGS_ENV = "_PLUGHOST_WORKER_SETTINGS"
 #: How often the host reads a worker's resident memory.
 MEMORY_CHECK_SECONDS = 0.25
 #: How long a worker stopping with the host may take to run its plugin's shutdown hooks.
@@ -52,10 +56,31 @@ def worker_command(namespace: str, settings: WorkerSettings) -> list[str]:
     return [python, "-m", "plughost", "worker", namespace]
 
 
-def worker_environment(namespace: str) -> dict[str, str]:
-    """The host's environment (the same settings, database and plugin sections), marked for
-    ``namespace``; few allocator arenas, so the address-space backstop stays meaningful."""
-    return {**os.environ, WORKER_ENV: namespace, "MALLOC_ARENA_MAX": "2"}
+def worker_environment(namespace: str, settings: HostSettings) -> dict[str, str]:
+    """The host's environment marked for ``namespace``, with the host's settings as it holds
+    them (`SETTINGS_ENV`: the same database, data directory and plugin sections, however they
+    were given); few allocator arenas, so the address-space backstop stays meaningful."""
+    dumped = json.dumps(settings.model_dump(exclude_unset=True), default=_reveal)
+    return {
+        **os.environ,
+        WORKER_ENV: namespace,
+        SETTINGS_ENV: dumped,
+        "MALLOC_ARENA_MAX": "2",
+    }
+
+
+def _reveal(value: object) -> object:
+    """JSON for what settings hold besides plain values: secrets in the clear (the worker
+    needs them, and reads them only from its environment, as the host does), paths as text."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return str(value)
+
+
+def worker_settings() -> HostSettings:
+    """In a worker: the settings its host handed it, else the environment's."""
+    handed = os.environ.get(SETTINGS_ENV)
+    return load_settings(**json.loads(handed)) if handed else load_settings()
 
 
 @dataclass
@@ -65,6 +90,8 @@ class Worker:
     namespace: str
     settings: WorkerSettings
     start_timeout: float
+    #: Its environment (`worker_environment`).
+    env: dict[str, str]
     #: Told each time the worker starts answering (True) or stops (False, and why), so the
     #: host refuses the plugin's calls as unavailable at once while it is down.
     on_change: Callable[[bool, str], None] = lambda _up, _why: None
@@ -155,7 +182,7 @@ class Worker:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=None,
-            env=worker_environment(self.namespace),
+            env=self.env,
             start_new_session=True,
         )
         assert process.stdin is not None and process.stdout is not None
@@ -235,13 +262,16 @@ class Workers:
         return bool(self.workers)
 
     def add(
-        self,
-        namespace: str,
-        settings: WorkerSettings,
-        start_timeout: float,
-        on_change: Callable[[bool, str], None],
+        self, namespace: str, host: HostSettings, on_change: Callable[[bool, str], None]
     ) -> Worker:
-        worker = Worker(namespace, settings, start_timeout, on_change)
+        """Supervise ``namespace``'s worker, for a host with the settings ``host``."""
+        worker = Worker(
+            namespace,
+            host.worker(namespace),
+            host.plugin_start_timeout_seconds,
+            worker_environment(namespace, host),
+            on_change,
+        )
         self.workers[namespace] = worker
         return worker
 
