@@ -2,26 +2,20 @@
 
 The host admitted the call (token, scopes, rate limit, guardrails) and sends the verified
 caller in the request's ``_meta`` (`plughost.core.forwarding.caller_meta`). The worker
-trusts it because only the host holds its pipes. `HostedCalls` turns it back into a
-`CallRecord` on `current_call`, so the plugin's functions run exactly as in the host's
-process (`core/adapter.py`), and hands the call's outcome back in the result's ``_meta``
-(`outcome_meta`) for the host's one audit record.
+trusts it because only the host holds its pipes. `record_of` turns it back into a
+`CallRecord` (for `current_call`), so the plugin's functions run exactly as in the host's
+process (`core/adapter.py`); `outcome_meta` hands the call's outcome back in the result's
+``_meta`` for the host's one audit record.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import Any
 
-from fastmcp.exceptions import ValidationError
-from fastmcp.server.dependencies import fastmcp_request_ctx
-from fastmcp.server.middleware import Middleware, MiddlewareContext
-from fastmcp.tools.base import ToolResult
 from pydantic import ValidationError as PydanticValidationError
 
-from plughost.core.adapter import invalid_arguments
-from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.callrecord import CallRecord
 from plughost.core.forwarding import caller_from_meta
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
@@ -46,51 +40,18 @@ def outcome_meta(record: CallRecord) -> dict[str, Any]:
     return found
 
 
-class HostedCalls(Middleware):
-    """The worker's one middleware: each call's record from ``_meta``, its outcome back."""
-
-    async def on_call_tool(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        with _record("tool") as record:
-            try:
-                result = await call_next(context)
-            except (ValidationError, PydanticValidationError) as exc:
-                cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
-                if not isinstance(cause, PydanticValidationError):
-                    raise
-                record.end(Outcome.INVALID_INPUT, "arguments failed validation")
-                result = invalid_arguments(context.message.name, cause)
-            if isinstance(result, ToolResult):
-                result.meta = {**(result.meta or {}), OUTCOME_META: outcome_meta(record)}
-            return result
-
-    async def on_read_resource(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        with _record("resource"):
-            return await call_next(context)
-
-    async def on_get_prompt(self, context: MiddlewareContext[Any], call_next: Any) -> Any:
-        with _record("prompt"):
-            return await call_next(context)
-
-
-@contextmanager
-def _record(kind: str) -> Iterator[CallRecord]:
-    """The call's record, with the caller the host sent; a call without one is refused by
-    the adapter (no verified caller), as in the host."""
-    request = fastmcp_request_ctx.get()
-    meta = (request.meta if request is not None else None) or {}
+def record_of(meta: Any, kind: str) -> CallRecord:
+    """The record of a forwarded call, with the caller and request id its ``_meta`` names; a
+    call without a caller is refused by the adapter (no verified caller), as in the host."""
+    found: Mapping[str, Any] = meta if isinstance(meta, Mapping) else {}
     try:
-        caller: Caller | None = caller_from_meta(meta)
+        caller: Caller | None = caller_from_meta(found)
     except (ValueError, KeyError, TypeError, PydanticValidationError):
         caller = None
-    request_id = meta.get(REQUEST_ID_META)
-    record = CallRecord(
+    request_id = found.get(REQUEST_ID_META)
+    return CallRecord(
         request_id if isinstance(request_id, str) else None,
         caller=caller,
         kind=kind,
         admitted=True,
     )
-    token = current_call.set(record)
-    try:
-        yield record
-    finally:
-        current_call.reset(token)

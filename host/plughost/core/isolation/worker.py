@@ -18,11 +18,12 @@ from typing import Any, BinaryIO, Literal
 from pydantic import SecretStr
 
 from plughost import __version__
+from plughost.core import lifecycle
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginRecord, PluginStatus, discover
 from plughost.core.host import Host, build_host
-from plughost.core.isolation.hosted import HostedCalls
 from plughost.core.isolation.limits import limit_self
 from plughost.core.isolation.manifest import WorkerManifest
+from plughost.core.isolation.stdio import WorkerServer
 from plughost.core.isolation.supervisor import WORKER_ENV
 from plughost.errors import PlughostError
 from plughost.ops.metrics import Metrics
@@ -58,9 +59,10 @@ def load(namespace: str, settings: HostSettings) -> tuple[LoadReport, Host | Non
     )
     if not report.loaded:
         return report, None
-    own = settings.model_copy(update={"audit": AuditSettings(sink="off"), "isolation": {}})
+    own = settings.model_copy(
+        update={"audit": AuditSettings(sink="off"), "isolation": {}, "mounts": {}}
+    )
     host = build_host(own, auth=None, report=report, metrics=Metrics(), exchanger=NoExchange())
-    host.mcp.add_middleware(HostedCalls())
     return report, host
 
 
@@ -121,7 +123,8 @@ async def serve(namespace: str, settings: HostSettings) -> None:
     if host is None:
         problem = report.problems[0].error if report.problems else "not installed"
         raise WorkerRefused(f"plugin {namespace!r} did not load in its worker: {problem}")
-    await host.mcp.run_stdio_async(show_banner=False)
+    async with lifecycle.running(host):
+        await WorkerServer(host.tools).serve()
 
 
 def write_manifest(found: WorkerManifest, out: BinaryIO) -> None:
