@@ -40,8 +40,9 @@ log = logging.getLogger("plughost.isolation")
 WORKER_ENV = "_PLUGHOST_WORKER"
 #: The host's settings, as JSON, for its workers.
 SETTINGS_ENV = "_PLUGHOST_WORKER_SETTINGS"
-#: How often the host reads a worker's resident memory.
+#: How often the host reads a worker's resident memory, and looks whether it has exited.
 MEMORY_CHECK_SECONDS = 0.25
+EXIT_POLL_SECONDS = 0.05
 #: How long a worker stopping with the host may take to run its plugin's shutdown hooks.
 STOP_SECONDS = 5.0
 
@@ -197,7 +198,7 @@ class Worker:
                 self._ready.set()
                 self.on_change(True, "")
                 tasks.start_soon(self._watch_memory, process)
-                await process.wait()
+                await _exited(process)
                 tasks.cancel_scope.cancel()
         finally:
             self._pipe = None
@@ -229,18 +230,24 @@ class Worker:
             await anyio.sleep(MEMORY_CHECK_SECONDS)
 
 
+async def _exited(process: Process) -> None:
+    """Until the worker process has exited. Not ``process.wait()``: that also waits for its
+    pipes to close, which a child the plugin started may keep open after the worker died."""
+    while process.returncode is None:
+        await anyio.sleep(EXIT_POLL_SECONDS)
+
+
 async def _stop(process: Process) -> None:
     """Close the worker's stdin so it can shut its plugin down, then kill what is left."""
     if process.stdin is not None:
         with suppress(Exception):
             await process.stdin.aclose()
     with anyio.move_on_after(STOP_SECONDS):
-        while process.returncode is None:
-            await anyio.sleep(0.02)
+        await _exited(process)
     with suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
+        os.killpg(process.pid, signal.SIGKILL)  # and whatever the plugin left in its group
     with anyio.move_on_after(1):
-        await process.wait()
+        await _exited(process)
 
 
 def _exit_reason(code: int | None) -> str:
