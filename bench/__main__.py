@@ -17,6 +17,7 @@ from typing import Any
 
 from bench import (
     features,
+    isolation,
     listing,
     machine,
     profile,
@@ -38,6 +39,7 @@ SUITES: dict[str, Callable[[Options], dict[str, Any]]] = {
     "scaleout": scaleout.run,
     "profile": profile.run,
     "features": features.run,
+    "isolation": isolation.run,
 }
 
 

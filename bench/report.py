@@ -253,6 +253,38 @@ def features_section(features: dict[str, Any]) -> list[str]:
     return lines
 
 
+def isolation_section(isolation: dict[str, Any]) -> list[str]:
+    runs: dict[str, dict[str, Runs]] = isolation["runs"]
+    clients = next(iter(runs["in_process"]))
+    base = runs["in_process"][clients]
+    rows = [
+        [
+            label,
+            _spread(runs[kind][clients], "rps").show(),
+            _spread(runs[kind][clients], "p99_ms").show(1),
+            _spread(runs[kind][clients], "cpu_us").show(),
+            _ratio_of(runs[kind][clients], base, "cpu_us"),
+        ]
+        for kind, label in (("in_process", "in-process"), ("isolated", "isolated (worker)"))
+    ]
+    header = ["echo plugin", "calls/s", "p99 ms", "server CPU µs/call", "CPU vs in-process"]
+    return [f"**{clients} clients**", "", *_table(header, rows)]
+
+
+def isolation_target(isolation: dict[str, Any]) -> tuple[str, str, bool]:
+    runs = isolation["runs"]
+    clients = next(iter(runs["in_process"]))
+    ratio = _median(runs["isolated"][clients], "cpu_us") / _median(
+        runs["in_process"][clients], "cpu_us"
+    )
+    budget = isolation["budget"]
+    return (
+        f"an isolated call ≤ {budget:g}x an in-process call's CPU",
+        f"{ratio:.2f}x",
+        ratio <= budget,
+    )
+
+
 def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
     """(target, what was measured, met?) for every target the issue sets."""
     found: list[tuple[str, str, bool | None]] = []
@@ -294,6 +326,8 @@ def targets(results: dict[str, Any]) -> list[tuple[str, str, bool | None]]:
         found.append(
             ("memory well under 1 MB per small plugin", f"{per / 1024:.0f} KiB", per < 0.5 * 2**20)
         )
+    if "isolation" in results:
+        found.append(isolation_target(results["isolation"]))
     listing = results.get("listing")
     if listing and "1000" in listing:
         server = listing["1000"]["server_ms"]["filtered"]
@@ -394,6 +428,9 @@ def render(results: dict[str, Any]) -> str:
     if "features" in results:
         lines += ["## 7. What tracing and a guardrail cost", ""]
         lines += [*features_section(results["features"]), ""]
+    if "isolation" in results:
+        lines += ["## 8. A call to an isolated plugin", ""]
+        lines += [*isolation_section(results["isolation"]), ""]
     return "\n".join(lines).rstrip() + "\n"
 
 

@@ -8,7 +8,9 @@ what must never be there (tokens, secrets, argument values).
 
 from __future__ import annotations
 
+import os
 import re
+import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs, urlsplit
@@ -383,3 +385,35 @@ def test_no_plugin_may_take_the_hosts_namespace(make_dist):
     (record,) = [r for r in report.records if r.namespace == "plughost"]
     assert record.status is PluginStatus.FAILED
     assert "is the host's own" in (record.error or "")
+
+
+def test_the_plugins_page_shows_where_each_plugin_runs_and_its_workers_restarts(
+    plughost_factory,
+):
+    host = plughost_factory(
+        plugins=["todo", "crm"],
+        settings={"isolation": {"todo": "process"}, "audit": {"sink": "off"}},
+    )
+    assert host.client(["todo:read"]).call("todo_list").ok
+    client, _ = sign_in(host.base_url)
+
+    def todo_card() -> str:
+        text = client.get(f"{host.base_url}/console").text
+        return text.split("<code>todo</code>", 1)[1].split("</section>", 1)[0]
+
+    card = todo_card()
+    assert "<dt>Runs in</dt><dd>own process</dd>" in card
+    assert "<dt>Worker restarts</dt><dd>0</dd>" in card
+    crm = client.get(f"{host.base_url}/console").text.split("<code>crm</code>", 1)[1]
+    assert "<dt>Runs in</dt><dd>host process</dd>" in crm.split("</section>", 1)[0]
+
+    pid = int(re.search(r"running \(pid (\d+)\)", card)[1])
+    os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while "<dt>Worker restarts</dt><dd>1</dd>" not in (card := todo_card()):
+        assert time.monotonic() < deadline, card
+        time.sleep(0.1)
+    assert "last ended: killed by SIGKILL" in card
+    while not host.client(["todo:read"]).call("todo_list").ok:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)

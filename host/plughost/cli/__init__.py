@@ -13,9 +13,11 @@ from plughost.cli.audit import audit
 from plughost.cli.check import check
 from plughost.cli.db import db
 from plughost.cli.dev_token import token
+from plughost.cli.isolate import isolate
 from plughost.cli.new_plugin import new_plugin
 from plughost.cli.plugins import plugins
 from plughost.cli.serve import serve
+from plughost.cli.worker import worker
 
 
 @click.group()
@@ -24,5 +26,5 @@ def main() -> None:
     """Plughost: one shared MCP server for every team's tools."""
 
 
-for _command in (serve, plugins, token, check, audit, new_plugin, db):
+for _command in (serve, plugins, token, check, audit, new_plugin, db, worker, isolate):
     main.add_command(_command)

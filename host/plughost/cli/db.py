@@ -55,7 +55,7 @@ def _tracks(namespace: str | None = None) -> tuple[Engine, list[Any]]:
     for record in report.problems:
         click.echo(f"warning: plugin {record.namespace} not loaded: {record.error}", err=True)
     tracks = [migrations.host_track(__version__)]
-    tracks += [migrations.plugin_track(plugin) for plugin in report.loaded]
+    tracks += [migrations.plugin_track(p) for p in report.loaded if not p.isolated]
     if namespace is not None:
         tracks = [migrations.pick(tracks, namespace)]
     engine = build_engine(

@@ -1,14 +1,25 @@
-"""``plughost serve``: run the host under uvicorn, in one process or several workers."""
+"""``plughost serve``: run the host under uvicorn, its server processes supervised.
+
+By default the command is a small manager (`plughost.cli.supervisor.Replacing`) and the host
+runs in ``--workers`` server processes it replaces whenever one dies; ``--no-supervise`` (one
+worker only) serves from the command's own process, as before, for debuggers and profilers.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from plughost.cli.common import command_settings, fail
 from plughost.errors import PlughostError
+
+if TYPE_CHECKING:
+    from starlette.applications import Starlette
+
+#: The log level the command line chose, for the server processes it starts.
+LOG_LEVEL_ENV = "_PLUGHOST_LOG_LEVEL"
 
 
 @click.command()
@@ -39,6 +50,13 @@ from plughost.errors import PlughostError
     default=None,
     help="The certificate's private key (PEM).",
 )
+@click.option(
+    "--supervise/--no-supervise",
+    default=True,
+    show_default=True,
+    help="Serve from processes that are replaced when they die (whatever their exit code); "
+    "--no-supervise serves from this process (one worker only).",
+)
 @click.option("--log-level", default="info", show_default=True)
 def serve(
     host: str,
@@ -48,6 +66,7 @@ def serve(
     workers: int,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
+    supervise: bool,
     log_level: str,
 ) -> None:
     """Run the server: streamable HTTP at /mcp, /healthz, /readyz and /metrics."""
@@ -59,6 +78,9 @@ def serve(
 
     if bool(ssl_certfile) != bool(ssl_keyfile):
         click.echo("error: --ssl-certfile and --ssl-keyfile go together", err=True)
+        sys.exit(2)
+    if workers > 1 and not supervise:
+        click.echo("error: --workers needs supervision (drop --no-supervise)", err=True)
         sys.exit(2)
     try:
         settings = command_settings(strict=strict, allow_remote_dev_issuer=allow_remote_dev_issuer)
@@ -86,7 +108,7 @@ def serve(
         "ssl_certfile": ssl_certfile,
         "ssl_keyfile": ssl_keyfile,
     }
-    if workers == 1:
+    if not supervise:
         tune_gc_for_serving()
         uvicorn.run(app, **options)
         return
@@ -96,7 +118,8 @@ def serve(
 def _run_workers(
     workers: int, options: dict[str, Any], *, strict: bool, allow_remote_dev_issuer: bool
 ) -> None:
-    """Serve from ``workers`` processes, each building its own app from the environment.
+    """Serve from ``workers`` supervised processes, each building its own app from the
+    environment (`served_app`).
 
     The parent's build has validated the settings and created the dev issuer's keys once, so
     workers share one key; the command line's flags reach them as the variables they stand for.
@@ -107,11 +130,33 @@ def _run_workers(
     import uvicorn
 
     from plughost.app import BIND_ENV
+    from plughost.cli.supervisor import Replacing
 
     os.environ[BIND_ENV] = f"{options['host']}:{options['port']}"
+    os.environ[LOG_LEVEL_ENV] = options["log_level"]
     if strict:
         os.environ["PLUGHOST_STRICT"] = "true"
     if allow_remote_dev_issuer:
         os.environ["PLUGHOST_AUTH__ALLOW_REMOTE_DEV_ISSUER"] = "true"
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="plughost-metrics-"))
-    uvicorn.run("plughost.app:app_from_env", factory=True, workers=workers, **options)
+    if workers > 1:
+        os.environ.setdefault(
+            "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="plughost-metrics-")
+        )
+    config = uvicorn.Config(
+        "plughost.cli.serve:served_app", factory=True, workers=workers, **options
+    )
+    Replacing(config, sockets=[config.bind_socket()]).run()
+
+
+def served_app() -> Starlette:
+    """The app one supervised server process builds; it stops when its manager dies."""
+    import os
+
+    from plughost.app import app_from_env
+    from plughost.cli.supervisor import die_with_parent
+    from plughost.ops.logs import configure_logging
+    from plughost.settings import load_settings
+
+    die_with_parent()
+    configure_logging(os.environ.get(LOG_LEVEL_ENV, "info"), load_settings().log_format)
+    return app_from_env()

@@ -8,6 +8,7 @@ URLs are shown without their credentials.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit, urlunsplit
 
@@ -18,6 +19,7 @@ from plughost.auth.issuers import Issuer
 from plughost.core.discovery import PluginRecord, PluginStatus
 from plughost.core.host import Host
 from plughost.core.host_scopes import HOST_SCOPES
+from plughost.core.isolation.supervisor import Worker
 from plughost.core.mounts import MountState
 from plughost.core.tool_schema import hint_labels
 from plughost.edge.health import CheckResult
@@ -58,6 +60,10 @@ class PluginView(BaseModel):
     scopes: list[ScopeView]
     tools: list[ToolView]
     components: list[ComponentView]
+    #: Where it runs: "host process", or "own process" with its worker's state.
+    runs: str = "host process"
+    worker: str | None = None
+    restarts: int = 0
 
 
 class MountView(BaseModel):
@@ -89,7 +95,7 @@ class PluginsPage(BaseModel):
 def plugins_page(host: Host) -> PluginsPage:
     """Every installed plugin as the load report has it, loaded or not, with its tools,
     resources and prompts."""
-    views = [_plugin(record) for record in host.report.records]
+    views = [_placed(_plugin(record), host.workers.workers) for record in host.report.records]
     return PluginsPage(
         plugins=views,
         mounts=[_mount(mount.state) for mount in host.mounts.values()],
@@ -97,6 +103,19 @@ def plugins_page(host: Host) -> PluginsPage:
         loaded=sum(1 for v in views if v.status == PluginStatus.LOADED.value),
         problems=len(host.report.problems),
         tools=len(host.registry),
+    )
+
+
+def _placed(view: PluginView, workers: Mapping[str, Worker]) -> PluginView:
+    """The plugin's view with where it runs: an isolated plugin's worker, its restarts."""
+    worker = workers.get(view.namespace)
+    if worker is None:
+        return view
+    state = f"running (pid {worker.pid})" if worker.running else "not running"
+    if worker.last_exit:
+        state += f"; last ended: {worker.last_exit}"
+    return view.model_copy(
+        update={"runs": "own process", "worker": state, "restarts": worker.restarts}
     )
 
 

@@ -89,6 +89,9 @@ class LoadedPlugin:
     tables: list[Table]
     resources: list[ResourceSpec] = field(default_factory=list)
     prompts: list[PromptSpec] = field(default_factory=list)
+    #: Served by a worker process of its own (`plughost.core.isolation`): the host holds its
+    #: record only, never its code.
+    isolated: bool = False
 
     @property
     def namespace(self) -> str:
@@ -103,6 +106,8 @@ class LoadedPlugin:
 class LoadReport:
     records: list[PluginRecord] = field(default_factory=list)
     loaded: list[LoadedPlugin] = field(default_factory=list)
+    #: Each isolated plugin's `WorkerManifest` (`plughost.core.isolation.manifest`), by namespace.
+    manifests: dict[str, Any] = field(default_factory=dict)
 
     @property
     def problems(self) -> list[PluginRecord]:

@@ -34,6 +34,9 @@ from plughost.core.cursor_key import CursorKey
 from plughost.core.database import build_engine
 from plughost.core.db_outage import OutageLog
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
+from plughost.core.isolation import loading
+from plughost.core.isolation.serving import worker_tools
+from plughost.core.isolation.supervisor import Workers
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
 from plughost.core.registry import Kind, RegisteredTarget, ToolRegistry
@@ -72,6 +75,8 @@ class Host:
     loops: dict[str, PluginLoop] = field(default_factory=dict)
     guard_loops: dict[str, PluginLoop] = field(default_factory=dict)
     exchanger: TokenExchange | None = None
+    #: The workers of plugins isolated in processes of their own, kept running by the host.
+    workers: Workers = field(default_factory=Workers)
     #: Existing MCP servers served under a namespace (`plughost.core.mounts`).
     mounts: dict[str, mounts.Mount] = field(default_factory=dict)
     #: The one log of database outages met by calls (a line per outage, not per call).
@@ -81,20 +86,27 @@ class Host:
 
 
 def load_plugins(settings: HostSettings) -> LoadReport:
-    """Discover plugins with the host's allow/deny lists and strictness."""
-    return discover(
+    """Discover plugins with the host's allow/deny lists and strictness; isolated plugins are
+    not imported here but described by their workers (`plughost.core.isolation.loading`)."""
+    isolated = loading.isolated_namespaces(settings)
+    report = discover(
         host_version=__version__,
         enabled=settings.enabled_plugins,
-        disabled=settings.disabled_plugins,
+        disabled=[*settings.disabled_plugins, *isolated],
         strict=settings.strict,
         import_timeout=settings.plugin_start_timeout_seconds,
     )
+    if isolated:
+        loading.adopt(report, loading.fetch_manifests(settings, isolated))
+        if settings.strict:
+            report.raise_for_problems()
+    return report
 
 
 def build_host(
     settings: HostSettings,
     *,
-    auth: AuthProvider,
+    auth: AuthProvider | None,
     report: LoadReport,
     metrics: Metrics,
     exchanger: TokenExchange | None = None,
@@ -153,7 +165,7 @@ def _engine(settings: HostSettings) -> Engine:
 
 
 def _server(
-    auth: AuthProvider, host: Any, state_key: RequestStateKey, *, inline_refs: bool
+    auth: AuthProvider | None, host: Any, state_key: RequestStateKey, *, inline_refs: bool
 ) -> FastMCP:
     """The FastMCP server; ``host()`` yields the `Host` once built, for the lifespan. The
     call policy's middleware is added by the app (`plughost.app`), above core. Request state
@@ -198,6 +210,9 @@ def _server(
 
 def _register(host: Host, plugin: LoadedPlugin) -> None:
     """Validate one plugin's settings and register its tools, resources and prompts."""
+    if plugin.isolated:
+        _register_isolated(host, plugin)
+        return
     section = host.settings.plugins.get(plugin.namespace, {})
     plugin_settings = validate_plugin_settings(
         plugin, section, f"{ENV_PREFIX}PLUGINS__{plugin.namespace.upper()}"
@@ -242,6 +257,21 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
         invoke = runs.invoker(prompt.fn, entry, PromptError, prompt.timeout)
         host.mcp.add_prompt(build_prompt(prompt, entry, invoke))
         runs.completers(prompt.complete, entry)
+
+
+def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
+    """An isolated plugin: a worker to supervise, and its tools forwarded to it."""
+    settings, namespace, registry = host.settings, plugin.namespace, host.registry
+
+    def on_change(up: bool, why: str) -> None:
+        registry.mark_up(namespace) if up else registry.mark_down(namespace, why)
+
+    on_change(False, "its worker process is starting")
+    worker = host.workers.add(namespace, settings, on_change)
+    for entry, tool in worker_tools(host.report.manifests[namespace], worker, settings):
+        host.tools[entry.name] = tool
+        host.mcp.add_tool(tool)
+        host.registry.add(entry)
 
 
 @dataclass

@@ -49,7 +49,8 @@ async def running(host: Host) -> AsyncIterator[None]:
         await host.asking.router.start()
     await start_plugins(host)
     try:
-        yield
+        async with host.workers.running():
+            yield
     finally:
         await stop_plugins(host)
         if host.asking is not None:
@@ -67,6 +68,8 @@ async def start_plugins(host: Host) -> None:
     """
     deadline = host.settings.plugin_start_timeout_seconds
     for plugin in list(host.report.loaded):
+        if plugin.isolated:
+            continue  # its worker readies its schema and runs its hooks
         runtime = host.runtimes[plugin.namespace]
         try:
             runtime.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -125,6 +128,8 @@ async def stop_plugins(host: Host) -> None:
     stop every plugin's event loop (withdrawn plugins' too: their start-up may have left work)."""
     deadline = host.settings.plugin_start_timeout_seconds
     for plugin in reversed(host.report.loaded):
+        if plugin.isolated:
+            continue
         runtime = host.runtimes[plugin.namespace]
         hook = plugin.manager.hook.plughost_shutdown
         try:

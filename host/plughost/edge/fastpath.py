@@ -18,13 +18,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
 
 from fastmcp.exceptions import FastMCPError
 from fastmcp.tools import Tool
-from fastmcp.tools.base import RawStructuredToolResult, ToolResult
 from mcp.server.streamable_http import check_accept_headers
-from mcp.types import CallToolResult, JSONRPCResponse, TextContent
+from mcp.types import CallToolResult, JSONRPCResponse
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
@@ -33,6 +31,7 @@ from starlette.types import Scope, Send
 from plughost.core.call_stream import CallStream
 from plughost.core.callrecord import CallRecord
 from plughost.core.stream_asking import STREAMED_VERSIONS, StreamAsking
+from plughost.core.wire_results import error_call_result, wire_result
 from plughost.edge.answers import Answers
 from plughost.edge.message import Message
 from plughost.policy.call_policy import CallPolicy
@@ -138,17 +137,12 @@ class FastPath:
         name = params["name"]
         tool = self.tools.get(name)
         if tool is None:
-            return _error(f"Unknown tool: {name!r}")
+            return error_call_result(f"Unknown tool: {name!r}")
         try:
             result = await self.policy.execute(record, params.get("arguments") or {}, tool._run)
         except FastMCPError as exc:
-            return _error(str(exc))
-        if isinstance(result, RawStructuredToolResult) or (
-            result.structured_content is not None
-            and not isinstance(result.structured_content, dict)
-        ):
-            result = _wrapped(result)
-        return _as_call_tool_result(result.to_mcp_result())
+            return error_call_result(str(exc))
+        return wire_result(result)
 
 
 def _response(message: Message, version: str, result: CallToolResult) -> bytes:
@@ -160,34 +154,3 @@ def _response(message: Message, version: str, result: CallToolResult) -> bytes:
         result=serialize_server_result("tools/call", version, dumped),
     )
     return response.model_dump_json(by_alias=True, exclude_unset=True).encode()
-
-
-def _wrapped(result: ToolResult) -> ToolResult:
-    meta = dict(result.meta or {})
-    fastmcp_meta = meta.get("fastmcp")
-    if isinstance(fastmcp_meta, dict) and fastmcp_meta.get("wrap_result") is True:
-        return result
-    meta["fastmcp"] = {
-        **(fastmcp_meta if isinstance(fastmcp_meta, dict) else {}),
-        "wrap_result": True,
-    }
-    return ToolResult(
-        content=result.content,
-        structured_content={"result": result.structured_content},
-        meta=meta,
-        is_error=result.is_error,
-    )
-
-
-def _as_call_tool_result(result: Any) -> CallToolResult:
-    """`ToolResult.to_mcp_result` returns a result, a content list or (content, structured)."""
-    if isinstance(result, CallToolResult):
-        return result
-    if isinstance(result, tuple):
-        content, structured = result
-        return CallToolResult(content=content, structured_content=structured)
-    return CallToolResult(content=result)
-
-
-def _error(text: str) -> CallToolResult:
-    return CallToolResult(content=[TextContent(type="text", text=text)], is_error=True)

@@ -19,6 +19,7 @@ from plughost.settings.environment import (
 )
 from plughost.settings.host import HostSettings, default_database_url, load_settings
 from plughost.settings.http import HttpSettings
+from plughost.settings.isolation import Isolation, WorkerSettings
 from plughost.settings.mounts import MountCredentials, MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import ExchangeGrant, TokenExchangeSettings
@@ -34,11 +35,13 @@ __all__ = [
     "ExchangeGrant",
     "HostSettings",
     "HttpSettings",
+    "Isolation",
     "MountCredentials",
     "MountSettings",
     "NameList",
     "RateLimitSettings",
     "TokenExchangeSettings",
+    "WorkerSettings",
     "default_database_url",
     "describe_validation_error",
     "load_settings",

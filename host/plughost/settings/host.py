@@ -33,6 +33,7 @@ from plughost.settings.environment import (
 )
 from plughost.settings.fields import bounded, names, wait
 from plughost.settings.http import HttpSettings
+from plughost.settings.isolation import Isolation, WorkerSettings
 from plughost.settings.mounts import MountSettings
 from plughost.settings.ratelimit import RateLimitSettings
 from plughost.settings.token_exchange import TokenExchangeSettings
@@ -155,6 +156,15 @@ class HostSettings(BaseSettings):
     plugins: dict[str, dict[str, Any]] = Field(
         default_factory=dict, description="Per-plugin settings sections, keyed by namespace."
     )
+    isolation: dict[str, Isolation] = Field(
+        default_factory=dict,
+        description="Per namespace, where the plugin runs: 'in_process' (the default) or "
+        "'process', a supervised worker process of its own.",
+    )
+    workers: dict[str, WorkerSettings] = Field(
+        default_factory=dict,
+        description="Per namespace, the limits of an isolated plugin's worker process.",
+    )
 
     mounts: dict[str, MountSettings] = Field(
         default_factory=dict,
@@ -226,6 +236,14 @@ class HostSettings(BaseSettings):
         if toml_file:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
         return tuple(sources)
+
+    def isolated(self, namespace: str) -> bool:
+        """Whether the plugin ``namespace`` runs in a worker process of its own."""
+        return self.isolation.get(namespace) == "process"
+
+    def worker(self, namespace: str) -> WorkerSettings:
+        """The limits of ``namespace``'s worker (the defaults when it has no section)."""
+        return self.workers.get(namespace) or WorkerSettings()
 
     @property
     def resolved_database_url(self) -> str:

@@ -1,0 +1,130 @@
+"""The host's end of a worker's stdio: MCP's JSON-RPC messages, one per line, never blocking.
+
+Every read and write is async on the host's event loop, so a worker that stalls, floods or
+dies cannot hold the loop. A request waits only for its own answer; when the worker's stdout
+ends (it exited, crashed or was killed) every waiting request ends at once with `WorkerGone`,
+not at its deadline. The pipe is deliberately small (a dict of waiters, ``json`` both ways):
+the host only ever sends requests it chose, and each isolated call crosses it twice.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import ByteReceiveStream, ByteSendStream
+
+log = logging.getLogger("plughost.isolation")
+
+#: A line longer than this from a worker ends its pipe (it is broken or hostile).
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+class WorkerGone(Exception):
+    """The worker's pipe ended before the answer came."""
+
+
+class WorkerError(Exception):
+    """The worker answered a request with a JSON-RPC error."""
+
+    def __init__(self, error: dict[str, Any]) -> None:
+        super().__init__(str(error.get("message", "error")))
+        self.error = error
+
+
+@dataclass
+class _Waiter:
+    done: anyio.Event = field(default_factory=anyio.Event)
+    message: dict[str, Any] | None = None
+
+
+class Pipe:
+    """JSON-RPC requests to one worker process over its stdin and stdout."""
+
+    def __init__(self, send: ByteSendStream, receive: ByteReceiveStream) -> None:
+        self._send, self._receive = send, receive
+        self._waiters: dict[int, _Waiter] = {}
+        self._next_id = 0
+        self._lock = anyio.Lock()
+        self.closed = False
+
+    async def read(self) -> None:
+        """Deliver the worker's answers until its stdout ends; then fail every waiter."""
+        buffer = b""
+        try:
+            async for chunk in self._receive:
+                buffer += chunk
+                *lines, buffer = buffer.split(b"\n")
+                for line in lines:
+                    self._deliver(line)
+                if len(buffer) > MAX_LINE_BYTES:
+                    log.error("a worker sent a line over %d bytes; its pipe is closed", len(buffer))
+                    break
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError):
+            pass
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End the pipe: every request still waiting ends with `WorkerGone`."""
+        self.closed = True
+        waiters, self._waiters = self._waiters, {}
+        for waiter in waiters.values():
+            waiter.done.set()
+
+    def _deliver(self, line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("a worker wrote a line that is not JSON; ignored")
+            return
+        if not isinstance(message, dict):
+            return
+        request_id = message.get("id")
+        waiter = self._waiters.pop(request_id, None) if isinstance(request_id, int) else None
+        if waiter is not None and ("result" in message or "error" in message):
+            waiter.message = message
+            waiter.done.set()
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Send a request and wait for its result; cancelled, it tells the worker so."""
+        if self.closed:
+            raise WorkerGone("the worker is not running")
+        self._next_id += 1
+        request_id, waiter = self._next_id, _Waiter()
+        self._waiters[request_id] = waiter
+        try:
+            await self.notify(method, params, request_id=request_id)
+            await waiter.done.wait()
+        except BaseException:
+            if self._waiters.pop(request_id, None) is not None and not self.closed:
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    reason = {"requestId": request_id, "reason": "deadline"}
+                    await self.notify("notifications/cancelled", reason)
+            raise
+        if waiter.message is None:
+            raise WorkerGone("the worker ended before answering")
+        if "error" in waiter.message:
+            raise WorkerError(waiter.message["error"])
+        result: dict[str, Any] = waiter.message["result"]
+        return result
+
+    async def notify(
+        self, method: str, params: dict[str, Any] | None, *, request_id: int | None = None
+    ) -> None:
+        """Write one message (a request when ``request_id`` is given)."""
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if request_id is not None:
+            message["id"] = request_id
+        if params is not None:
+            message["params"] = params
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        try:
+            async with self._lock:
+                await self._send.send(data)
+        except (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError) as exc:
+            self.close()
+            raise WorkerGone("the worker's stdin is closed") from exc

@@ -1,0 +1,52 @@
+"""An isolated plugin's targets as the host serves them: forwarded to its worker.
+
+Each tool its worker listed becomes a `ForwardedTool` (`core/forwarding.py`) with the scopes
+the plugin declared (from its load record, not from anything the worker sends per call) and a
+deadline a little past the tool's own: the worker's adapter answers a plain timeout itself,
+and only a worker that cannot (its GIL held by a C call) is answered for by the host.
+"""
+
+from __future__ import annotations
+
+from fastmcp.tools import Tool
+from mcp import types as mcp
+
+from plughost.core.forwarding import ForwardedTool
+from plughost.core.isolation.manifest import WorkerManifest
+from plughost.core.isolation.supervisor import Worker
+from plughost.core.isolation.upstream import WorkerUpstream
+from plughost.core.registry import RegisteredTarget
+from plughost.settings import HostSettings
+
+
+def worker_tools(
+    manifest: WorkerManifest, worker: Worker, settings: HostSettings
+) -> list[tuple[RegisteredTarget, Tool]]:
+    """Every tool of the isolated plugin, with its registry entry."""
+    record, upstream = manifest.record, WorkerUpstream(worker)
+    declared = {info.name: info for info in record.tools}
+    served: list[tuple[RegisteredTarget, Tool]] = []
+    for listed in manifest.tools:
+        tool = mcp.Tool.model_validate(listed)
+        info = declared.get(tool.name)
+        if info is None:
+            continue  # the worker serves nothing the plugin did not declare at load
+        entry = RegisteredTarget(
+            name=tool.name,
+            plugin=record.namespace,
+            plugin_version=record.version or "0",
+            scopes=tuple(info.scopes),
+            conditional_scopes=dict(info.conditional_scopes),
+            kind="tool",
+        )
+        timeout = manifest.timeouts.get(tool.name, settings.tool_timeout_seconds)
+        forwarded = ForwardedTool.build(
+            upstream,
+            tool,
+            entry,
+            deadline=timeout + worker.settings.kill_grace_seconds,
+            max_result_bytes=settings.max_result_bytes,
+            meta={"isolated": True},
+        )
+        served.append((entry, forwarded))
+    return served

@@ -1,0 +1,155 @@
+"""The worker's end of its pipes: MCP's JSON-RPC on stdin and stdout, one message a line.
+
+The worker answers exactly what its host sends (``initialize``, ``ping``, ``tools/call``,
+``notifications/cancelled``) with the host's own code: a call's record from its ``_meta``
+(`hosted.record_of`), the tool run as the host's fast path runs it (``Tool._run``: the same
+adapter, validation and result conversion), the result as the SDK's handler writes it
+(`wire_result`) with the outcome in its ``_meta``. It is not the MCP SDK's server session:
+every isolated call crosses this loop, and the session's per-message models, streams and
+task groups would more than double what an isolated call costs (bench/isolation.py).
+Each request runs as a task of its own; a cancelled one gets no answer, as MCP says.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+from fastmcp.exceptions import ValidationError
+from fastmcp.tools import Tool
+from pydantic import ValidationError as PydanticValidationError
+
+from plughost import __version__
+from plughost.core.adapter import error_result, invalid_arguments
+from plughost.core.callrecord import current_call
+from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
+from plughost.core.wire_results import error_call_result, wire_result
+from plughost.ops.audit import Outcome
+
+log = logging.getLogger("plughost.worker")
+
+_METHOD_NOT_FOUND = -32601
+_INTERNAL_ERROR = -32603
+#: A line from the host longer than this ends the worker (its host is broken).
+_MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+class WorkerServer:
+    """Serves one plugin's tools (``tools``, by public name) to the host over stdio."""
+
+    def __init__(self, tools: Mapping[str, Tool]) -> None:
+        self.tools = tools
+        self._running: dict[Any, anyio.CancelScope] = {}
+        self._write_lock = asyncio.Lock()
+        self._writer: asyncio.StreamWriter | None = None
+
+    async def serve(self) -> None:
+        """Until the host closes stdin. Whatever the plugin prints goes to stderr: the wire is
+        a private copy of stdout."""
+        wire = os.fdopen(os.dup(sys.stdout.fileno()), "wb", buffering=0)
+        os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=_MAX_LINE_BYTES)
+        await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+        transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wire)
+        self._writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        async with anyio.create_task_group() as tasks:
+            while line := await reader.readline():
+                self._receive(line, tasks)
+            tasks.cancel_scope.cancel()
+
+    def _receive(self, line: bytes, tasks: TaskGroup) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError:
+            log.warning("the host sent a line that is not JSON; ignored")
+            return
+        if not isinstance(message, dict):
+            return
+        method, params = message.get("method"), message.get("params") or {}
+        if "id" not in message:
+            if method == "notifications/cancelled":
+                scope = self._running.get(params.get("requestId"))
+                if scope is not None:
+                    scope.cancel()
+            return
+        tasks.start_soon(self._answer, message["id"], method, params)
+
+    async def _answer(self, request_id: Any, method: Any, params: dict[str, Any]) -> None:
+        with anyio.CancelScope() as scope:
+            self._running[request_id] = scope
+            try:
+                reply = {"result": await self._result(method, params)}
+            except LookupError:
+                reply = {"error": {"code": _METHOD_NOT_FOUND, "message": f"no method {method}"}}
+            except Exception:
+                log.exception("answering %s failed", method)
+                reply = {"error": {"code": _INTERNAL_ERROR, "message": "internal error"}}
+            finally:
+                self._running.pop(request_id, None)
+            await self._send({"jsonrpc": "2.0", "id": request_id, **reply})
+
+    async def _result(self, method: Any, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "tools/call":
+            return await self.call_tool(params)
+        if method == "ping":
+            return {}
+        if method == "initialize":
+            return {
+                "protocolVersion": params.get("protocolVersion"),
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "plughost-worker", "version": __version__},
+            }
+        raise LookupError(method)
+
+    async def call_tool(self, params: dict[str, Any]) -> dict[str, Any]:
+        """One forwarded call, run for the caller its ``_meta`` names; its outcome returned
+        in the result's ``_meta``."""
+        name = params.get("name")
+        tool = self.tools.get(name) if isinstance(name, str) else None
+        if tool is None:
+            return _dump(error_call_result(f"Unknown tool: {name!r}"))
+        record = record_of(params.get("_meta"), "tool")
+        token = current_call.set(record)
+        try:
+            try:
+                result = await tool._run(params.get("arguments") or {})
+            except (ValidationError, PydanticValidationError) as exc:
+                cause = exc if isinstance(exc, PydanticValidationError) else exc.__cause__
+                if not isinstance(cause, PydanticValidationError):
+                    raise
+                record.end(Outcome.INVALID_INPUT, "arguments failed validation")
+                result = invalid_arguments(tool.name, cause)
+            except Exception:
+                log.exception("tool %s failed", tool.name)
+                record.end(Outcome.INTERNAL_ERROR, "internal_error")
+                rid = record.request_id
+                result = error_result(
+                    "internal_error",
+                    f"the tool failed unexpectedly; give this request id to the operator: {rid}",
+                    {"request_id": rid},
+                )
+            answer = _dump(wire_result(result))
+            answer["_meta"] = {**(answer.get("_meta") or {}), OUTCOME_META: outcome_meta(record)}
+            return answer
+        finally:
+            current_call.reset(token)
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        assert self._writer is not None
+        data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
+        async with self._write_lock:
+            self._writer.write(data)
+            await self._writer.drain()
+
+
+def _dump(result: Any) -> dict[str, Any]:
+    dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+    return dumped

@@ -1,0 +1,89 @@
+"""An isolated plugin's worker as an `Upstream` of the forwarding core (`core/forwarding.py`).
+
+The forwarding core serves the worker's tools like any plugin's, through the one call policy,
+and bounds each call with its deadline. This adapter adds what only the host's own worker
+can say: how the plugin's function ended (`hosted.outcome_meta`: ``internal_error``,
+``timeout``, a scope it asked for the caller lacks, for a step-up challenge), settled on the
+call's record exactly as the in-process adapter settles it. When a deadline cuts a call short
+the worker is asked to prove it is still answering (`Worker.after_deadline`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import anyio
+from mcp import types as mcp
+
+from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.forwarding import UpstreamError, UpstreamUnavailable
+from plughost.core.isolation.hosted import OUTCOME_META, REQUEST_ID_META
+from plughost.core.isolation.pipe import WorkerError
+from plughost.core.isolation.supervisor import Worker, WorkerUnavailable
+from plughost.core.verdicts import MissingScopes
+from plughost.ops.audit import Outcome
+
+
+class WorkerUpstream:
+    """Forwarded calls to one isolated plugin's `Worker`."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+
+    async def call_tool(
+        self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
+    ) -> mcp.CallToolResult:
+        record = current_call.get()
+        params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, record)}
+        result = await self._request("tools/call", params)
+        if record is not None:
+            settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
+        return mcp.CallToolResult.model_validate(result)
+
+    async def read_resource(self, uri: str, meta: Mapping[str, Any]) -> mcp.ReadResourceResult:
+        params = {"uri": uri, "_meta": _meta(meta, current_call.get())}
+        return mcp.ReadResourceResult.model_validate(await self._request("resources/read", params))
+
+    async def get_prompt(
+        self, name: str, arguments: Mapping[str, str], meta: Mapping[str, Any]
+    ) -> mcp.GetPromptResult:
+        params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, None)}
+        return mcp.GetPromptResult.model_validate(await self._request("prompts/get", params))
+
+    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return await self.worker.request(method, params)
+        except anyio.get_cancelled_exc_class():
+            self.worker.after_deadline()
+            raise
+        except WorkerUnavailable as exc:
+            raise UpstreamUnavailable(str(exc)) from None
+        except WorkerError as exc:
+            raise UpstreamError(int(exc.error.get("code", -32603)), str(exc)) from None
+
+
+def _meta(meta: Mapping[str, Any], record: CallRecord | None) -> dict[str, Any]:
+    """The forwarding core's ``_meta`` (the caller, the trace), plus the host's request id,
+    which the worker's error results quote for the operator."""
+    found = dict(meta)
+    if record is not None and record.request_id is not None:
+        found[REQUEST_ID_META] = record.request_id
+    return found
+
+
+def settle(record: CallRecord, ended: Any) -> None:
+    """The outcome the worker's adapter settled, on the host's record of the call."""
+    if not isinstance(ended, dict):
+        return
+    missing = ended.get("missing_scopes")
+    if missing and record.caller is not None and record.registered is not None:
+        entry = record.registered
+        record.refuse(MissingScopes.of(entry.name, entry.scopes, missing, record.caller.scopes))
+        return
+    try:
+        outcome = Outcome(str(ended.get("outcome")))
+    except ValueError:
+        return
+    detail = ended.get("detail")
+    record.end(outcome, detail if isinstance(detail, str) else None)
