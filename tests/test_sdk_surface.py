@@ -1,15 +1,15 @@
-"""The SDK's public surface: small at the top, one home per name, old names warning until 0.4.
+"""The SDK's public surface: small at the top, one home per name, deprecated names gone.
 
 A plugin author reads `plughost.__all__` as the list of what to learn first, so it holds what
 a tool needs and no more; guardrails, on-behalf-of tokens and rich results have sub-modules of
 their own. A name that moved keeps working from its old place, with a warning naming the new
-one, for one minor release.
+one, for one minor release, and is then gone.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Any, get_origin
+from typing import get_origin
 
 import pytest
 
@@ -18,25 +18,6 @@ import plughost.content
 import plughost.elicitation
 import plughost.guardrails
 import plughost.tokens
-from plughost.sdk import context, credentials, errors, guardrails, types
-
-#: Names 0.2 exported from `plughost`, and the object each stands for now.
-MOVED: dict[str, Any] = {
-    "Id": types.RowId,
-    "Text": types.BoundedText,
-    "CallInfo": guardrails.CallInfo,
-    "CallOutput": guardrails.CallOutput,
-    "Deny": guardrails.Deny,
-    "Rewrite": guardrails.Rewrite,
-    "DownstreamToken": credentials.DownstreamToken,
-    "TokenExchangeError": errors.TokenExchangeError,
-    "TokenExchangeRefused": errors.TokenExchangeRefused,
-    "TokenExchangeDenied": errors.TokenExchangeDenied,
-    "TokenExchangeUnavailable": errors.TokenExchangeUnavailable,
-    "InsufficientScope": errors.InsufficientScope,
-    "CalledTool": context.CalledTool,
-    "TokenSource": credentials.TokenSource,
-}
 
 
 def test_the_top_level_holds_at_most_sixteen_names_with_the_version() -> None:
@@ -59,14 +40,6 @@ def test_every_public_name_has_one_home() -> None:
             assert hasattr(module, name), f"{module.__name__}.{name}"
 
 
-@pytest.mark.parametrize("name", sorted(MOVED))
-def test_a_name_that_moved_still_imports_with_a_warning(name: str) -> None:
-    assert name not in plughost.__all__
-    with pytest.warns(DeprecationWarning, match=rf"plughost\.{name} .*0\.4"):
-        found = getattr(plughost, name)
-    assert found is MOVED[name]
-
-
 @pytest.mark.parametrize(
     "name",
     [
@@ -77,9 +50,24 @@ def test_a_name_that_moved_still_imports_with_a_warning(name: str) -> None:
         "PluginLoadError",
         "ScopeError",
         "SettingsError",
+        # deprecated in 0.3, gone in 0.4
+        "Id",
+        "Text",
+        "CallInfo",
+        "CallOutput",
+        "Deny",
+        "Rewrite",
+        "DownstreamToken",
+        "TokenExchangeError",
+        "TokenExchangeRefused",
+        "TokenExchangeDenied",
+        "TokenExchangeUnavailable",
+        "InsufficientScope",
+        "CalledTool",
+        "TokenSource",
     ],
 )
-def test_the_names_deprecated_until_0_3_are_gone(name: str) -> None:
+def test_the_deprecated_names_are_gone(name: str) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         with pytest.raises(AttributeError):
