@@ -27,6 +27,8 @@ outcome (`plughost.core.db_outage`).
 from __future__ import annotations
 
 import math
+import sqlite3
+import time
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -89,7 +91,24 @@ def _postgres_deadlines(url: str, connect_timeout: int, statement_timeout: float
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # WAL lets readers proceed while one writer commits; foreign keys are off by default in SQLite.
+    # WAL is kept in the file: set it once. Switching modes takes the database's exclusive lock
+    # without SQLite's busy wait, so connections opening a new file together (replicas migrating
+    # at once) would get "database is locked" at once: only the first switches, the others
+    # see "wal" and go on.
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    if cursor.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+        _switch_to_wal(cursor)
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
+
+
+def _switch_to_wal(cursor: Any, attempts: int = 50) -> None:
+    """Set WAL, waiting for a connection that switches at the same moment (about 5 s at most)."""
+    for attempt in range(attempts):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.1)
