@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import subprocess
 import time
@@ -19,42 +18,7 @@ from plughost.testing import free_port
 
 from .browser import STEP_MS, consent, headless_page, keep_screenshot
 from .conftest import NodeTools, Server
-
-RUN_TIMEOUT = 120
-# The Inspector CLI's exit codes (its EXIT_CODES): a tool it cannot call, a login it needs.
-TOOL_ERROR = 5
-AUTH_REQUIRED = 3
-
-
-def inspector(
-    node_tools: NodeTools, server: Server, home: Path, *args: str, token: str | None = None
-) -> subprocess.CompletedProcess[str]:
-    """One CLI run: JSON out, and never an interactive OAuth login (there is no one to ask)."""
-    command = [str(node_tools.bin("mcp-inspector")), "--cli", server.mcp_url, "--transport", "http"]
-    command += ["--format", "json", "--stored-auth-only", *args]
-    if token is not None:
-        command += ["--header", f"Authorization: Bearer {token}"]
-    return subprocess.run(
-        command,
-        env=node_tools.env(home),
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def payload(run: subprocess.CompletedProcess[str]) -> Any:
-    """The MCP result of a successful run (``--format json`` wraps it as ``{"result": ...}``)."""
-    assert run.returncode == 0, f"exit {run.returncode}\n{run.stdout}\n{run.stderr}"
-    return json.loads(run.stdout)["result"]
-
-
-def error(run: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """The CLI's error envelope, printed as JSON on stderr."""
-    lines = [line for line in run.stderr.splitlines() if line.startswith('{"error"')]
-    assert lines, f"exit {run.returncode}\n{run.stdout}\n{run.stderr}"
-    return dict(json.loads(lines[-1])["error"])
+from .inspector_cli import AUTH_REQUIRED, RUN_TIMEOUT, TOOL_ERROR, error, inspector, payload
 
 
 def test_a_read_token_lists_and_calls_only_read_tools(
