@@ -1,17 +1,19 @@
-"""What a call to an isolated plugin costs: the echo tool in the host's process and in a worker.
+"""What a call to an isolated plugin and to a remote server costs, against in-process.
 
-Two ``plughost serve`` processes with (c)'s settings, the echo plugin in-process ("in_process")
-and isolated in a supervised worker ("isolated", ``PLUGHOST_ISOLATION__BENCH=process``),
-measured side by side at 16 clients, taking turns. Server CPU counts every process of a
-server, so an isolated call's CPU is the host's and its worker's together; the issue's budget
-is at most twice an in-process call's.
+Three ``plughost serve`` processes with (c)'s settings, the echo tool in-process
+("in_process"), in the echo plugin isolated in a supervised worker ("isolated",
+``PLUGHOST_ISOLATION__BENCH=process``), and served by a bare FastMCP server the host mounts
+over streamable HTTP ("remote", bench/remote.py), measured side by side at 16 clients, taking
+turns. Server CPU counts every process a call runs in, so an isolated call's CPU is the host's
+and its worker's together, a remote call's the host's and the upstream's; the issue's budget
+for an isolated call is at most twice an in-process call's (a remote call's is reported only).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from bench import plugins
+from bench import plugins, remote
 from bench.options import Options
 from bench.procs import PlughostSetup, call_body, core_split, free_port
 from bench.throughput import ARGUMENTS, Target, interleaved, start, stop
@@ -35,6 +37,9 @@ def targets(options: Options) -> dict[str, Target]:
         if split:
             target.server.cpus, target.load_cpus = split
         found[variant] = target
+    found["remote"] = remote.target(options, "remote", split[0] if split else None)
+    if split:
+        found["remote"].server.cpus, found["remote"].load_cpus = split
     return found
 
 

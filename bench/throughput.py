@@ -40,7 +40,12 @@ ARGUMENTS = {"text": "hello"}
 
 
 class Target:
-    """One server under load: how to call it and what a call costs it."""
+    """One server under load: how to call it and what a call costs it.
+
+    ``upstream`` is a server it calls on each call's behalf that is not its child process (a
+    mounted remote MCP server): started before it, and its CPU counted with the server's, the
+    server's own share then recorded as ``host_cpu_us``.
+    """
 
     def __init__(
         self,
@@ -48,29 +53,49 @@ class Target:
         body: str,
         token: str | None,
         load_cpus: frozenset[int] | None = None,
+        upstream: tuple[Server, str] | None = None,
     ) -> None:
         self.server = server
         self.body = body
         self.token = token
         self.load_cpus = load_cpus
+        self.upstream = upstream  # the server, and a call body it answers (to wait for it)
+
+    def start(self) -> None:
+        if self.upstream is not None:
+            upstream, body = self.upstream
+            upstream.start().wait_ready(body, None)
+        self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+        if self.upstream is not None:
+            self.upstream[0].stop()
 
     def measure(self, options: Options, clients: int, seconds: float) -> dict[str, float]:
-        assert self.server.proc is not None
-        process = psutil.Process(self.server.proc.pid)
-        before = _cpu_seconds(process)
+        processes = [self.server, *([self.upstream[0]] if self.upstream else [])]
+        before = [_cpu_seconds(_process(server)) for server in processes]
         try:
             load: Load = options.generator.run(
                 self.server.mcp_url, self.body, self.token, clients, seconds, self.load_cpus
             )
         except LoadError as exc:
             raise LoadError(f"{self.server.name}: {exc}\n{self.server.describe()}") from None
-        cpu = _cpu_seconds(process) - before
-        return {
+        cpu = [_cpu_seconds(_process(s)) - b for s, b in zip(processes, before, strict=True)]
+        result = {
             "rps": load.rps,
             "p50_ms": load.p50_ms,
             "p99_ms": load.p99_ms,
-            "cpu_us": cpu / load.requests * 1e6,
+            "cpu_us": sum(cpu) / load.requests * 1e6,
         }
+        if self.upstream is not None:
+            result["host_cpu_us"] = cpu[0] / load.requests * 1e6
+        return result
+
+
+def _process(server: Server) -> psutil.Process:
+    assert server.proc is not None, f"{server.name} is not running"
+    return psutil.Process(server.proc.pid)
 
 
 def _cpu_seconds(process: psutil.Process) -> float:
@@ -165,7 +190,7 @@ def interleaved(
 def start(targets: dict[str, Target], options: Options) -> None:
     """Start every target, wait for its first answered call, then warm it up."""
     for target in targets.values():
-        target.server.start()
+        target.start()
     for target in targets.values():
         target.server.wait_ready(target.body, target.token)
     for target in targets.values():
@@ -174,7 +199,7 @@ def start(targets: dict[str, Target], options: Options) -> None:
 
 def stop(targets: dict[str, Target]) -> None:
     for target in targets.values():
-        target.server.stop()
+        target.stop()
 
 
 def run(options: Options) -> dict[str, Any]:
