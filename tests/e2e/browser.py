@@ -91,8 +91,10 @@ class Callback:
         self.url = url
         self._arrived = anyio.Event()
         self.received: str | None = None
+        self._page: Page | None = None
 
     async def install(self, page: Page) -> None:
+        self._page = page
         await page.route(f"{self.url}*", self._answer)
 
     async def _answer(self, route: Route) -> None:
@@ -101,9 +103,16 @@ class Callback:
         await route.fulfill(status=200, content_type="text/html", body="<p>Signed in.</p>")
 
     async def wait(self) -> str:
-        """The callback URL with its query, once the browser got there; then ready again."""
+        """The callback URL with its query, once the browser got there; then ready again.
+
+        "Got there" is the page showing it, not only its request answered: a client that
+        sends the browser on at once (a step-up's second sign-in) would otherwise find it
+        still loading the callback, which then interrupts the new navigation.
+        """
+        assert self._page is not None, "install the callback on a page first"
         with anyio.fail_after(STEP_MS / 1000):
             await self._arrived.wait()
+        await self._page.wait_for_url(f"{self.url}*")
         self._arrived = anyio.Event()
         assert self.received is not None
         return self.received
