@@ -98,11 +98,13 @@ def serve(session: nox.Session) -> None:
 def e2e(session: nox.Session) -> None:
     """Real clients against a real ``plughost serve``: the MCP Python SDK, Inspector, mcp-remote.
 
-    The Node clients (and Node 22 where the system's is older) are npm-installed into nox's
-    cache directory, so later runs reuse them; their tests skip only where Node and npm are
-    missing. The sign-in tests drive Debian's Chromium with Playwright (its own browser
-    download is never used): installed here with apt-get when running as root; without it
-    they skip, saying so. ``PLUGHOST_E2E_SCREENSHOTS=docs`` refreshes the guide's screenshot.
+    The Node clients, the reference TypeScript server the mount tests serve
+    (``@modelcontextprotocol/server-everything``) and Node 22 where the system's is older are
+    npm-installed into nox's cache directory, so later runs reuse them; their tests skip only
+    where Node and npm are missing. The sign-in tests drive Debian's Chromium with Playwright
+    (its own browser download is never used): installed here with apt-get when running as
+    root; without it they skip, saying so. ``PLUGHOST_E2E_SCREENSHOTS=docs`` refreshes the
+    guide's screenshot.
     """
     session.install(".[test]", "mcp", "playwright", *(f"./plugins/{name}" for name in PLUGINS))
     env = {
