@@ -17,7 +17,7 @@ from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CreateMessageResult, ErrorData, TextContent
 from test_elicitation import call as modern_call
 from test_elicitation import result_of
-from test_stream_asking import VERSION, RawCall, headers, initialize
+from test_stream_asking import VERSION, RawCall, answer, headers, initialize
 
 SCOPES = ["muse:write"]
 CAN_SAMPLE = {"sampling": {}}
@@ -130,7 +130,7 @@ def test_a_client_that_did_not_declare_sampling_cannot_sample(host, capabilities
     assert error == {
         "code": "sampling_unavailable",
         "message": "muse_haiku asks the client's model, and this client cannot sample (it needs "
-        "the sampling capability, MCP 2025-06-18 or 2025-11-25, and an event stream)",
+        "the sampling capability, MCP 2025-03-26 to 2025-11-25, and an event stream)",
     }
 
 
@@ -167,3 +167,16 @@ def test_no_reply_within_the_ask_timeout_ends_the_call_clearly(plughost_factory,
         "message": "the client's model did not answer within 0.2s",
         "details": {"request": "sampling"},
     }
+
+
+def test_a_2025_03_26_client_that_declared_sampling_is_sent_the_request(host):
+    """Sampling came before elicitation: a 2025-03-26 client is asked for the model's reply on
+    the call's stream, never for its user's answer."""
+    token = host.token(SCOPES)
+    initialize(host.mcp_url, token, {"sampling": {}, "elicitation": {}})
+    call = RawCall(host.mcp_url, token, "muse_haiku", {"topic": "rain"}, "2025-03-26")
+    request = call.wait_for_question()
+    assert request["method"] == "sampling/createMessage"
+    reply = {"role": "assistant", "content": {"type": "text", "text": "drip"}, "model": "m"}
+    assert answer(host.mcp_url, token, request["id"], reply).status_code == 202
+    assert call.result()["content"][0]["text"] == "poem: drip"

@@ -10,8 +10,9 @@ again from the top with it, as the next 2026-07-28 round would: a tool cannot te
 apart, and ``remember`` works the same. Declining and cancelling are answers like accepting;
 no answer within ``PLUGHOST_ASK_TIMEOUT_SECONDS`` ends the call with ``unanswered``.
 Sampling (``sampling/createMessage``, `ToolContext.sample`) goes the same way, for a client
-that declared it: the tool awaits the model's reply where it stands (2026-07-28 deprecates
-sampling, so nothing there re-runs a tool for it). Each call sends at most `MAX_REQUESTS`.
+that declared it (from 2025-03-26, `SAMPLING_VERSIONS`): the tool awaits the model's reply
+where it stands (2026-07-28 deprecates sampling, so nothing there re-runs a tool for it).
+Each call sends at most `MAX_REQUESTS`.
 """
 
 from __future__ import annotations
@@ -55,8 +56,11 @@ from plughost.settings import HostSettings
 
 log = logging.getLogger("plughost.asking")
 
-#: The protocol versions whose clients are asked on the call's stream.
+#: The protocol versions whose clients are asked questions on the call's stream.
 STREAMED_VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
+#: The protocol versions whose clients may be sent sampling requests there (streamable HTTP
+#: came with 2025-03-26; 2026-07-28 deprecates sampling).
+SAMPLING_VERSIONS = frozenset({"2025-03-26", *STREAMED_VERSIONS})
 #: Requests (questions, sampling) one call may send its client before it is ended (a tool
 #: asking in a loop).
 MAX_REQUESTS = 10
@@ -97,7 +101,7 @@ class StreamedQuestions:
         router: AnswerRouter,
         owner: str,
         timeout: float,
-        declared: Declared = frozenset({ELICITATION}),
+        declared: Declared,
     ) -> None:
         self._stream = stream
         self._router = router
@@ -105,14 +109,10 @@ class StreamedQuestions:
         self._timeout = timeout
         self._loop = asyncio.get_running_loop()
         self.can_ask = ELICITATION in declared
-        self._can_sample = SAMPLING in declared
+        self.can_sample = SAMPLING in declared
         self._answers: dict[str, Mapping[str, Any]] = {}
         self._remembered: dict[str, Any] = {}
         self._sent = 0
-
-    @property
-    def can_sample(self) -> bool:
-        return self._can_sample
 
     def rounds(self) -> Rounds:
         """What the next run of the function reads: every answer so far."""
@@ -213,11 +213,17 @@ class StreamAsking:
     async def remember(self, caller: Caller, initialize_params: Any) -> None:
         await self.memory.remember(owner_of(caller), declared_in(initialize_params))
 
-    async def questions_for(self, caller: Caller, stream: CallStream) -> StreamedQuestions | None:
-        """The call's requests to its client, or None when the client never said it answers
-        any (questions or sampling)."""
+    async def questions_for(
+        self, caller: Caller, stream: CallStream, version: str
+    ) -> StreamedQuestions | None:
+        """The call's requests to its client, or None when the client, on protocol
+        ``version``, answers none (it never said so, or its version has no such request)."""
+        if version not in SAMPLING_VERSIONS:
+            return None
         owner = owner_of(caller)
         declared = await self.memory.declared(owner)
+        if version not in STREAMED_VERSIONS:
+            declared -= {ELICITATION}
         if not declared:
             return None
         return StreamedQuestions(stream, self.router, owner, self.timeout, declared)

@@ -223,8 +223,9 @@ class ToolContext(Generic[SettingsT]):
 
     @property
     def can_sample(self) -> bool:
-        """Whether `sample` can reach the client's model: the client speaks MCP 2025-06-18 or
-        2025-11-25, reads the event stream, and declared sampling at ``initialize``."""
+        """Whether `sample` can reach the client's model: the client speaks MCP 2025-03-26,
+        2025-06-18 or 2025-11-25, reads the event stream, and declared sampling at
+        ``initialize``."""
         return self.sampler is not None and self.sampler.can_sample
 
     async def sample(self, prompt: str, *, max_tokens: int = 512, system: str | None = None) -> str:
@@ -243,7 +244,7 @@ class ToolContext(Generic[SettingsT]):
         if self.sampler is None or not self.sampler.can_sample:
             raise SamplingUnavailable(
                 f"{self.tool.name} asks the client's model, and this client cannot sample (it "
-                "needs the sampling capability, MCP 2025-06-18 or 2025-11-25, and an event stream)"
+                "needs the sampling capability, MCP 2025-03-26 to 2025-11-25, and an event stream)"
             )
         return await self.sampler.sample(prompt, max_tokens, system)
 

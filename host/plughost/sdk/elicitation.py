@@ -20,7 +20,7 @@ both. `ToolContext.can_ask` says whether this call's client can answer at all; a
 those that cannot an argument instead (``confirm: bool = False``).
 
 Asking the client's model (sampling, `ToolContext.sample`) is the other request a tool may
-send its client: only on 2025-06-18 and 2025-11-25 streams (2026-07-28 deprecates it), and
+send its client: only on 2025-03-26 to 2025-11-25 streams (2026-07-28 deprecates it), and
 the tool simply awaits the reply, as nothing is run again.
 """
 
