@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import httpx
@@ -15,9 +16,13 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.types import CreateMessageResult, ErrorData, TextContent
+from processes import reachable
+from redis.asyncio import Redis
 from test_elicitation import call as modern_call
 from test_elicitation import result_of
 from test_stream_asking import VERSION, RawCall, answer, headers, initialize
+
+from plughost.core.client_memory import ELICITATION, SAMPLING, RedisClientMemory
 
 SCOPES = ["muse:write"]
 CAN_SAMPLE = {"sampling": {}}
@@ -180,3 +185,31 @@ def test_a_2025_03_26_client_that_declared_sampling_is_sent_the_request(host):
     reply = {"role": "assistant", "content": {"type": "text", "text": "drip"}, "model": "m"}
     assert answer(host.mcp_url, token, request["id"], reply).status_code == 202
     assert call.result()["content"][0]["text"] == "poem: drip"
+
+
+@pytest.mark.skipif(not reachable(6379), reason="Redis is not running on 127.0.0.1:6379")
+def test_replicas_read_each_others_declarations_in_redis_old_and_new():
+    """During a rolling deploy a 0.4.0 replica stored ``1`` for "answers elicitation"; newer
+    replicas store what was declared by name, and read both."""
+    prefix = f"sampling-{uuid.uuid4().hex}"
+
+    async def run() -> list[frozenset[str]]:
+        client = Redis.from_url("redis://127.0.0.1:6379/0")
+        try:
+            await client.set(f"{prefix}:client:old", b"1")
+            writer = RedisClientMemory(client, prefix=prefix, timeout=2)
+            await writer.remember("new", frozenset({SAMPLING, ELICITATION}))
+            await writer.remember("none", frozenset())
+            reader = RedisClientMemory(client, prefix=prefix, timeout=2)
+            names = ("old", "new", "none", "unknown")
+            return [await reader.declared(owner) for owner in names]
+        finally:
+            await client.delete(*(f"{prefix}:client:{o}" for o in ("old", "new", "none")))
+            await client.aclose()
+
+    assert asyncio.run(run()) == [
+        frozenset({ELICITATION}),
+        frozenset({ELICITATION, SAMPLING}),
+        frozenset(),
+        frozenset(),
+    ]
