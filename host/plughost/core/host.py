@@ -147,7 +147,7 @@ def build_host(
     for plugin in report.loaded:
         _register(host, plugin)
     host.mounts = mounts.build_mounts(host)
-    if host.completions:
+    if host.completions or host.mounts:  # a mount's completions come once it is listed
         host.mcp.add_completion_handler(host.completions)
     lifecycle.count_plugins(host.report, metrics)
     return host
