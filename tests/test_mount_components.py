@@ -198,9 +198,7 @@ def test_a_refresh_adds_and_removes_the_upstreams_resources(live: LiveHost):
     assert gone.jsonrpc_error["code"] == -32002
 
 
-def test_the_upstream_down_makes_reads_and_prompts_unavailable(
-    live: LiveHost, upstream: Upstream
-):
+def test_the_upstream_down_makes_reads_and_prompts_unavailable(live: LiveHost, upstream: Upstream):
     """Last in the module: it stops the upstream."""
     client = live.client(["weather:read", "todo:read"])
     upstream.kill()
