@@ -22,10 +22,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import anyio
 import pydantic_core
+from fastmcp import FastMCP
 from fastmcp.exceptions import PromptError, ResourceError
 from fastmcp.prompts import Message, Prompt, PromptResult
 from fastmcp.prompts.base import PromptArgument
@@ -34,7 +35,7 @@ from mcp import types as mcp
 
 from plughost.core.adapter import META_KEY
 from plughost.core.callrecord import CallRecord, current_call
-from plughost.core.completions import MAX_VALUES, Forwarded
+from plughost.core.completions import MAX_VALUES, Completions, Forwarded
 from plughost.core.forwarding import (
     Upstream,
     UpstreamError,
@@ -42,13 +43,10 @@ from plughost.core.forwarding import (
     caller_meta,
     refuse_unavailable,
 )
-from plughost.core.registry import RegisteredTarget
+from plughost.core.registry import RegisteredTarget, ToolRegistry
 from plughost.ops.audit import Outcome
 from plughost.ops.tracing import step
 from plughost.sdk.errors import ToolError
-
-if TYPE_CHECKING:
-    from plughost.core.host import Host
 
 T = TypeVar("T")
 #: JSON-RPC's "invalid params": an upstream refusing the arguments.
@@ -207,18 +205,18 @@ class ForwardedSet:
         prompt._remote = listed.name
         self.components.append((entry, prompt))
 
-    def serve(self, host: Host) -> None:
-        """Put every component on ``host``: its server, registry and completions."""
+    def serve(self, server: FastMCP, registry: ToolRegistry, completions: Completions) -> None:
+        """Put every component on the host's ``server``, ``registry`` and ``completions``."""
         for entry, served in self.components:
             if isinstance(served, Prompt):
-                host.mcp.add_prompt(served)
+                server.add_prompt(served)
             elif isinstance(served, ResourceTemplate):
-                host.mcp.add_template(served)
+                server.add_template(served)
             else:
-                host.mcp.add_resource(served)
-            host.registry.add(entry)
+                server.add_resource(served)
+            registry.add(entry)
             if self.completes and isinstance(served, ForwardedPrompt | ForwardedResourceTemplate):
-                host.completions.forward(entry.kind, entry.name, _completer(served))
+                completions.forward(entry.kind, entry.name, _completer(served))
 
     def _meta(self, entry: RegisteredTarget) -> dict[str, Any]:
         return {

@@ -274,7 +274,7 @@ def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
         host.tools[entry.name] = tool
         host.mcp.add_tool(tool)
         host.registry.add(entry)
-    worker_components(manifest, worker, settings).serve(host)
+    worker_components(manifest, worker, settings).serve(host.mcp, registry, host.completions)
 
 
 @dataclass

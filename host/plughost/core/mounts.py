@@ -148,7 +148,7 @@ class Mount:
             self.host.mcp.add_tool(tool)
             self.host.tools[entry.name] = tool
             self.host.registry.add(entry)
-        forwarded.serve(self.host)
+        forwarded.serve(self.host.mcp, self.host.registry, self.host.completions)
         self.host.registry.mark_up(self.namespace)
         state = self.state
         state.status, state.error, state.last_refresh = "up", None, time.time()

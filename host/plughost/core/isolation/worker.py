@@ -133,7 +133,7 @@ async def serve(namespace: str, settings: HostSettings) -> None:
         problem = report.problems[0].error if report.problems else "not installed"
         raise WorkerRefused(f"plugin {namespace!r} did not load in its worker: {problem}")
     async with lifecycle.running(host):
-        await WorkerServer(host.tools, ComponentAnswers(host)).serve()
+        await WorkerServer(host.tools, ComponentAnswers(host.mcp, host.completions)).serve()
 
 
 def write_manifest(found: WorkerManifest, out: BinaryIO) -> None:

@@ -12,17 +12,16 @@ back for the host's one audit record: in the result's ``_meta``, or in a JSON-RP
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from fastmcp import FastMCP
 from fastmcp.exceptions import FastMCPError, NotFoundError
 from mcp import types as mcp
 
 from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.completions import Completions
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
 from plughost.ops.audit import Outcome
-
-if TYPE_CHECKING:
-    from plughost.core.host import Host
 
 _INVALID_PARAMS = -32602
 _INTERNAL_ERROR = -32603
@@ -41,10 +40,12 @@ class AnswerError(Exception):
 
 
 class ComponentAnswers:
-    """Answers the component methods of MCP for the plugin ``host`` serves in this worker."""
+    """Answers the component methods of MCP for the plugin served in this worker, on the
+    ``server`` and ``completions`` `build_host` made for it."""
 
-    def __init__(self, host: Host) -> None:
-        self.host = host
+    def __init__(self, server: FastMCP, completions: Completions) -> None:
+        self.server = server
+        self.completions = completions
         self.methods: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
             "resources/list": self._list_resources,
             "resources/templates/list": self._list_templates,
@@ -60,23 +61,23 @@ class ComponentAnswers:
         return await self.methods[method](params)
 
     async def _list_resources(self, _params: dict[str, Any]) -> dict[str, Any]:
-        listed = await self.host.mcp.list_resources(run_middleware=False)
+        listed = await self.server.list_resources(run_middleware=False)
         return _dump(mcp.ListResourcesResult(resources=[r.to_mcp_resource() for r in listed]))
 
     async def _list_templates(self, _params: dict[str, Any]) -> dict[str, Any]:
-        listed = await self.host.mcp.list_resource_templates(run_middleware=False)
+        listed = await self.server.list_resource_templates(run_middleware=False)
         templates = [t.to_mcp_template() for t in listed]
         return _dump(mcp.ListResourceTemplatesResult(resource_templates=templates))
 
     async def _list_prompts(self, _params: dict[str, Any]) -> dict[str, Any]:
-        listed = await self.host.mcp.list_prompts(run_middleware=False)
+        listed = await self.server.list_prompts(run_middleware=False)
         return _dump(mcp.ListPromptsResult(prompts=[p.to_mcp_prompt() for p in listed]))
 
     async def _read(self, params: dict[str, Any]) -> dict[str, Any]:
         uri = str(params.get("uri"))
 
         async def read() -> Any:
-            return (await self.host.mcp.read_resource(uri, run_middleware=False)).to_mcp_result(uri)
+            return (await self.server.read_resource(uri, run_middleware=False)).to_mcp_result(uri)
 
         return await _for_caller(params, "resource", read)
 
@@ -84,7 +85,7 @@ class ComponentAnswers:
         name, arguments = str(params.get("name")), params.get("arguments") or None
 
         async def get() -> Any:
-            rendered = await self.host.mcp.render_prompt(name, arguments, run_middleware=False)
+            rendered = await self.server.render_prompt(name, arguments, run_middleware=False)
             return rendered.to_mcp_prompt_result()
 
         return await _for_caller(params, "prompt", get)
@@ -93,7 +94,7 @@ class ComponentAnswers:
         request = mcp.CompleteRequestParams.model_validate(params)
 
         async def complete() -> Any:
-            found = await self.host.completions(request.ref, request.argument, request.context)
+            found = await self.completions(request.ref, request.argument, request.context)
             return mcp.CompleteResult(completion=mcp.Completion(values=found))
 
         return await _for_caller(params, "completion", complete)
