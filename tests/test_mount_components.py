@@ -198,17 +198,59 @@ def test_a_refresh_adds_and_removes_the_upstreams_resources(live: LiveHost):
     assert gone.jsonrpc_error["code"] == -32002
 
 
-def test_the_upstream_down_makes_reads_and_prompts_unavailable(live: LiveHost, upstream: Upstream):
-    """Last in the module: it stops the upstream."""
-    client = live.client(["weather:read", "todo:read"])
-    upstream.kill()
-    deadline = time.monotonic() + 10
-    while True:
-        read = client.request("resources/read", {"uri": "weather://weather/stations/oslo"})
-        if read.status_code == 503:
-            break
-        assert time.monotonic() < deadline, read.body
-        time.sleep(0.1)
+GUARD = """
+from plughost import Plugin
+from plughost.guardrails import CallInfo, Deny
+
+plugin = Plugin(scopes={})
+
+
+@plugin.before_call
+def no_radar_no_mordor(call: CallInfo) -> Deny | None:
+    if call.kind == "resource" and call.tool == "weather://weather/radar.png":
+        return Deny(rule="guard.no-radar", reason="the radar is off today")
+    if call.kind == "prompt" and call.arguments.get("city") == "Mordor":
+        return Deny(rule="guard.city", reason="not there")
+    return None
+"""
+
+
+def test_guardrails_and_rate_limits_apply_to_a_mounts_reads_and_prompts(
+    upstream: Upstream, plughost_factory: Any, make_dist: Any
+):
+    make_dist("acme-guard", GUARD, namespace="guard")
+    host = plughost_factory(
+        plugins=["guard"],
+        settings={
+            "mounts": {"weather": {"url": upstream.url, **MOUNT}},
+            "rate_limit": {"plugins": {"weather": "2/minute"}},
+        },
+    )
+    reader = host.client(["weather:read"])
+    radar = reader.request("resources/read", {"uri": "weather://weather/radar.png"})
+    assert radar.status_code == 403
+    assert radar.jsonrpc_error["data"]["rule"] == "guard.no-radar"
+    mordor = {"name": "weather_brief", "arguments": {"city": "Mordor"}}
+    refused = reader.request("prompts/get", mordor)
+    assert refused.status_code == 403 and refused.jsonrpc_error["data"]["rule"] == "guard.city"
+    oslo = reader.request("resources/read", {"uri": "weather://weather/stations/oslo"})
+    assert oslo.status_code == 429 and "retry-after" in oslo.headers
+
+
+def test_the_upstream_down_makes_reads_and_prompts_unavailable(plughost_factory: Any):
+    upstream = Upstream()
+    upstream.start()
+    try:
+        host = plughost_factory(
+            plugins=["todo"], settings={"mounts": {"weather": {"url": upstream.url, **MOUNT}}}
+        )
+        client = host.client(["weather:read", "todo:read"])
+        oslo = {"uri": "weather://weather/stations/oslo"}
+        assert client.request("resources/read", oslo).status_code == 200
+    finally:
+        upstream.kill()
+    read = client.request("resources/read", oslo)
+    assert read.status_code == 503, read.body
     assert read.headers["retry-after"]
     assert read.jsonrpc_error["data"]["plugin"] == "weather"
     assert "weather://weather/stations/oslo" in read.jsonrpc_error["message"]
