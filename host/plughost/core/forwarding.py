@@ -12,6 +12,9 @@ target's deadline and settles the call's outcome on its record:
 - no answer (down, killed mid-call, slower than the deadline): the verdict `TargetUnavailable`,
   which the edge answers 503 with ``Retry-After`` and the audit records as ``unavailable``.
 
+Their resources, resource templates, prompts and completions are served the same way by
+`plughost.core.forwarded_components`, through the `Upstream` methods below.
+
 **The caller travels in the request's ``_meta``**, defined here once for every upstream:
 
     "plughost/caller": {"subject": str, "tenant": str, "client_id": str | null,
@@ -23,7 +26,7 @@ it). An upstream that is not the host's own worker may ignore it; it never holds
 
 API kept stable for the isolated-worker work: `Upstream` (implement it for a transport),
 `UpstreamUnavailable`, `UpstreamError`, `ForwardedTool.build`, `caller_meta`,
-`caller_from_meta`, `CALLER_META_KEY`.
+`caller_from_meta`, `CALLER_META_KEY`, `refuse_unavailable`.
 """
 
 from __future__ import annotations
