@@ -119,6 +119,12 @@ def brief(city: str) -> str:
     return f"Write a weather brief for {city}."
 
 
+@server.prompt(name="forecast")
+def forecast_prompt(city: str) -> str:
+    """A prompt named as a tool is (the host serves the tool, not both)."""
+    return f"Forecast {city}."
+
+
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--http":
         server.run("http", host="127.0.0.1", port=int(sys.argv[2]), show_banner=False)

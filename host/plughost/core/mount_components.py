@@ -14,6 +14,7 @@ upstream name, else ``default_scopes``), under the mount's namespace:
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 from mcp import types as mcp
 
@@ -50,9 +51,11 @@ def select_components(
     settings: MountSettings,
     listing: Listing,
     forwarded: ForwardedSet,
+    tools: Collection[str] = (),
 ) -> dict[str, str]:
     """Add to ``forwarded`` each listed resource, template and prompt the operator declared
-    scopes for; return the others with why they are not served."""
+    scopes for; return the others with why they are not served (a prompt named as one of the
+    served ``tools`` too: the host's names are one namespace)."""
     skipped: dict[str, str] = {}
     deadline = settings.timeout_seconds
     resources: list[tuple[str, mcp.Resource | mcp.ResourceTemplate]] = [
@@ -79,6 +82,9 @@ def select_components(
             name = check_tool(namespace, prompt.name, scopes, settings.scopes)
         except ScopeError as exc:
             skipped[prompt.name] = str(exc)
+            continue
+        if name in tools:
+            skipped[prompt.name] = f"{name} is the name of a tool it serves"
             continue
         forwarded.prompt(prompt, _entry(namespace, name, scopes, listing, "prompt"), deadline)
     return skipped

@@ -140,8 +140,9 @@ class Mount:
         no request sees half of it)."""
         served = self._tools(listing)
         forwarded = forwarded_set(self.namespace, self.client, listing)
+        tools = {entry.name for entry, _ in served}
         self.state.skipped.update(
-            select_components(self.namespace, self.settings, listing, forwarded)
+            select_components(self.namespace, self.settings, listing, forwarded, tools)
         )
         unserve(self.host, self.host.registry.remove(self.namespace))
         for entry, tool in served:
@@ -224,7 +225,8 @@ async def probe(namespace: str, settings: MountSettings) -> MountState:
         await client.close()
     chosen, state.skipped = select_tools(namespace, settings, listing)
     forwarded = forwarded_set(namespace, client, listing)
-    state.skipped.update(select_components(namespace, settings, listing, forwarded))
+    tools = {entry.name for _, entry in chosen}
+    state.skipped.update(select_components(namespace, settings, listing, forwarded, tools))
     state.status, state.last_refresh = "up", time.time()
     state.server, state.version = listing.server_name, listing.server_version
     state.served = [entry.name for _, entry in chosen]
