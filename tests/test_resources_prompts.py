@@ -1,10 +1,12 @@
 """Plugins serve resources, resource templates, prompts and completions, behind the same
-sign-in, scopes, step-up, rate limits, guardrails and audit as tools, over real HTTP."""
+sign-in, scopes, step-up, rate limits, guardrails and audit as tools, over real HTTP; in the
+host's process and isolated in a worker process of their own alike."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -371,3 +373,42 @@ def test_a_subscription_is_acknowledged_but_never_advertised(host):
     }
     resources = reader.request("initialize", init).result["capabilities"]["resources"]
     assert resources.get("subscribe") is not True
+
+
+CRASHING = """
+import os
+
+from plughost import Plugin, ToolContext
+
+plugin = Plugin(scopes={"crash:read": "Read"})
+
+
+@plugin.resource("notes", scopes=["crash:read"])
+def notes(ctx: ToolContext) -> str:
+    \"\"\"Some notes.\"\"\"
+    return "notes"
+
+
+@plugin.resource("boom", scopes=["crash:read"])
+def boom(ctx: ToolContext) -> str:
+    \"\"\"Ends the worker process serving it.\"\"\"
+    os._exit(3)
+"""
+
+
+def test_a_reader_that_kills_its_worker_is_unavailable_and_served_again(
+    plughost_factory, make_dist, monkeypatch
+):
+    make_dist("acme-crash", CRASHING, namespace="crash")
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))
+    host = plughost_factory(plugins=["crash"], settings={"isolation": {"crash": "process"}})
+    reader = host.client(["crash:read"])
+    boom = reader.request("resources/read", {"uri": "crash://boom"})
+    assert boom.status_code == 503 and boom.headers["retry-after"]
+    assert boom.jsonrpc_error["data"]["plugin"] == "crash"
+    deadline = time.monotonic() + 10
+    while (notes := reader.request("resources/read", {"uri": "crash://notes"})).status_code != 200:
+        assert notes.status_code == 503, notes.body
+        assert time.monotonic() < deadline, "the worker was not restarted"
+        time.sleep(0.1)
+    assert notes.result["contents"][0]["text"] == "notes"
