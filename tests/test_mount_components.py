@@ -240,6 +240,28 @@ def test_guardrails_and_rate_limits_apply_to_a_mounts_reads_and_prompts(
     assert oslo.status_code == 429 and "retry-after" in oslo.headers
 
 
+def test_a_forwarded_read_is_traced_under_the_requests_span(
+    upstream: Upstream, plughost_factory: Any
+):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    host = plughost_factory(
+        plugins=["todo"],
+        settings={"mounts": {"weather": {"url": upstream.url, **MOUNT}}},
+        span_exporter=exporter,
+    )
+    reader = host.client(["weather:read"])
+    assert reader.request("resources/read", {"uri": "weather://weather/stations/oslo"}).ok
+    spans = {span.name: span for span in exporter.get_finished_spans()}
+    forwarded = spans[f"resource {STATION}"]
+    assert forwarded.attributes["plughost.plugin"] == "weather"
+    assert forwarded.attributes["plughost.outcome"] == "ok"
+    root = next(span for span in spans.values() if span.parent is None)
+    assert forwarded.context.trace_id == root.context.trace_id
+    assert root.attributes["plughost.outcome"] == "ok"
+
+
 def test_the_upstream_down_makes_reads_and_prompts_unavailable(plughost_factory: Any):
     upstream = Upstream()
     upstream.start()
