@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_sampling import replying, session_call
 from test_stream_asking import answering, sdk_call
 
 PACKAGE = Path(__file__).parent / "conformance" / "plugin" / "src" / "plughost_conformance"
@@ -129,3 +130,19 @@ def test_the_elicitation_tools_ask_on_the_stream(suite_host: Any) -> None:
         )
         assert shape.items() <= seen[0][1]["properties"][field].items()
         assert done.content[0].text == "Elicitation completed: action=decline, content=null"
+
+
+def test_the_sampling_tool_asks_the_clients_model_on_the_stream(suite_host: Any) -> None:
+    """tools-call-sampling, as the suite's 2025-11-25 client (sampling declared) meets it."""
+    seen: list = []
+    result = session_call(
+        suite_host.mcp_url,
+        suite_host.token(["test:call"]),
+        replying("This is a test response from the client", seen),
+        "test_sampling",
+        {"prompt": "Test prompt for sampling"},
+    )
+    assert [(p.messages[0].content.text, p.max_tokens) for p in seen] == [
+        ("Test prompt for sampling", 100)
+    ]
+    assert result.content[0].text == "LLM response: This is a test response from the client"

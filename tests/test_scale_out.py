@@ -133,3 +133,47 @@ def test_a_question_asked_on_one_replica_is_answered_through_the_other(
             replica.proc.terminate()
         for replica in replicas:
             replica.stop()
+
+
+def test_a_sampling_request_sent_by_one_replica_is_answered_through_the_other(
+    tmp_path, database, make_dist
+):
+    """A tool's ``sampling/createMessage`` rides the same routed answers as a question: the
+    client declared sampling on one replica, its call samples on the other, and its model's
+    reply lands on the first."""
+    make_dist("acme-muse", TEST_PLUGINS / "sampling_muse.py", namespace="muse")
+    first, second = free_port(), free_port()
+    public = f"http://127.0.0.1:{first}"
+    env = cli_env(
+        tmp_path / "shared-keys",
+        PYTHONPATH=str(make_dist.root),
+        PLUGHOST_ENABLED_PLUGINS="muse",
+        PLUGHOST_DATABASE_URL=database,
+        PLUGHOST_AUTH__PUBLIC_URL=public,
+        PLUGHOST_RATE_LIMIT__STORAGE_URL="redis://127.0.0.1:6379/0",
+        PLUGHOST_RATE_LIMIT__KEY_PREFIX=f"scale-{uuid.uuid4().hex}",
+        PLUGHOST_AUDIT__SINK="off",
+    )
+    assert run_cli(env, "check", "--url", public).returncode == 0
+    assert run_cli(env, "db", "upgrade").returncode == 0
+    replicas = []
+    try:
+        replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]
+        a, b = (f"{replica.url}/mcp" for replica in replicas)
+        token = replicas[0].token("muse:write")
+        initialize(b, token, {"sampling": {}})
+        call = RawCall(a, token, "muse_haiku", {"topic": "tides"})
+        request = call.wait_for_question()
+        assert request["method"] == "sampling/createMessage"
+        reply = {
+            "role": "assistant",
+            "content": {"type": "text", "text": "the sea returns"},
+            "model": "test-model",
+        }
+        assert answer(b, token, request["id"], reply).status_code == 202
+        assert call.result()["content"][0]["text"] == "poem: the sea returns"
+    finally:
+        for replica in replicas:
+            replica.proc.terminate()
+        for replica in replicas:
+            replica.stop()

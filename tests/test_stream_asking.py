@@ -74,7 +74,7 @@ def initialize(url: str, token: str, capabilities: dict[str, Any]) -> None:
 
 class RawCall:
     """A ``tools/call`` on its own thread, its event stream read as it comes: the question
-    (the first request on it) and, once answered, the call's answer."""
+    (the first request on it: elicitation or sampling) and, once answered, the call's answer."""
 
     def __init__(
         self, url: str, token: str, tool: str, arguments: dict[str, Any], version: str = VERSION
@@ -103,7 +103,7 @@ class RawCall:
                     continue
                 message = json.loads(line[len("data: ") :])
                 self.messages.append(message)
-                if message.get("method") == "elicitation/create":
+                if "method" in message and "id" in message:  # a request to the client
                     self.question = message
                     self.asked.set()
         self.asked.set()

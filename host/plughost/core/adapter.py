@@ -221,6 +221,7 @@ class Invoker:
             tracer=current_tracer(),
             updates=record.stream,
             rounds=rounds_of_call() if record.questions is None else record.questions.rounds(),
+            sampler=record.questions,
         )
 
     async def _answered(
@@ -261,7 +262,7 @@ class Invoker:
             logger.exception("tool %s failed", name)
             return _internal_error(record)
         if isinstance(result, Ask):
-            if record.questions is not None:
+            if record.questions is not None and record.questions.can_ask:
                 return result
             return _asked(record, ctx, result)
         return self._settled(record, result, convert)

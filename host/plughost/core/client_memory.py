@@ -3,11 +3,12 @@
 Clients on MCP 2025-06-18 and 2025-11-25 declare their capabilities once, in ``initialize``;
 a stateless server forgets them with its answer (the MCP SDK's stateless transport then never
 lets a tool ask: no capabilities, no back channel). The host keeps one fact per caller
-(tenant, OAuth client and subject, `owner_of`): whether its client answers elicitation, for
-`REMEMBER_SECONDS` after its latest ``initialize``, in this process (`ClientMemory`) or in
-Redis for every replica (`RedisClientMemory`). The latest ``initialize`` of a caller wins:
-the key is the OAuth client, so two installations of one client app share it. A caller this
-replica knows nothing of is not asked; its tools fall back to their arguments.
+(tenant, OAuth client and subject, `owner_of`): which requests its client answers
+(`ELICITATION`, `SAMPLING`), for `REMEMBER_SECONDS` after its latest ``initialize``, in this
+process (`ClientMemory`) or in Redis for every replica (`RedisClientMemory`). The latest
+``initialize`` of a caller wins: the key is the OAuth client, so two installations of one
+client app share it. A caller this replica knows nothing of is not asked; its tools fall
+back to their arguments.
 """
 
 from __future__ import annotations
@@ -28,6 +29,25 @@ CACHE_SECONDS = 30.0
 #: Callers kept in one process's memory (the least recently seen are forgotten first).
 MAX_CALLERS = 50_000
 
+#: The requests a client may declare it answers.
+ELICITATION = "elicitation"
+SAMPLING = "sampling"
+#: What replicas of plughost 0.4.0 stored: ``1`` meant elicitation (a rolling deploy mixes them).
+_EARLIER = {b"1": frozenset({ELICITATION}), b"0": frozenset()}
+
+Declared = frozenset[str]
+
+
+def _encoded(declared: Declared) -> bytes:
+    return ",".join(sorted(declared)).encode() or b"-"
+
+
+def _decoded(value: bytes | str) -> Declared:
+    raw = value.encode() if isinstance(value, str) else value
+    if raw in _EARLIER:
+        return _EARLIER[raw]
+    return frozenset(part for part in raw.decode().split(",") if part in (ELICITATION, SAMPLING))
+
 
 class ClientMemory:
     """Declarations kept in this process, bounded in size and age."""
@@ -42,24 +62,23 @@ class ClientMemory:
         self._keep_for = keep_for
         self._clock = clock
         self._max = max_callers
-        self._known: OrderedDict[str, tuple[bool, float]] = OrderedDict()
+        self._known: OrderedDict[str, tuple[Declared, float]] = OrderedDict()
 
-    async def remember(self, owner: str, can_elicit: bool) -> None:
-        """``owner``'s client just declared (or did not) the elicitation capability."""
-        self._keep(owner, can_elicit, self._keep_for)
+    async def remember(self, owner: str, declared: Declared) -> None:
+        """``owner``'s client just declared which requests it answers (maybe none)."""
+        self._keep(owner, declared, self._keep_for)
 
-    async def can_elicit(self, owner: str) -> bool:
-        """Whether ``owner``'s client declared elicitation in its latest ``initialize``."""
-        known = self._recall(owner)
-        return bool(known)
+    async def declared(self, owner: str) -> Declared:
+        """The requests ``owner``'s client declared in its latest ``initialize``."""
+        return self._recall(owner) or frozenset()
 
-    def _keep(self, owner: str, can_elicit: bool, seconds: float) -> None:
-        self._known[owner] = (can_elicit, self._clock() + seconds)
+    def _keep(self, owner: str, declared: Declared, seconds: float) -> None:
+        self._known[owner] = (declared, self._clock() + seconds)
         self._known.move_to_end(owner)
         while len(self._known) > self._max:
             self._known.popitem(last=False)
 
-    def _recall(self, owner: str) -> bool | None:
+    def _recall(self, owner: str) -> Declared | None:
         """What this process knows of ``owner`` (None: nothing, or too old)."""
         entry = self._known.get(owner)
         if entry is None:
@@ -84,9 +103,9 @@ class RedisClientMemory(ClientMemory):
     def _key(self, owner: str) -> str:
         return f"{self._prefix}:client:{owner}"
 
-    async def remember(self, owner: str, can_elicit: bool) -> None:
-        self._keep(owner, can_elicit, CACHE_SECONDS)
-        value = b"1" if can_elicit else b"0"
+    async def remember(self, owner: str, declared: Declared) -> None:
+        self._keep(owner, declared, CACHE_SECONDS)
+        value = _encoded(declared)
         try:
             await asyncio.wait_for(
                 self._redis.set(self._key(owner), value, ex=REMEMBER_SECONDS), self._timeout
@@ -94,14 +113,14 @@ class RedisClientMemory(ClientMemory):
         except Exception:  # other replicas then know nothing: they fall back
             return
 
-    async def can_elicit(self, owner: str) -> bool:
+    async def declared(self, owner: str) -> Declared:
         known = self._recall(owner)
         if known is not None:
             return known
         try:
             value = await asyncio.wait_for(self._redis.get(self._key(owner)), self._timeout)
         except Exception:  # knowing nothing: the tool falls back
-            return False
-        can = value == b"1"
-        self._keep(owner, can, CACHE_SECONDS)
-        return can
+            return frozenset()
+        found = frozenset() if value is None else _decoded(value)
+        self._keep(owner, found, CACHE_SECONDS)
+        return found

@@ -9,18 +9,28 @@ answer, which may reach any replica (`plughost.core.answer_router`), and runs th
 again from the top with it, as the next 2026-07-28 round would: a tool cannot tell the two
 apart, and ``remember`` works the same. Declining and cancelling are answers like accepting;
 no answer within ``PLUGHOST_ASK_TIMEOUT_SECONDS`` ends the call with ``unanswered``.
-Sampling is not offered: it is deprecated in 2026-07-28, and no tool API asks for it.
+Sampling (``sampling/createMessage``, `ToolContext.sample`) goes the same way, for a client
+that declared it (from 2025-03-26, `SAMPLING_VERSIONS`): the tool awaits the model's reply
+where it stands (2026-07-28 deprecates sampling, so nothing there re-runs a tool for it).
+Each call sends at most `MAX_REQUESTS`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 import anyio
-from mcp.types import ElicitResult
+from mcp.types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ElicitResult,
+    SamplingMessage,
+    TextContent,
+)
 from pydantic import ValidationError
 
 from plughost.core.answer_router import (
@@ -31,18 +41,31 @@ from plughost.core.answer_router import (
     owner_of,
 )
 from plughost.core.call_stream import CallStream
-from plughost.core.client_memory import ClientMemory, RedisClientMemory
+from plughost.core.client_memory import (
+    ELICITATION,
+    SAMPLING,
+    ClientMemory,
+    Declared,
+    RedisClientMemory,
+)
+from plughost.core.plugin_loop import run_on
 from plughost.sdk.context import Caller
-from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds
+from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds, SamplingFailed
 from plughost.sdk.errors import ToolError
 from plughost.settings import HostSettings
 
 log = logging.getLogger("plughost.asking")
 
-#: The protocol versions whose clients are asked on the call's stream.
+#: The protocol versions whose clients are asked questions on the call's stream.
 STREAMED_VERSIONS = frozenset({"2025-06-18", "2025-11-25"})
-#: Questions one call may ask before it is ended (a tool asking in a loop).
-MAX_QUESTIONS = 10
+#: The protocol versions whose clients may be sent sampling requests there (streamable HTTP
+#: came with 2025-03-26; 2026-07-28 deprecates sampling).
+SAMPLING_VERSIONS = frozenset({"2025-03-26", *STREAMED_VERSIONS})
+#: Requests (questions, sampling) one call may send its client before it is ended (a tool
+#: asking in a loop).
+MAX_REQUESTS = 10
+#: How much of a client's error message a tool is told.
+MAX_ERROR_CHARS = 200
 
 
 class Unanswered(ToolError):
@@ -52,59 +75,98 @@ class Unanswered(ToolError):
     code = "unanswered"
 
 
-def declares_elicitation(params: Any) -> bool:
-    """Whether ``initialize`` params declare form elicitation (``{}`` means form, MCP 2025-11-25;
-    a client offering only ``url`` mode cannot fill in a form)."""
+def declared_in(params: Any) -> Declared:
+    """What ``initialize`` params declare the client answers: form elicitation (``{}`` means
+    form, MCP 2025-11-25; a client offering only ``url`` mode cannot fill in a form), sampling."""
     capabilities = params.get("capabilities") if isinstance(params, Mapping) else None
-    elicitation = capabilities.get("elicitation") if isinstance(capabilities, Mapping) else None
-    if not isinstance(elicitation, Mapping):
-        return False
-    return "form" in elicitation or "url" not in elicitation
+    if not isinstance(capabilities, Mapping):
+        return frozenset()
+    found = set()
+    elicitation = capabilities.get("elicitation")
+    if isinstance(elicitation, Mapping) and ("form" in elicitation or "url" not in elicitation):
+        found.add(ELICITATION)
+    if isinstance(capabilities.get("sampling"), Mapping):
+        found.add(SAMPLING)
+    return frozenset(found)
 
 
 class StreamedQuestions:
-    """One call's questions and their answers, as the rounds its function is run with."""
+    """One call's requests to its client on the call's stream: its questions and their
+    answers, as the rounds its function is run with, and its sampling requests (a `Sampler`,
+    awaited from the plugin's loop, sent from the host's)."""
 
-    def __init__(self, stream: CallStream, router: AnswerRouter, owner: str, timeout: float):
+    def __init__(
+        self,
+        stream: CallStream,
+        router: AnswerRouter,
+        owner: str,
+        timeout: float,
+        declared: Declared,
+    ) -> None:
         self._stream = stream
         self._router = router
         self._owner = owner
         self._timeout = timeout
+        self._loop = asyncio.get_running_loop()
+        self.can_ask = ELICITATION in declared
+        self.can_sample = SAMPLING in declared
         self._answers: dict[str, Mapping[str, Any]] = {}
         self._remembered: dict[str, Any] = {}
-        self._asked = 0
+        self._sent = 0
 
     def rounds(self) -> Rounds:
         """What the next run of the function reads: every answer so far."""
-        return Rounds(can_ask=True, answers=dict(self._answers), remembered=self._remembered)
+        return Rounds(
+            can_ask=self.can_ask, answers=dict(self._answers), remembered=self._remembered
+        )
 
     async def put(self, ask: Ask) -> None:
         """Ask ``ask`` on the stream and wait for its answer (raises a `ToolError` saying why
         there is none to use)."""
-        self._asked += 1
-        if self._asked > MAX_QUESTIONS:
-            raise Unanswered(f"the tool asked more than {MAX_QUESTIONS} questions in one call")
+        form = {"message": ask.message, "requestedSchema": ask.schema}
+        late = f"the user did not answer within {self._timeout:g}s; nothing was done"
+        response = await self._request("elicitation/create", form, late, question=ask.key)
+        self._answers[ask.key] = _answer(response, ask.key)
+        self._remembered = {**self._remembered, **ask.remember}
+
+    async def sample(self, prompt: str, max_tokens: int, system: str | None) -> str:
+        """The client's model's text reply to ``prompt``, from whichever loop the tool awaits
+        on (raises a `ToolError` saying why there is none)."""
+        return await run_on(self._loop, lambda: self._sample(prompt, max_tokens, system))
+
+    async def _sample(self, prompt: str, max_tokens: int, system: str | None) -> str:
+        message = SamplingMessage(role="user", content=TextContent(type="text", text=prompt))
+        params = CreateMessageRequestParams(
+            messages=[message], max_tokens=max_tokens, system_prompt=system
+        ).model_dump(by_alias=True, mode="json", exclude_none=True)
+        late = f"the client's model did not answer within {self._timeout:g}s"
+        response = await self._request("sampling/createMessage", params, late, request="sampling")
+        return _sampled(response)
+
+    async def _request(
+        self, method: str, params: dict[str, Any], late: str, **details: Any
+    ) -> Mapping[str, Any]:
+        """Send ``method`` on the stream and wait for the client's response, which may reach
+        any replica; `Unanswered` (``late`` on timeout, ``details`` naming what was asked)."""
+        self._sent += 1
+        if self._sent > MAX_REQUESTS:
+            raise Unanswered(
+                f"the tool sent its client more than {MAX_REQUESTS} requests in one call"
+            )
         try:
-            async with self._router.waiting(self._owner) as question:
-                form = {"message": ask.message, "requestedSchema": ask.schema}
-                request = {"jsonrpc": "2.0", "id": question.id, "method": "elicitation/create"}
-                self._stream.request({**request, "params": form})
+            async with self._router.waiting(self._owner) as waiting:
+                request = {"jsonrpc": "2.0", "id": waiting.id, "method": method}
+                self._stream.request({**request, "params": params})
                 with anyio.move_on_after(self._timeout):
-                    response = await question.answer
-                    self._answers[ask.key] = _answer(response, ask.key)
-                    self._remembered = {**self._remembered, **ask.remember}
-                    return
+                    return await waiting.answer
         except TooManyWaiting as exc:
-            raise Unanswered(f"{exc}: answer them first", question=ask.key) from None
+            raise Unanswered(f"{exc}: answer them first", **details) from None
         except AnswersUnavailable:
             log.warning("could not wait for an answer: the answer channel is unavailable")
             raise Unanswered(
-                "the server cannot wait for an answer right now; try again", question=ask.key
+                "the server cannot wait for an answer right now; try again", **details
             ) from None
-        raise Unanswered(
-            f"the user did not answer within {self._timeout:g}s; nothing was done",
-            question=ask.key,
-        )
+        raise Unanswered(late, **details)
 
 
 def _answer(response: Mapping[str, Any], key: str) -> dict[str, Any]:
@@ -123,6 +185,22 @@ def _answer(response: Mapping[str, Any], key: str) -> dict[str, Any]:
     return {"action": result.action, "content": result.content}
 
 
+def _sampled(response: Mapping[str, Any]) -> str:
+    """The text of the client's sampling result, or `SamplingFailed` saying why there is none
+    (a declining user is an error response, as MCP defines it; its message is the client's)."""
+    if "error" in response:
+        error = response["error"] if isinstance(response["error"], Mapping) else {}
+        said = str(error.get("message") or "no reason given")[:MAX_ERROR_CHARS]
+        raise SamplingFailed(f"the client did not sample: {said} (error {error.get('code')})")
+    try:
+        result = CreateMessageResult.model_validate(response.get("result"))
+    except ValidationError:
+        raise SamplingFailed("the client's answer is not a sampling result") from None
+    if not isinstance(result.content, TextContent):
+        raise SamplingFailed(f"the client's model answered with {result.content.type}, not text")
+    return result.content.text
+
+
 class StreamAsking:
     """What asking on calls' streams needs: who may be asked, where answers go, how long
     to wait. `plughost.edge` feeds it ``initialize`` declarations and answers."""
@@ -133,14 +211,22 @@ class StreamAsking:
         self.timeout = timeout
 
     async def remember(self, caller: Caller, initialize_params: Any) -> None:
-        await self.memory.remember(owner_of(caller), declares_elicitation(initialize_params))
+        await self.memory.remember(owner_of(caller), declared_in(initialize_params))
 
-    async def questions_for(self, caller: Caller, stream: CallStream) -> StreamedQuestions | None:
-        """The call's questions, or None when its client never said it can answer."""
-        owner = owner_of(caller)
-        if not await self.memory.can_elicit(owner):
+    async def questions_for(
+        self, caller: Caller, stream: CallStream, version: str
+    ) -> StreamedQuestions | None:
+        """The call's requests to its client, or None when the client, on protocol
+        ``version``, answers none (it never said so, or its version has no such request)."""
+        if version not in SAMPLING_VERSIONS:
             return None
-        return StreamedQuestions(stream, self.router, owner, self.timeout)
+        owner = owner_of(caller)
+        declared = await self.memory.declared(owner)
+        if version not in STREAMED_VERSIONS:
+            declared -= {ELICITATION}
+        if not declared:
+            return None
+        return StreamedQuestions(stream, self.router, owner, self.timeout, declared)
 
     async def deliver(self, caller: Caller, response: dict[str, Any]) -> None:
         """A client's answer (raises `Undeliverable` or `AnswersUnavailable`)."""

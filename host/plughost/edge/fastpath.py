@@ -9,7 +9,8 @@ through the call policy (the same guardrails, validation and result conversion) 
 the JSON-RPC response as the SDK's runner would; when the tool reports progress or logs and
 the client reads ``text/event-stream``, the answer becomes an event stream carrying those
 notifications first (`plughost.core.call_stream`), and the questions the tool asks, for a
-client on 2025-06-18 or 2025-11-25 that declared elicitation (`plughost.core.stream_asking`).
+client on 2025-06-18 or 2025-11-25 that declared elicitation, and its sampling requests, for
+one that declared sampling (`plughost.core.stream_asking`).
 Everything else falls back to the transport.
 `tests/test_fastpath.py` sends one corpus of requests both ways and compares the answers.
 """
@@ -30,7 +31,7 @@ from starlette.types import Scope, Send
 
 from plughost.core.call_stream import CallStream
 from plughost.core.callrecord import CallRecord
-from plughost.core.stream_asking import STREAMED_VERSIONS, StreamAsking
+from plughost.core.stream_asking import StreamAsking
 from plughost.core.wire_results import error_call_result, wire_result
 from plughost.edge.answers import Answers
 from plughost.edge.message import Message
@@ -88,9 +89,10 @@ class FastPath:
             if not isinstance(token, str | int) or isinstance(token, bool):
                 token = None
             stream = record.stream = CallStream(send, token, message.tool_name or "")
-            if self.asking is not None and version in STREAMED_VERSIONS:
-                assert record.caller is not None
-                record.questions = await self.asking.questions_for(record.caller, stream)
+            if self.asking is not None:
+                caller = record.caller
+                assert caller is not None
+                record.questions = await self.asking.questions_for(caller, stream, version)
         try:
             result = await self.call(record, message)
         except BaseException:

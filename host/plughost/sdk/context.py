@@ -16,7 +16,15 @@ from sqlalchemy import Engine
 from typing_extensions import TypeVar
 
 from plughost.sdk.credentials import DownstreamToken, TokenSource
-from plughost.sdk.elicitation import Answer, Ask, InputUnavailable, Rounds, make_ask
+from plughost.sdk.elicitation import (
+    Answer,
+    Ask,
+    InputUnavailable,
+    Rounds,
+    Sampler,
+    SamplingUnavailable,
+    make_ask,
+)
 from plughost.sdk.errors import InsufficientScope, TokenExchangeRefused, UndeclaredScope
 from plughost.sdk.pagination import Pages
 from plughost.sdk.tables import TenantStorage
@@ -120,7 +128,8 @@ class ToolContext(Generic[SettingsT]):
     `token_for`).
     ``tracer`` is the call's OpenTelemetry tracer, None when the call is not traced: use it
     through `span`. ``rounds`` is what the host knows of the call's earlier rounds: use it
-    through `can_ask`, `answer`, `ask` and `remembered`.
+    through `can_ask`, `answer`, `ask` and `remembered`; ``sampler`` reaches the client's
+    model: use it through `can_sample` and `sample`.
     """
 
     caller: Caller
@@ -137,6 +146,7 @@ class ToolContext(Generic[SettingsT]):
     tracer: Tracer | None = None
     updates: Updates | None = field(default=None, repr=False)
     rounds: Rounds | None = field(default=None, repr=False)
+    sampler: Sampler | None = field(default=None, repr=False)
 
     def progress(self, done: float, total: float | None = None, message: str | None = None) -> None:
         """Tell the client how far the call is (``done`` of ``total``, which may be unknown).
@@ -210,6 +220,33 @@ class ToolContext(Generic[SettingsT]):
                 question=key,
             )
         return make_ask(key, message, schema, remember)
+
+    @property
+    def can_sample(self) -> bool:
+        """Whether `sample` can reach the client's model: the client speaks MCP 2025-03-26,
+        2025-06-18 or 2025-11-25, reads the event stream, and declared sampling at
+        ``initialize``."""
+        return self.sampler is not None and self.sampler.can_sample
+
+    async def sample(self, prompt: str, *, max_tokens: int = 512, system: str | None = None) -> str:
+        """The client's model's text reply to ``prompt`` (MCP sampling), awaited mid-call.
+
+        The client may show the request to its user first, so the wait counts against the
+        call's deadline and the host's ask timeout (then `Unanswered`). ``system`` is the
+        system prompt; ``max_tokens`` bounds the reply. Raises `SamplingUnavailable` when
+        `can_sample` is False (fall back, or explain), and `SamplingFailed` when the client
+        declines or errs. Async tools only; at most 10 requests to the client per call.
+        """
+        if not prompt.strip():
+            raise ValueError("a sampling request needs a prompt")
+        if max_tokens < 1:
+            raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
+        if self.sampler is None or not self.sampler.can_sample:
+            raise SamplingUnavailable(
+                f"{self.tool.name} asks the client's model, and this client cannot sample (it "
+                "needs the sampling capability, MCP 2025-03-26 to 2025-11-25, and an event stream)"
+            )
+        return await self.sampler.sample(prompt, max_tokens, system)
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:
         """Refuse the call with HTTP 403 unless the caller holds every scope named.

@@ -18,6 +18,10 @@ served by any replica. Clients on 2025-06-18 and 2025-11-25 are asked on the cal
 stream while it waits, and the function runs again with the answer: the same guard serves
 both. `ToolContext.can_ask` says whether this call's client can answer at all; a tool offers
 those that cannot an argument instead (``confirm: bool = False``).
+
+Asking the client's model (sampling, `ToolContext.sample`) is the other request a tool may
+send its client: only on 2025-03-26 to 2025-11-25 streams (2026-07-28 deprecates it), and
+the tool simply awaits the reply, as nothing is run again.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ValidationError
 
@@ -48,6 +52,29 @@ class InputUnavailable(ToolError):
     version, or no elicitation support). The message says how to proceed without asking."""
 
     code = "input_unavailable"
+
+
+class SamplingUnavailable(ToolError):
+    """The tool asked the client's model (`ToolContext.sample`), and this call's client cannot
+    sample: it did not declare sampling, reads no event stream, or speaks MCP 2026-07-28."""
+
+    code = "sampling_unavailable"
+
+
+class SamplingFailed(ToolError):
+    """The client was asked to sample and did not: its user declined, its model failed, or
+    its reply held no text. The message says which."""
+
+    code = "sampling_failed"
+
+
+class Sampler(Protocol):
+    """Where a call's sampling requests go (the host's, per call)."""
+
+    @property
+    def can_sample(self) -> bool: ...
+
+    async def sample(self, prompt: str, max_tokens: int, system: str | None) -> str: ...
 
 
 @dataclass(frozen=True)

@@ -204,6 +204,17 @@ def elicitation_sep1330_enums(ctx: ToolContext) -> str | Ask:
     return _completed(ctx, "enums", "Pick some options", ENUMS_FORM)
 
 
+# Asking the client's model (tools-call-sampling): on the call's stream too; a client that
+# cannot sample gets the SDK's sampling_unavailable error, as the scenario asks.
+
+
+@test_plugin.tool(scopes=SCOPES, read_only=True)
+async def sampling(ctx: ToolContext, prompt: str) -> str:
+    """Send the prompt to the client's model and answer its reply (tools-call-sampling)."""
+    reply = await ctx.sample(prompt, max_tokens=100)
+    return f"LLM response: {reply}"
+
+
 # Resources: test://<path>, the scheme being the namespace (resources-* scenarios).
 
 
