@@ -1,10 +1,12 @@
 """Plugins serve resources, resource templates, prompts and completions, behind the same
-sign-in, scopes, step-up, rate limits, guardrails and audit as tools, over real HTTP."""
+sign-in, scopes, step-up, rate limits, guardrails and audit as tools, over real HTTP; in the
+host's process and isolated in a worker process of their own alike."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 
@@ -84,8 +86,11 @@ def count(ctx: ToolContext) -> int:
 '''
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory):
+@pytest.fixture(scope="module", params=["in-process", "isolated"])
+def host(request, tmp_path_factory):
+    """The library plugin in the host's process, and isolated in a worker process of its own
+    (``PLUGHOST_ISOLATION__LIB=process``): the same plugin code, the same answers."""
+    import os
     import sys
 
     from conftest import DistFactory
@@ -95,10 +100,20 @@ def host(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
     sys.path.insert(0, str(site))
     DistFactory(site)("acme-lib", LIBRARY, namespace="lib")
-    started = LiveHost(data_dir=tmp_path_factory.mktemp("lib"), plugins=["lib"]).start()
+    settings = {}
+    before = os.environ.get("PYTHONPATH")
+    if request.param == "isolated":
+        settings = {"isolation": {"lib": "process"}}
+        os.environ["PYTHONPATH"] = str(site)  # the worker finds the plugin there too
+    data_dir = tmp_path_factory.mktemp("lib")
+    started = LiveHost(data_dir=data_dir, plugins=["lib"], settings=settings).start()
     yield started
     started.stop()
     sys.path.remove(str(site))
+    if before is None:
+        os.environ.pop("PYTHONPATH", None)
+    else:
+        os.environ["PYTHONPATH"] = before
 
 
 def test_resources_and_templates_are_listed_by_scope(host):
@@ -106,11 +121,19 @@ def test_resources_and_templates_are_listed_by_scope(host):
     listed = reader.request("resources/list").result["resources"]
     assert sorted(r["uri"] for r in listed) == ["lib://catalogue", "lib://logo"]
     assert all(r["_meta"]["plughost"]["plugin"] == "lib" for r in listed)
+    isolated = bool(host.settings.get("isolation"))
+    assert all(r["_meta"]["plughost"].get("isolated", False) is isolated for r in listed)
     templates = reader.request("resources/templates/list").result["resourceTemplates"]
     assert [t["uriTemplate"] for t in templates] == ["lib://shelves/{shelf}"]
     admin = host.client(["lib:read", "lib:admin"])
     uris = {r["uri"] for r in admin.request("resources/list").result["resources"]}
     assert "lib://ledger" in uris
+
+
+def test_a_reader_runs_for_its_callers_tenant(host):
+    reader = host.client(["lib:read"], tenant="acme")
+    text = reader.request("resources/read", {"uri": "lib://catalogue"}).result["contents"][0]
+    assert text["text"].endswith("\nfor acme")
 
 
 def test_a_resource_is_read_as_text_json_and_blob(host):
@@ -244,12 +267,22 @@ def test_capabilities_advertise_what_plugins_serve(host):
     assert "completions" in capabilities and "logging" in capabilities
 
 
-def test_every_kind_is_audited(plughost_factory, make_dist, tmp_path):
+def _isolation(where: str, make_dist, monkeypatch) -> dict:
+    """The settings that run the library where ``where`` says (its worker finds it on the
+    PYTHONPATH)."""
+    if where == "in-process":
+        return {}
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))
+    return {"isolation": {"lib": "process"}}
+
+
+@pytest.mark.parametrize("where", ["in-process", "isolated"])
+def test_every_kind_is_audited(plughost_factory, make_dist, monkeypatch, tmp_path, where):
     make_dist("acme-lib", LIBRARY, namespace="lib")
     trail_file = tmp_path / "audit.jsonl"
-    host = plughost_factory(
-        plugins=["lib"], settings={"audit": {"sink": "file", "file": str(trail_file)}}
-    )
+    settings = {"audit": {"sink": "file", "file": str(trail_file)}}
+    settings |= _isolation(where, make_dist, monkeypatch)
+    host = plughost_factory(plugins=["lib"], settings=settings)
     reader = host.client(["lib:read"])
     reader.request("resources/read", {"uri": "lib://catalogue"})
     reader.request("prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "fiction"}})
@@ -289,13 +322,13 @@ def no_logos_no_grumpy_moods(call: CallInfo) -> Deny | None:
 """
 
 
-@pytest.fixture
-def guarded(plughost_factory, make_dist):
+@pytest.fixture(params=["in-process", "isolated"])
+def guarded(request, plughost_factory, make_dist, monkeypatch):
     make_dist("acme-lib", LIBRARY, namespace="lib")
     make_dist("acme-guard", GUARD, namespace="guard")
-    return plughost_factory(
-        plugins=["lib", "guard"], settings={"rate_limit": {"plugins": {"lib": "4/minute"}}}
-    )
+    settings = {"rate_limit": {"plugins": {"lib": "4/minute"}}}
+    settings |= _isolation(request.param, make_dist, monkeypatch)
+    return plughost_factory(plugins=["lib", "guard"], settings=settings)
 
 
 def test_a_guardrail_denies_a_resource_read_and_a_prompt(guarded):
@@ -340,3 +373,42 @@ def test_a_subscription_is_acknowledged_but_never_advertised(host):
     }
     resources = reader.request("initialize", init).result["capabilities"]["resources"]
     assert resources.get("subscribe") is not True
+
+
+CRASHING = """
+import os
+
+from plughost import Plugin, ToolContext
+
+plugin = Plugin(scopes={"crash:read": "Read"})
+
+
+@plugin.resource("notes", scopes=["crash:read"])
+def notes(ctx: ToolContext) -> str:
+    \"\"\"Some notes.\"\"\"
+    return "notes"
+
+
+@plugin.resource("boom", scopes=["crash:read"])
+def boom(ctx: ToolContext) -> str:
+    \"\"\"Ends the worker process serving it.\"\"\"
+    os._exit(3)
+"""
+
+
+def test_a_reader_that_kills_its_worker_is_unavailable_and_served_again(
+    plughost_factory, make_dist, monkeypatch
+):
+    make_dist("acme-crash", CRASHING, namespace="crash")
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))
+    host = plughost_factory(plugins=["crash"], settings={"isolation": {"crash": "process"}})
+    reader = host.client(["crash:read"])
+    boom = reader.request("resources/read", {"uri": "crash://boom"})
+    assert boom.status_code == 503 and boom.headers["retry-after"]
+    assert boom.jsonrpc_error["data"]["plugin"] == "crash"
+    deadline = time.monotonic() + 10
+    while (notes := reader.request("resources/read", {"uri": "crash://notes"})).status_code != 200:
+        assert notes.status_code == 503, notes.body
+        assert time.monotonic() < deadline, "the worker was not restarted"
+        time.sleep(0.1)
+    assert notes.result["contents"][0]["text"] == "notes"

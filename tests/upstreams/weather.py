@@ -2,7 +2,9 @@
 
 Run as ``python weather.py`` it speaks MCP on stdio; ``python weather.py --http PORT`` serves
 streamable HTTP on 127.0.0.1:PORT at /mcp. It records what it was sent (the ``_meta`` the
-host forwards) so tests can read it back through the ``last_meta`` tool.
+host forwards) so tests can read it back through the ``last_meta`` tool. Its resources,
+template and prompt (with completions) are mounted by `tests/test_mount_components.py`;
+``toggle_extra`` adds or removes a resource, to see a refresh follow.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import sys
 from typing import Any
 
 from fastmcp import Context, FastMCP
-from fastmcp.exceptions import ToolError
-from fastmcp.server.dependencies import get_http_headers
+from fastmcp.exceptions import ResourceError, ToolError
+from fastmcp.resources import Resource
+from fastmcp.server.dependencies import get_context, get_http_headers
 
 server = FastMCP(name="weather", version="1.4.2")
 _seen: dict[str, Any] = {}
+CITIES = ["Lima", "Lisbon", "London", "Oslo"]
 
 
 @server.tool
@@ -63,7 +67,45 @@ def admin_reset() -> str:
 @server.resource("weather://stations/{station}")
 def station(station: str) -> str:
     """A station's description."""
+    if station == "broken":
+        raise ResourceError("the station is offline")
     return f"station {station}"
+
+
+@server.resource("weather://caller", mime_type="application/json")
+def caller() -> dict[str, Any]:
+    """The caller the host forwarded in the read's _meta."""
+    meta = get_context().request_context.meta  # type: ignore[union-attr]
+    return dict(meta or {}).get("plughost/caller") or {}
+
+
+@server.resource("weather://radar.png", mime_type="image/png")
+def radar() -> bytes:
+    """A radar image (binary)."""
+    return b"\x89PNG-radar"
+
+
+@server.tool
+def toggle_extra() -> bool:
+    """Add the resource weather://extra, or remove it when it is there; True when added."""
+    if _extra:
+        server.local_provider.remove_resource("weather://extra")
+        _extra.clear()
+    else:
+        server.add_resource(Resource.from_function(lambda: "extra", uri="weather://extra"))
+        _extra.append(True)
+    return bool(_extra)
+
+
+_extra: list[bool] = []
+
+
+@server.completion
+def complete(ref: Any, argument: Any, context: Any = None) -> list[str]:
+    """Cities for a prompt's ``city`` and a template's ``station``."""
+    if argument.name in ("city", "station"):
+        return [c for c in CITIES if c.lower().startswith(argument.value.lower())]
+    return []
 
 
 @server.resource("file:///notes/today.txt")
@@ -75,6 +117,12 @@ def today() -> str:
 def brief(city: str) -> str:
     """Ask for a weather brief."""
     return f"Write a weather brief for {city}."
+
+
+@server.prompt(name="forecast")
+def forecast_prompt(city: str) -> str:
+    """A prompt named as a tool is (the host serves the tool, not both)."""
+    return f"Forecast {city}."
 
 
 if __name__ == "__main__":

@@ -12,6 +12,9 @@ target's deadline and settles the call's outcome on its record:
 - no answer (down, killed mid-call, slower than the deadline): the verdict `TargetUnavailable`,
   which the edge answers 503 with ``Retry-After`` and the audit records as ``unavailable``.
 
+Their resources, resource templates, prompts and completions are served the same way by
+`plughost.core.forwarded_components`, through the `Upstream` methods below.
+
 **The caller travels in the request's ``_meta``**, defined here once for every upstream:
 
     "plughost/caller": {"subject": str, "tenant": str, "client_id": str | null,
@@ -23,7 +26,7 @@ it). An upstream that is not the host's own worker may ignore it; it never holds
 
 API kept stable for the isolated-worker work: `Upstream` (implement it for a transport),
 `UpstreamUnavailable`, `UpstreamError`, `ForwardedTool.build`, `caller_meta`,
-`caller_from_meta`, `CALLER_META_KEY`.
+`caller_from_meta`, `CALLER_META_KEY`, `refuse_unavailable`.
 """
 
 from __future__ import annotations
@@ -60,12 +63,14 @@ class UpstreamUnavailable(Exception):
 
 
 class UpstreamError(Exception):
-    """The upstream answered with a JSON-RPC error (``code``, ``message``)."""
+    """The upstream answered with a JSON-RPC error (``code``, ``message``, and its ``data``:
+    the host's own worker says there how the plugin's function ended)."""
 
-    def __init__(self, code: int, message: str) -> None:
+    def __init__(self, code: int, message: str, data: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
+        self.data = data
 
 
 class Upstream(Protocol):
@@ -86,6 +91,14 @@ class Upstream(Protocol):
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str], meta: Mapping[str, Any]
     ) -> mcp.GetPromptResult: ...
+
+    async def complete(
+        self,
+        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
+        argument: mcp.CompletionArgument,
+        context: Mapping[str, str] | None,
+        meta: Mapping[str, Any],
+    ) -> mcp.CompleteResult: ...
 
 
 def caller_meta(record: CallRecord) -> dict[str, Any]:
@@ -218,12 +231,21 @@ class ForwardedTool(Tool):
 def unavailable(record: CallRecord, entry: RegisteredTarget, reason: str) -> ToolResult:
     """The call found no upstream answer: its verdict is `TargetUnavailable` (503 at the edge);
     an in-process client gets the same as an ``unavailable`` error result."""
-    verdict = TargetUnavailable(
-        target=entry.name, plugin=entry.plugin, reason=reason, kind=entry.kind
-    )
-    record.refuse(verdict)
+    verdict = refuse_unavailable(record, entry, reason)
     return error_result(
         "unavailable",
         f"{entry.name} is unavailable ({reason}); retry after {verdict.retry_after}s",
         {"retry_after": verdict.retry_after},
     )
+
+
+def refuse_unavailable(
+    record: CallRecord, entry: RegisteredTarget, reason: str
+) -> TargetUnavailable:
+    """Settle `TargetUnavailable` on ``record``: no answer came from ``entry``'s upstream
+    (the target named as the caller did: a resource's URI, not its template)."""
+    verdict = TargetUnavailable(
+        target=record.tool or entry.name, plugin=entry.plugin, reason=reason, kind=entry.kind
+    )
+    record.refuse(verdict)
+    return verdict

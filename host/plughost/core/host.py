@@ -35,7 +35,7 @@ from plughost.core.database import build_engine
 from plughost.core.db_outage import OutageLog
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.isolation import loading
-from plughost.core.isolation.serving import worker_tools
+from plughost.core.isolation.serving import worker_components, worker_tools
 from plughost.core.isolation.supervisor import Workers
 from plughost.core.plugin_loop import PluginLoop
 from plughost.core.plugin_settings import validate_plugin_settings
@@ -147,7 +147,7 @@ def build_host(
     for plugin in report.loaded:
         _register(host, plugin)
     host.mounts = mounts.build_mounts(host)
-    if host.completions:
+    if host.completions or host.mounts:  # a mount's completions come once it is listed
         host.mcp.add_completion_handler(host.completions)
     lifecycle.count_plugins(host.report, metrics)
     return host
@@ -260,7 +260,8 @@ def _register(host: Host, plugin: LoadedPlugin) -> None:
 
 
 def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
-    """An isolated plugin: a worker to supervise, and its tools forwarded to it."""
+    """An isolated plugin: a worker to supervise, and its tools, resources, prompts and
+    completions forwarded to it."""
     settings, namespace, registry = host.settings, plugin.namespace, host.registry
 
     def on_change(up: bool, why: str) -> None:
@@ -268,10 +269,12 @@ def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
 
     on_change(False, "its worker process is starting")
     worker = host.workers.add(namespace, settings, on_change)
-    for entry, tool in worker_tools(host.report.manifests[namespace], worker, settings):
+    manifest = host.report.manifests[namespace]
+    for entry, tool in worker_tools(manifest, worker, settings):
         host.tools[entry.name] = tool
         host.mcp.add_tool(tool)
         host.registry.add(entry)
+    worker_components(manifest, worker, settings).serve(host.mcp, registry, host.completions)
 
 
 @dataclass

@@ -13,8 +13,9 @@ Each mount is supervised on the host's loop: listed again every ``refresh_second
 registry's generation changes, so cached tools/list answers follow), and when it is down (at
 start, or a call found its connection gone) it is marked down in the registry, so its names
 answer ``unavailable`` (503 with ``Retry-After``) at once instead of waiting for a deadline,
-and retried after 1 s, then 2, 4... up to ``refresh_seconds``. Only tools are forwarded so far;
-a server's resources and prompts are reported as skipped, not served.
+and retried after 1 s, then 2, 4... up to ``refresh_seconds``. Its resources, templates and
+prompts are served the same way (`plughost.core.mount_components`, each with the scopes the
+operator declared for it), and completed by asking it when it completes.
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ from typing import TYPE_CHECKING, Literal
 from mcp import types as mcp
 
 from plughost.core.callrecord import current_call
-from plughost.core.forwarding import ForwardedTool, UpstreamError, UpstreamUnavailable
+from plughost.core.forwarded_components import ForwardedSet
+from plughost.core.forwarding import ForwardedTool, Upstream, UpstreamError, UpstreamUnavailable
 from plughost.core.lifecycle import unserve
+from plughost.core.mount_components import remote_uri, select_components
 from plughost.core.naming import check_namespace, check_tool, check_vocabulary
 from plughost.core.registry import RegisteredTarget
 from plughost.core.upstream import (
@@ -136,16 +139,22 @@ class Mount:
         """Replace the mount's targets on the host with ``listing``'s (no await in here, so
         no request sees half of it)."""
         served = self._tools(listing)
+        forwarded = forwarded_set(self.namespace, self.client, listing)
+        tools = {entry.name for entry, _ in served}
+        self.state.skipped.update(
+            select_components(self.namespace, self.settings, listing, forwarded, tools)
+        )
         unserve(self.host, self.host.registry.remove(self.namespace))
         for entry, tool in served:
             self.host.mcp.add_tool(tool)
             self.host.tools[entry.name] = tool
             self.host.registry.add(entry)
+        forwarded.serve(self.host.mcp, self.host.registry, self.host.completions)
         self.host.registry.mark_up(self.namespace)
         state = self.state
         state.status, state.error, state.last_refresh = "up", None, time.time()
         state.server, state.version = listing.server_name, listing.server_version
-        state.served = [entry.name for entry, _ in served]
+        state.served = [entry.name for entry, _ in (*served, *forwarded.components)]
 
     def _tools(self, listing: Listing) -> list[tuple[RegisteredTarget, ForwardedTool]]:
         """The upstream's tools the operator declared scopes for, as the host serves them."""
@@ -185,10 +194,17 @@ def select_tools(
             name=name, plugin=namespace, plugin_version=listing.server_version, scopes=tuple(scopes)
         )
         chosen.append((listed, entry))
-    for other in (*listing.resources, *listing.templates, *listing.prompts):
-        what = getattr(other, "uri", None) or getattr(other, "uri_template", None) or other.name
-        skipped[str(what)] = "resources and prompts are not forwarded yet"
     return chosen, skipped
+
+
+def forwarded_set(namespace: str, upstream: Upstream, listing: Listing) -> ForwardedSet:
+    """Where a mount's resources and prompts go: ``upstream``, their URIs mapped back."""
+    return ForwardedSet(
+        upstream,
+        {"mount": True},
+        remote_uri=lambda uri: remote_uri(namespace, uri),
+        completes=listing.completes,
+    )
 
 
 async def probe(namespace: str, settings: MountSettings) -> MountState:
@@ -208,9 +224,13 @@ async def probe(namespace: str, settings: MountSettings) -> MountState:
     finally:
         await client.close()
     chosen, state.skipped = select_tools(namespace, settings, listing)
+    forwarded = forwarded_set(namespace, client, listing)
+    tools = {entry.name for _, entry in chosen}
+    state.skipped.update(select_components(namespace, settings, listing, forwarded, tools))
     state.status, state.last_refresh = "up", time.time()
     state.server, state.version = listing.server_name, listing.server_version
     state.served = [entry.name for _, entry in chosen]
+    state.served += [entry.name for entry, _ in forwarded.components]
     return state
 
 

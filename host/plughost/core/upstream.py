@@ -87,6 +87,8 @@ class Listing:
     resources: list[mcp.Resource] = field(default_factory=list)
     templates: list[mcp.ResourceTemplate] = field(default_factory=list)
     prompts: list[mcp.Prompt] = field(default_factory=list)
+    #: Whether it answers ``completion/complete`` (it advertises the capability).
+    completes: bool = False
 
 
 @dataclass
@@ -151,6 +153,22 @@ class UpstreamClient:
         self, name: str, arguments: Mapping[str, str], meta: Mapping[str, Any]
     ) -> mcp.GetPromptResult:
         return await self._request(lambda s: s.get_prompt(name, dict(arguments), meta=_meta(meta)))
+
+    async def complete(
+        self,
+        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
+        argument: mcp.CompletionArgument,
+        context: Mapping[str, str] | None,
+        meta: Mapping[str, Any],
+    ) -> mcp.CompleteResult:
+        params = mcp.CompleteRequestParams(
+            ref=ref,
+            argument=argument,
+            context=mcp.CompletionContext(arguments=dict(context)) if context else None,
+            _meta=_meta(meta),  # type: ignore[call-arg]
+        )
+        request = mcp.CompleteRequest(params=params)
+        return await self._request(lambda s: s.send_request(request, mcp.CompleteResult))
 
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]]) -> T:
         """``send`` on the upstream's loop, its failures as the forwarding errors."""
@@ -256,6 +274,7 @@ async def _list_all(session: ClientSession) -> Listing:
         listing.templates = await _pages(session.list_resource_templates, "resource_templates")
     if capabilities is not None and capabilities.prompts is not None:
         listing.prompts = await _pages(session.list_prompts, "prompts")
+    listing.completes = capabilities is not None and capabilities.completions is not None
     return listing
 
 

@@ -1,9 +1,11 @@
 """An isolated plugin's targets as the host serves them: forwarded to its worker.
 
-Each tool its worker listed becomes a `ForwardedTool` (`core/forwarding.py`) with the scopes
-the plugin declared (from its load record, not from anything the worker sends per call) and a
-deadline a little past the tool's own: the worker's adapter answers a plain timeout itself,
-and only a worker that cannot (its GIL held by a C call) is answered for by the host.
+Each tool its worker listed becomes a `ForwardedTool` (`core/forwarding.py`), each resource,
+template and prompt a forwarded component (`core/forwarded_components.py`, completed by the
+worker when the plugin declared completers), with the scopes the plugin declared (from its
+load record, not from anything the worker sends per call) and a deadline a little past the
+target's own: the worker's adapter answers a plain timeout itself, and only a worker that
+cannot (its GIL held by a C call) is answered for by the host.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from fastmcp.tools import Tool
 from mcp import types as mcp
 
+from plughost.core.forwarded_components import ForwardedSet
 from plughost.core.forwarding import ForwardedTool
 from plughost.core.isolation.manifest import WorkerManifest
 from plughost.core.isolation.supervisor import Worker
@@ -50,3 +53,39 @@ def worker_tools(
         )
         served.append((entry, forwarded))
     return served
+
+
+def worker_components(
+    manifest: WorkerManifest, worker: Worker, settings: HostSettings
+) -> ForwardedSet:
+    """Every resource, template and prompt of the isolated plugin, forwarded to ``worker``."""
+    record = manifest.record
+    declared = {info.name: info for info in record.components}
+    forwarded = ForwardedSet(
+        WorkerUpstream(worker),
+        {"isolated": True},
+        completes=any(info.completes for info in record.components),
+    )
+    listed: list[tuple[str, mcp.Resource | mcp.ResourceTemplate | mcp.Prompt]] = [
+        *((r["uri"], mcp.Resource.model_validate(r)) for r in manifest.resources),
+        *((t["uriTemplate"], mcp.ResourceTemplate.model_validate(t)) for t in manifest.templates),
+        *((p["name"], mcp.Prompt.model_validate(p)) for p in manifest.prompts),
+    ]
+    for name, target in listed:
+        info = declared.get(name)
+        if info is None:
+            continue  # the worker serves nothing the plugin did not declare at load
+        entry = RegisteredTarget(
+            name=name,
+            plugin=record.namespace,
+            plugin_version=record.version or "0",
+            scopes=tuple(info.scopes),
+            kind="prompt" if info.kind == "prompt" else "resource",
+        )
+        timeout = manifest.timeouts.get(name, settings.tool_timeout_seconds)
+        deadline = timeout + worker.settings.kill_grace_seconds
+        if isinstance(target, mcp.Prompt):
+            forwarded.prompt(target, entry, deadline)
+        else:
+            forwarded.resource(target, entry, deadline)
+    return forwarded

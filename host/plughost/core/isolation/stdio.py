@@ -1,7 +1,8 @@
 """The worker's end of its pipes: MCP's JSON-RPC on stdin and stdout, one message a line.
 
 The worker answers exactly what its host sends (``initialize``, ``ping``, ``tools/call``,
-``notifications/cancelled``) with the host's own code: a call's record from its ``_meta``
+``notifications/cancelled``, and its plugin's resources, prompts and completions through
+`worker_components.ComponentAnswers`) with the host's own code: a call's record from its ``_meta``
 (`hosted.record_of`), the tool run as the host's fast path runs it (``Tool._run``: the same
 adapter, validation and result conversion), the result as the SDK's handler writes it
 (`wire_result`) with the outcome in its ``_meta``. It is not the MCP SDK's server session:
@@ -30,6 +31,7 @@ from plughost import __version__
 from plughost.core.adapter import error_result, invalid_arguments
 from plughost.core.callrecord import current_call
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
+from plughost.core.isolation.worker_components import AnswerError, ComponentAnswers
 from plughost.core.wire_results import error_call_result, wire_result
 from plughost.ops.audit import Outcome
 
@@ -44,8 +46,11 @@ _MAX_LINE_BYTES = 64 * 1024 * 1024
 class WorkerServer:
     """Serves one plugin's tools (``tools``, by public name) to the host over stdio."""
 
-    def __init__(self, tools: Mapping[str, Tool]) -> None:
+    def __init__(
+        self, tools: Mapping[str, Tool], components: ComponentAnswers | None = None
+    ) -> None:
         self.tools = tools
+        self.components = components
         self._running: dict[Any, anyio.CancelScope] = {}
         self._write_lock = asyncio.Lock()
         self._writer: asyncio.StreamWriter | None = None
@@ -89,6 +94,8 @@ class WorkerServer:
                 reply = {"result": await self._result(method, params)}
             except LookupError:
                 reply = {"error": {"code": _METHOD_NOT_FOUND, "message": f"no method {method}"}}
+            except AnswerError as exc:
+                reply = {"error": exc.error}
             except Exception:
                 log.exception("answering %s failed", method)
                 reply = {"error": {"code": _INTERNAL_ERROR, "message": "internal error"}}
@@ -101,10 +108,13 @@ class WorkerServer:
             return await self.call_tool(params)
         if method == "ping":
             return {}
+        if self.components is not None and method in self.components.methods:
+            return await self.components.answer(method, params)
         if method == "initialize":
+            served = ("resources", "prompts", "completions") if self.components else ()
             return {
                 "protocolVersion": params.get("protocolVersion"),
-                "capabilities": {"tools": {}},
+                "capabilities": {"tools": {}, **{name: {} for name in served}},
                 "serverInfo": {"name": "plughost-worker", "version": __version__},
             }
         raise LookupError(method)

@@ -42,14 +42,46 @@ class WorkerUpstream:
         return mcp.CallToolResult.model_validate(result)
 
     async def read_resource(self, uri: str, meta: Mapping[str, Any]) -> mcp.ReadResourceResult:
-        params = {"uri": uri, "_meta": _meta(meta, current_call.get())}
-        return mcp.ReadResourceResult.model_validate(await self._request("resources/read", params))
+        result = await self._settled("resources/read", {"uri": uri}, meta)
+        return mcp.ReadResourceResult.model_validate(result)
 
     async def get_prompt(
         self, name: str, arguments: Mapping[str, str], meta: Mapping[str, Any]
     ) -> mcp.GetPromptResult:
-        params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, None)}
-        return mcp.GetPromptResult.model_validate(await self._request("prompts/get", params))
+        params = {"name": name, "arguments": dict(arguments)}
+        return mcp.GetPromptResult.model_validate(await self._settled("prompts/get", params, meta))
+
+    async def complete(
+        self,
+        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
+        argument: mcp.CompletionArgument,
+        context: Mapping[str, str] | None,
+        meta: Mapping[str, Any],
+    ) -> mcp.CompleteResult:
+        params: dict[str, Any] = {
+            "ref": ref.model_dump(by_alias=True, mode="json", exclude_none=True),
+            "argument": argument.model_dump(by_alias=True, mode="json"),
+        }
+        if context:
+            params["context"] = {"arguments": dict(context)}
+        result = await self._settled("completion/complete", params, meta)
+        return mcp.CompleteResult.model_validate(result)
+
+    async def _settled(
+        self, method: str, params: dict[str, Any], meta: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """A resource, prompt or completion request; how the worker's function ended settled
+        on the call's record, from the result's ``_meta`` or the error's ``data``."""
+        record = current_call.get()
+        try:
+            result = await self._request(method, {**params, "_meta": _meta(meta, record)})
+        except UpstreamError as exc:
+            if record is not None and isinstance(exc.data, dict):
+                settle(record, exc.data.get(OUTCOME_META))
+            raise
+        if record is not None:
+            settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
+        return result
 
     async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         try:
@@ -60,7 +92,8 @@ class WorkerUpstream:
         except WorkerUnavailable as exc:
             raise UpstreamUnavailable(str(exc)) from None
         except WorkerError as exc:
-            raise UpstreamError(int(exc.error.get("code", -32603)), str(exc)) from None
+            code = int(exc.error.get("code", -32603))
+            raise UpstreamError(code, str(exc), exc.error.get("data")) from None
 
 
 def _meta(meta: Mapping[str, Any], record: CallRecord | None) -> dict[str, Any]:

@@ -19,12 +19,14 @@ from pydantic import SecretStr
 
 from plughost import __version__
 from plughost.core import lifecycle
+from plughost.core.components import resource_uri
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginRecord, PluginStatus, discover
 from plughost.core.host import Host, build_host
 from plughost.core.isolation.limits import limit_self
 from plughost.core.isolation.manifest import WorkerManifest
 from plughost.core.isolation.stdio import WorkerServer
 from plughost.core.isolation.supervisor import WORKER_ENV
+from plughost.core.isolation.worker_components import ComponentAnswers
 from plughost.errors import PlughostError
 from plughost.ops.metrics import Metrics
 from plughost.sdk.credentials import DownstreamToken, TokenSource
@@ -77,7 +79,14 @@ async def manifest(namespace: str, settings: HostSettings) -> WorkerManifest:
     plugin = report.loaded[0]
     mcp = host.mcp
     dump: dict[str, Any] = {"by_alias": True, "mode": "json", "exclude_none": True}
-    timeouts = {**_timeouts(plugin.tools, settings, f"{namespace}_")}
+    timeouts = {
+        **_timeouts(plugin.tools, settings, f"{namespace}_"),
+        **_timeouts(plugin.prompts, settings, f"{namespace}_"),
+        **{
+            resource_uri(namespace, r.path): r.timeout or settings.tool_timeout_seconds
+            for r in plugin.resources
+        },
+    }
     return WorkerManifest(
         record=record,
         guardrails=any(_guards(plugin, hook) for hook in ("before_call", "after_call")),
@@ -124,7 +133,7 @@ async def serve(namespace: str, settings: HostSettings) -> None:
         problem = report.problems[0].error if report.problems else "not installed"
         raise WorkerRefused(f"plugin {namespace!r} did not load in its worker: {problem}")
     async with lifecycle.running(host):
-        await WorkerServer(host.tools).serve()
+        await WorkerServer(host.tools, ComponentAnswers(host.mcp, host.completions)).serve()
 
 
 def write_manifest(found: WorkerManifest, out: BinaryIO) -> None:
