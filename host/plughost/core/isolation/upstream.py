@@ -18,6 +18,7 @@ from mcp import types as mcp
 
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.forwarding import UpstreamError, UpstreamUnavailable
+from plughost.core.isolation.host_link import UPDATES_META
 from plughost.core.isolation.hosted import OUTCOME_META, REQUEST_ID_META
 from plughost.core.isolation.pipe import WorkerError
 from plughost.core.isolation.supervisor import Worker, WorkerUnavailable
@@ -35,8 +36,11 @@ class WorkerUpstream:
         self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
     ) -> mcp.CallToolResult:
         record = current_call.get()
-        params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, record)}
-        result = await self._request("tools/call", params)
+        sent = _meta(meta, record)
+        if record is not None and record.stream is not None:
+            sent[UPDATES_META] = True  # its client reads the call's stream
+        params = {"name": name, "arguments": dict(arguments), "_meta": sent}
+        result = await self._request("tools/call", params, call=record)
         if record is not None:
             settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
         return mcp.CallToolResult.model_validate(result)
@@ -51,9 +55,11 @@ class WorkerUpstream:
         params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, None)}
         return mcp.GetPromptResult.model_validate(await self._request("prompts/get", params))
 
-    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _request(
+        self, method: str, params: dict[str, Any], call: CallRecord | None = None
+    ) -> dict[str, Any]:
         try:
-            return await self.worker.request(method, params)
+            return await self.worker.request(method, params, call=call)
         except anyio.get_cancelled_exc_class():
             self.worker.after_deadline()
             raise

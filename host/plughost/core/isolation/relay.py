@@ -1,0 +1,115 @@
+"""The host's side of a running isolated call's ``ctx``: the worker's messages, relayed.
+
+A worker sends what its tool says and asks while a call runs (`host_link`): progress and log
+notifications, which go to the call's own stream exactly as an in-process tool's do
+(`CallRecord.stream`, `plughost.core.call_stream`), and token requests, which the host answers
+by exchanging the caller's token it holds (`TokenExchange`), sending the worker only the
+downstream token, or the same typed refusal an in-process tool gets. Each message names its
+call by the host's request id; one that names no call of *this* worker in flight (it ended,
+or never was: another worker's, or forged) is ignored, and a request is refused.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
+
+from plughost.core.adapter import TokenExchange
+from plughost.core.callrecord import CallRecord
+from plughost.core.isolation.host_link import CALL_PARAM, EXCHANGE_ERROR, TOKEN_FOR, token_wire
+from plughost.core.isolation.pipe import Pipe
+from plughost.sdk.context import LOG_LEVELS
+from plughost.sdk.errors import TokenExchangeError, TokenExchangeRefused
+
+log = logging.getLogger("plughost.isolation")
+
+_INVALID_PARAMS = -32602
+_METHOD_NOT_FOUND = -32601
+
+
+class WorkerRelay:
+    """Relays one isolated plugin's (``namespace``) messages into the calls they name."""
+
+    def __init__(self, namespace: str, exchanger: TokenExchange | None) -> None:
+        self.namespace = namespace
+        self.exchanger = exchanger
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, pipe: Pipe, message: dict[str, Any]) -> None:
+        """One message from the worker (read on the host's loop, in order)."""
+        params = message.get("params")
+        params = params if isinstance(params, dict) else {}
+        record = pipe.call(params.get(CALL_PARAM))
+        method = message.get("method")
+        if "id" in message:
+            answer = self._answer(pipe, message["id"], method, params, record)
+            self._start(answer)
+        elif not isinstance(record, CallRecord):
+            log.debug("plugin %s sent %s for no call of its own in flight", self.namespace, method)
+        elif record.stream is not None:
+            relay_update(record, method, params)
+
+    def _start(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _answer(
+        self, pipe: Pipe, request_id: Any, method: Any, params: dict[str, Any], record: Any
+    ) -> None:
+        if method != TOKEN_FOR:
+            reply: dict[str, Any] = _error(_METHOD_NOT_FOUND, f"no method {method}")
+        elif not isinstance(record, CallRecord):
+            log.warning(
+                "plugin %s asked for a token for no call of its own in flight; refused",
+                self.namespace,
+            )
+            reply = _error(_INVALID_PARAMS, "the request names no call of this worker in flight")
+        else:
+            reply = await self._token_for(record, params)
+        await pipe.answer(request_id, reply)
+
+    async def _token_for(self, record: CallRecord, params: dict[str, Any]) -> dict[str, Any]:
+        """The caller's token exchanged for the audience the worker asked for, or the typed
+        error an in-process tool would get."""
+        audience, scopes = params.get("audience"), params.get("scopes")
+        if not isinstance(audience, str) or not isinstance(scopes, list):
+            return _error(_INVALID_PARAMS, "a token request names an audience and scopes")
+        try:
+            if self.exchanger is None:
+                raise TokenExchangeRefused(
+                    "token exchange is off on this server", plugin=self.namespace
+                )
+            source = self.exchanger.source(self.namespace, record.subject_token)
+            token = await source.token_for(audience, [str(scope) for scope in scopes])
+        except TokenExchangeError as exc:
+            return _error(EXCHANGE_ERROR, exc.message, exc.to_dict())
+        return {"result": token_wire(token)}
+
+
+def relay_update(record: CallRecord, method: Any, params: dict[str, Any]) -> None:
+    """A progress or log notification of the worker's, on the call's stream (what does not
+    fit what ``ctx`` sends is dropped)."""
+    stream = record.stream
+    assert stream is not None
+    if method == "notifications/progress":
+        done, total, message = params.get("progress"), params.get("total"), params.get("message")
+        if isinstance(done, int | float) and (total is None or isinstance(total, int | float)):
+            stream.progress(float(done), None if total is None else float(total), _text(message))
+    elif method == "notifications/message":
+        level = params.get("level")
+        if level in LOG_LEVELS:
+            stream.log(str(level), params.get("data"))
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _error(code: int, message: str, data: dict[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"error": error}
