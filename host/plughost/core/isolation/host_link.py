@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
+from plughost.core.plugin_loop import run_on
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.errors import (
     TokenExchangeDenied,
@@ -93,7 +94,12 @@ class HostLink:
             loop.call_soon_threadsafe(post, message)
 
     async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Ask the host (on the worker's loop) and wait for its reply message."""
+        """Ask the host and wait for its reply message, from any loop (an async tool runs on
+        its plugin's own; the pipe is the worker's)."""
+        assert self._loop is not None
+        return await run_on(self._loop, lambda: self._request(method, params))
+
+    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
         assert self._send is not None and self._loop is not None
         self._next_id += 1
         request_id = f"w{self._next_id}"
