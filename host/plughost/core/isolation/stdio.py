@@ -7,7 +7,9 @@ adapter, validation and result conversion), the result as the SDK's handler writ
 (`wire_result`) with the outcome in its ``_meta``. It is not the MCP SDK's server session:
 every isolated call crosses this loop, and the session's per-message models, streams and
 task groups would more than double what an isolated call costs (bench/isolation.py).
-Each request runs as a task of its own; a cancelled one gets no answer, as MCP says.
+Each request runs as a task of its own; a cancelled one gets no answer, as MCP says. What a
+running tool says and asks (``ctx.progress``, ``ctx.log``, ``ctx.token_for``) goes to the host
+through `host_link.HostLink`, naming the request it belongs to.
 """
 
 from __future__ import annotations
