@@ -4,7 +4,8 @@ A plugin (its module written here, its directory on the workers' PYTHONPATH) ser
 worker: the caller and tenant reach its code; a scope it asks for while running is a step-up
 403 naming it; ``token_for`` gets a downstream token for the caller, exchanged by the host (a
 downstream API verifies it), or the same typed refusal as in-process; a message naming a call
-that is not the worker's own in flight is refused; ``ctx.ask`` is refused with its fallback; a
+that is not the worker's own in flight is refused; ``ctx.ask`` for a client that cannot answer
+gives its fallback (asking on the stream: tests/test_stream_asking.py, isolated too); a
 plugin that declares guardrail hooks is not served isolated and the report says why; and a
 worker will not start by hand.
 """
@@ -183,7 +184,7 @@ def test_a_worker_naming_a_call_not_its_own_is_refused(exchanging):
     assert "no call of this worker in flight" in refused["message"]
 
 
-def test_ctx_ask_in_an_isolated_plugin_is_refused_with_its_fallback(isolated):
+def test_ctx_ask_for_a_client_that_cannot_answer_gives_the_fallback(isolated):
     reply = isolated.client(["iso:read"]).call("iso_confirm")
     assert reply.error["code"] == "input_unavailable"
     assert reply.error["message"] == "call again with confirm=true"

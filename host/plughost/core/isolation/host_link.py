@@ -21,28 +21,35 @@ from pydantic import SecretStr, ValidationError
 
 from plughost.core.plugin_loop import run_on
 from plughost.sdk.credentials import DownstreamToken, TokenSource
+from plughost.sdk.elicitation import Ask, Rounds
 from plughost.sdk.errors import (
     TokenExchangeDenied,
     TokenExchangeError,
     TokenExchangeRefused,
     TokenExchangeUnavailable,
+    ToolError,
 )
 
 #: Where a worker's message names the call it belongs to (the host's request id).
 CALL_PARAM = "plughost/call"
 #: The worker's request for a downstream token.
 TOKEN_FOR = "plughost/token_for"
+#: The worker's question for the call's user (``ctx.ask``), asked by the host on the stream.
+ASK = "plughost/ask"
 #: In a forwarded call's ``_meta``: its client reads the call's stream (progress, logs).
 UPDATES_META = "plughost/updates"
-#: The JSON-RPC error code of a refused token exchange; its ``data`` is the typed error.
-EXCHANGE_ERROR = -32001
+#: In a forwarded call's ``_meta``: the host can ask the call's user on its stream.
+ASKS_META = "plughost/asks"
+#: The JSON-RPC error code of a refusal the tool gets as a typed error (a token exchange
+#: refused, a question unanswered); its ``data`` is the error (`ToolError.to_dict`).
+REFUSED = -32001
 #: Progress and log messages the pipe may hold for a slow host before more are dropped.
 MAX_BUFFERED_BYTES = 1024 * 1024
 
 #: The host's request id of the call this task serves (set per request in `stdio`).
 host_call: ContextVar[Any] = ContextVar("plughost_host_call", default=None)
 
-_EXCHANGE_ERRORS: dict[str, type[TokenExchangeError]] = {
+_REFUSEDS: dict[str, type[TokenExchangeError]] = {
     kind.code: kind
     for kind in (TokenExchangeRefused, TokenExchangeDenied, TokenExchangeUnavailable)
 }
@@ -72,6 +79,12 @@ class HostLink:
         them (the host says so in ``meta``)."""
         wanted = isinstance(meta, Mapping) and meta.get(UPDATES_META) is True
         return LinkedUpdates(self, host_call.get()) if wanted else None
+
+    def questions(self, meta: Any) -> LinkedQuestions | None:
+        """Where the current call's questions go: to the host, when it can ask its user on the
+        call's stream (it says so in ``meta``); else the tool cannot ask (its fallback)."""
+        wanted = isinstance(meta, Mapping) and meta.get(ASKS_META) is True
+        return LinkedQuestions(self, host_call.get()) if wanted else None
 
     def source(self, plugin: str, subject: SecretStr | None) -> TokenSource:
         """The current call's downstream tokens, exchanged by the host (``subject`` is always
@@ -134,6 +147,33 @@ class LinkedUpdates:
         self.link.notify("notifications/message", params)
 
 
+class LinkedQuestions:
+    """A call's questions (`CallRecord.questions`), asked by the host on the call's stream;
+    the answers come back and the function runs again with them, as in the host."""
+
+    def __init__(self, link: HostLink, call: Any) -> None:
+        self.link, self.call = link, call
+        self._answers: dict[str, Any] = {}
+        self._remembered: dict[str, Any] = {}
+
+    def rounds(self) -> Rounds:
+        return Rounds(can_ask=True, answers=dict(self._answers), remembered=self._remembered)
+
+    async def put(self, ask: Ask) -> None:
+        asked = {"key": ask.key, "message": ask.message, "schema": ask.schema}
+        params = {CALL_PARAM: self.call, "ask": {**asked, "remember": ask.remember}}
+        reply = await self.link.request(ASK, params)
+        error = _mapping(reply.get("error"))
+        if error:
+            data = _mapping(error.get("data"))
+            message = str(data.get("message") or error.get("message") or "no answer")
+            details = {str(k): v for k, v in _mapping(data.get("details")).items() if k != "code"}
+            raise ToolError(message, code=str(data.get("code") or "input_unavailable"), **details)
+        result = _mapping(reply.get("result"))
+        self._answers = dict(_mapping(result.get("answers")))
+        self._remembered = dict(_mapping(result.get("remembered")))
+
+
 class LinkedTokens:
     """A call's `TokenSource`: the host exchanges the caller's token for the call ``call``."""
 
@@ -162,7 +202,7 @@ def exchange_error(error: Any, plugin: str) -> TokenExchangeError:
     """The typed error the host's refusal names, as the tool would get it in-process."""
     error = _mapping(error)
     data = _mapping(error.get("data"))
-    kind = _EXCHANGE_ERRORS.get(str(data.get("code")), TokenExchangeRefused)
+    kind = _REFUSEDS.get(str(data.get("code")), TokenExchangeRefused)
     details = _mapping(data.get("details"))
     message = str(error.get("message") or "the host refused the token exchange")
     named = {str(k): v for k, v in details.items() if k != "code"}

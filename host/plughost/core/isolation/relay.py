@@ -18,10 +18,17 @@ from typing import Any
 
 from plughost.core.adapter import TokenExchange
 from plughost.core.callrecord import CallRecord
-from plughost.core.isolation.host_link import CALL_PARAM, EXCHANGE_ERROR, TOKEN_FOR, token_wire
+from plughost.core.isolation.host_link import (
+    ASK,
+    CALL_PARAM,
+    REFUSED,
+    TOKEN_FOR,
+    token_wire,
+)
 from plughost.core.isolation.pipe import Pipe
 from plughost.sdk.context import LOG_LEVELS
-from plughost.sdk.errors import TokenExchangeError, TokenExchangeRefused
+from plughost.sdk.elicitation import InputUnavailable, make_ask
+from plughost.sdk.errors import TokenExchangeError, TokenExchangeRefused, ToolError
 
 log = logging.getLogger("plughost.isolation")
 
@@ -59,14 +66,17 @@ class WorkerRelay:
     async def _answer(
         self, pipe: Pipe, request_id: Any, method: Any, params: dict[str, Any], record: Any
     ) -> None:
-        if method != TOKEN_FOR:
+        if method not in (TOKEN_FOR, ASK):
             reply: dict[str, Any] = _error(_METHOD_NOT_FOUND, f"no method {method}")
         elif not isinstance(record, CallRecord):
             log.warning(
-                "plugin %s asked for a token for no call of its own in flight; refused",
+                "plugin %s sent %s for no call of its own in flight; refused",
                 self.namespace,
+                method,
             )
             reply = _error(_INVALID_PARAMS, "the request names no call of this worker in flight")
+        elif method == ASK:
+            reply = await ask(record, params.get("ask"))
         else:
             reply = await self._token_for(record, params)
         await pipe.answer(request_id, reply)
@@ -85,8 +95,35 @@ class WorkerRelay:
             source = self.exchanger.source(self.namespace, record.subject_token)
             token = await source.token_for(audience, [str(scope) for scope in scopes])
         except TokenExchangeError as exc:
-            return _error(EXCHANGE_ERROR, exc.message, exc.to_dict())
+            return _error(REFUSED, exc.message, exc.to_dict())
         return {"result": token_wire(token)}
+
+
+async def ask(record: CallRecord, asked: Any) -> dict[str, Any]:
+    """The worker's question asked on the call's stream (checked as `ToolContext.ask` checks
+    it); the answers so far, or the typed error saying why there is none."""
+    questions = record.questions
+    try:
+        if questions is None:
+            raise InputUnavailable("this call's client cannot be asked")
+        if not isinstance(asked, dict):
+            raise InputUnavailable("the tool's question was not readable")
+        try:
+            question = make_ask(
+                str(asked.get("key")),
+                str(asked.get("message")),
+                asked.get("schema") or None,
+                asked.get("remember") or None,
+            )
+        except (ValueError, TypeError) as exc:
+            message = f"the tool's question is not one the host can ask: {exc}"
+            raise InputUnavailable(message) from None
+        await questions.put(question)
+    except ToolError as exc:
+        return _error(REFUSED, exc.message, exc.to_dict())
+    rounds = questions.rounds()
+    answers = {key: dict(value) for key, value in rounds.answers.items()}
+    return {"result": {"answers": answers, "remembered": dict(rounds.remembered)}}
 
 
 def relay_update(record: CallRecord, method: Any, params: dict[str, Any]) -> None:

@@ -128,6 +128,7 @@ class WorkerServer:
             return _dump(error_call_result(f"Unknown tool: {name!r}"))
         record = record_of(params.get("_meta"), "tool")
         record.stream = self.link.updates(params.get("_meta"))
+        record.questions = self.link.questions(params.get("_meta"))
         token = current_call.set(record)
         try:
             try:

@@ -18,7 +18,7 @@ from mcp import types as mcp
 
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.forwarding import UpstreamError, UpstreamUnavailable
-from plughost.core.isolation.host_link import UPDATES_META
+from plughost.core.isolation.host_link import ASKS_META, UPDATES_META
 from plughost.core.isolation.hosted import OUTCOME_META, REQUEST_ID_META
 from plughost.core.isolation.pipe import WorkerError
 from plughost.core.isolation.supervisor import Worker, WorkerUnavailable
@@ -39,6 +39,8 @@ class WorkerUpstream:
         sent = _meta(meta, record)
         if record is not None and record.stream is not None:
             sent[UPDATES_META] = True  # its client reads the call's stream
+        if record is not None and record.questions is not None:
+            sent[ASKS_META] = True  # and can be asked there
         params = {"name": name, "arguments": dict(arguments), "_meta": sent}
         result = await self._request("tools/call", params, call=record)
         if record is not None:
