@@ -19,6 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 from processes import cli_env, run_cli
+from test_elicitation import call as modern_call
+from test_elicitation import result_of
 from test_token_exchange import AUDIENCE, Downstream
 
 from plughost.core.discovery import PluginStatus
@@ -188,6 +190,13 @@ def test_ctx_ask_for_a_client_that_cannot_answer_gives_the_fallback(isolated):
     reply = isolated.client(["iso:read"]).call("iso_confirm")
     assert reply.error["code"] == "input_unavailable"
     assert reply.error["message"] == "call again with confirm=true"
+
+
+def test_a_2026_07_28_client_gets_the_fallback_from_an_isolated_plugin(isolated):
+    token = isolated.token(["iso:read"])
+    result = result_of(modern_call(isolated.mcp_url, token, "iso_confirm", {}))
+    assert result["isError"] is True
+    assert "call again with confirm=true" in result["content"][0]["text"]
 
 
 def test_a_plugin_with_guardrail_hooks_is_not_served_isolated(isolated):

@@ -1,6 +1,7 @@
 """Asking the user on the call's own stream, for clients on MCP 2025-11-25 (and 2025-06-18),
-over real HTTP, the plugin in the host's process and in a worker of its own: the Python SDK's client answering through its elicitation callback, and raw
-HTTP for what a client must not get away with (another caller's answer, no answer at all)."""
+over real HTTP, the plugin in the host's process and in a worker of its own: the Python SDK's
+client answering through its elicitation callback, and raw HTTP for what a client must not get
+away with (another caller's answer, no answer at all)."""
 
 from __future__ import annotations
 
