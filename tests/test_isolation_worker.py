@@ -12,15 +12,18 @@ worker will not start by hand.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastmcp.client.elicitation import ElicitResult
 from processes import cli_env, run_cli
 from test_elicitation import call as modern_call
 from test_elicitation import result_of
+from test_stream_asking import sdk_call
 from test_token_exchange import AUDIENCE, Downstream
 
 from plughost.core.discovery import PluginStatus
@@ -29,6 +32,7 @@ ISOLATED = """
 import httpx
 
 from plughost import Plugin, ToolContext
+from plughost.elicitation import Ask
 
 plugin = Plugin(scopes={"iso:read": "Read", "iso:admin": "Administer"})
 
@@ -63,6 +67,15 @@ async def forge(ctx: ToolContext, audience: str) -> dict:
     except Exception as exc:
         return {"refused": type(exc).__name__, "message": str(exc)}
     return {"refused": None}
+
+
+@plugin.tool(scopes=["iso:read"], timeout=1)
+def confirm_quickly(ctx: ToolContext) -> str | Ask:
+    "Asks the user, with a short deadline of its own."
+    answer = ctx.answer("go")
+    if answer is None:
+        return ctx.ask("go", "Go ahead?", fallback="call again with confirm=true")
+    return "went" if answer.accepted else "stayed"
 
 
 @plugin.tool(scopes=["iso:read"])
@@ -190,6 +203,17 @@ def test_ctx_ask_for_a_client_that_cannot_answer_gives_the_fallback(isolated):
     reply = isolated.client(["iso:read"]).call("iso_confirm")
     assert reply.error["code"] == "input_unavailable"
     assert reply.error["message"] == "call again with confirm=true"
+
+
+def test_the_wait_for_an_answer_is_not_the_isolated_tools_time(isolated):
+    async def slow(message, response_type, params, context):
+        await asyncio.sleep(1.5)  # the user takes longer than the tool's own deadline (1 s)
+        return ElicitResult(action="accept", content={})
+
+    token = isolated.token(["iso:read"])
+    result = sdk_call(isolated.mcp_url, token, slow, "iso_confirm_quickly", {})
+    assert not result.is_error, result
+    assert result.content[0].text == "went"
 
 
 def test_a_2026_07_28_client_gets_the_fallback_from_an_isolated_plugin(isolated):

@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import math
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
+
+import anyio
 
 from plughost.core.adapter import TokenExchange
 from plughost.core.callrecord import CallRecord
@@ -36,6 +41,30 @@ _INVALID_PARAMS = -32602
 _METHOD_NOT_FOUND = -32601
 
 
+@dataclass(frozen=True)
+class InFlight:
+    """A call in flight in a worker, as its messages reach it: its record, and the deadline
+    the host runs it under (`forwarding.forward_deadline`)."""
+
+    record: CallRecord
+    deadline: anyio.CancelScope | None = None
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """The deadline held while the user answers a question (in-process, the wait for an
+        answer is not the tool's time either), then resumed with what was left of it."""
+        scope = self.deadline
+        if scope is None:
+            yield
+            return
+        left = max(scope.deadline - anyio.current_time(), 0.0)
+        scope.deadline = math.inf
+        try:
+            yield
+        finally:
+            scope.deadline = anyio.current_time() + left
+
+
 class WorkerRelay:
     """Relays one isolated plugin's (``namespace``) messages into the calls they name."""
 
@@ -48,15 +77,15 @@ class WorkerRelay:
         """One message from the worker (read on the host's loop, in order)."""
         params = message.get("params")
         params = params if isinstance(params, dict) else {}
-        record = pipe.call(params.get(CALL_PARAM))
+        call = pipe.call(params.get(CALL_PARAM))
         method = message.get("method")
         if "id" in message:
-            answer = self._answer(pipe, message["id"], method, params, record)
+            answer = self._answer(pipe, message["id"], method, params, call)
             self._start(answer)
-        elif not isinstance(record, CallRecord):
+        elif not isinstance(call, InFlight):
             log.debug("plugin %s sent %s for no call of its own in flight", self.namespace, method)
-        elif record.stream is not None:
-            relay_update(record, method, params)
+        elif call.record.stream is not None:
+            relay_update(call.record, method, params)
 
     def _start(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -64,11 +93,11 @@ class WorkerRelay:
         task.add_done_callback(self._tasks.discard)
 
     async def _answer(
-        self, pipe: Pipe, request_id: Any, method: Any, params: dict[str, Any], record: Any
+        self, pipe: Pipe, request_id: Any, method: Any, params: dict[str, Any], call: Any
     ) -> None:
         if method not in (TOKEN_FOR, ASK):
             reply: dict[str, Any] = _error(_METHOD_NOT_FOUND, f"no method {method}")
-        elif not isinstance(record, CallRecord):
+        elif not isinstance(call, InFlight):
             log.warning(
                 "plugin %s sent %s for no call of its own in flight; refused",
                 self.namespace,
@@ -76,9 +105,10 @@ class WorkerRelay:
             )
             reply = _error(_INVALID_PARAMS, "the request names no call of this worker in flight")
         elif method == ASK:
-            reply = await ask(record, params.get("ask"))
+            with call.paused():
+                reply = await ask(call.record, params.get("ask"))
         else:
-            reply = await self._token_for(record, params)
+            reply = await self._token_for(call.record, params)
         await pipe.answer(request_id, reply)
 
     async def _token_for(self, record: CallRecord, params: dict[str, Any]) -> dict[str, Any]:
