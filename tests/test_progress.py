@@ -1,5 +1,6 @@
 """A running tool's progress and log messages reach the client on the call's response stream,
-over real HTTP; a client that reads only JSON gets its plain JSON answer."""
+over real HTTP, whether the plugin runs in the host's process or in a worker of its own; a
+client that reads only JSON gets its plain JSON answer."""
 
 from __future__ import annotations
 
@@ -52,10 +53,15 @@ def quiet(ctx: ToolContext) -> str:
 '''
 
 
-@pytest.fixture
-def host(plughost_factory, make_dist):
+@pytest.fixture(params=["in-process", "isolated"])
+def host(request, plughost_factory, make_dist, monkeypatch: pytest.MonkeyPatch):
+    """The same plugin in the host's process and in a worker process of its own: its client
+    sees the same stream."""
     make_dist("acme-work", WORKER, namespace="work")
-    return plughost_factory(plugins=["work"])
+    if request.param == "in-process":
+        return plughost_factory(plugins=["work"])
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))  # the worker finds it there too
+    return plughost_factory(plugins=["work"], settings={"isolation": {"work": "process"}})
 
 
 def _call(host, tool, arguments, *, accept, token=None):

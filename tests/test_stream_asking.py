@@ -1,6 +1,7 @@
 """Asking the user on the call's own stream, for clients on MCP 2025-11-25 (and 2025-06-18),
-over real HTTP: the Python SDK's client answering through its elicitation callback, and raw
-HTTP for what a client must not get away with (another caller's answer, no answer at all)."""
+over real HTTP, the plugin in the host's process and in a worker of its own: the Python SDK's
+client answering through its elicitation callback, and raw HTTP for what a client must not get
+away with (another caller's answer, no answer at all)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,15 @@ VERSION = "2025-11-25"
 CAN_ELICIT = {"elicitation": {}}
 
 
-@pytest.fixture
-def host(plughost_factory, make_dist):
+@pytest.fixture(params=["in-process", "isolated"])
+def host(request, plughost_factory, make_dist, monkeypatch: pytest.MonkeyPatch):
+    """The plugin in the host's process, and in a worker of its own: asked the same way."""
     make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
-    return plughost_factory(plugins=["ship"], settings={"ask_timeout_seconds": 5})
+    settings: dict[str, Any] = {"ask_timeout_seconds": 5}
+    if request.param == "isolated":
+        monkeypatch.setenv("PYTHONPATH", str(make_dist.root))  # the worker finds it there too
+        settings["isolation"] = {"ship": "process"}
+    return plughost_factory(plugins=["ship"], settings=settings)
 
 
 def sdk_call(url: str, token: str, handler: Any, tool: str, arguments: dict) -> Any:

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from concurrent.futures import Future
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from pydantic import SecretStr
 
@@ -23,9 +23,7 @@ from plughost.core.verdicts import DeniedByRule, Refused
 from plughost.ops.audit import AuditRecord, AuditTrail, Outcome
 from plughost.ops.metrics import Metrics
 from plughost.sdk.context import Caller, Updates
-
-if TYPE_CHECKING:
-    from plughost.core.stream_asking import StreamedQuestions
+from plughost.sdk.elicitation import Ask, Rounds, Sampler
 
 #: The label metrics use for a tool name that is not in the registry: the caller chooses those
 #: names, so they never become label values of their own.
@@ -59,7 +57,7 @@ class CallRecord:
     #: Where the running call's progress and log messages go (a stream-reading client's).
     stream: Updates | None = field(default=None, repr=False)
     #: Where a tool's questions are asked while the call waits (on the stream), if they can be.
-    questions: StreamedQuestions | None = field(default=None, repr=False)
+    questions: Questions | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     trace_id: str | None = None
 
@@ -100,6 +98,23 @@ class CallRecord:
     def span_name(self) -> str | None:
         """The root span's name once the call is known to name a tool."""
         return f"tools/call {self.registered.name}" if self.registered is not None else None
+
+
+class Questions(Sampler, Protocol):
+    """Where a running call's questions (and sampling requests) are sent while it waits: the
+    call's stream (`plughost.core.stream_asking.StreamedQuestions`), or its host, from a
+    worker."""
+
+    #: Whether a question the function returns is asked (else the call answers it at once).
+    can_ask: bool
+
+    def rounds(self) -> Rounds:
+        """What the function's next run reads: whether it can ask, the answers so far."""
+        ...
+
+    async def put(self, ask: Ask) -> None:
+        """Ask and wait for the answer (a `ToolError` says why there is none)."""
+        ...
 
 
 current_call: ContextVar[CallRecord | None] = ContextVar("plughost_call", default=None)

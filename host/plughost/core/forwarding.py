@@ -32,6 +32,7 @@ API kept stable for the isolated-worker work: `Upstream` (implement it for a tra
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextvars import ContextVar
 from typing import Any, Protocol
 
 import anyio
@@ -55,6 +56,11 @@ from plughost.sdk.errors import ToolError
 CALLER_META_KEY = "plughost/caller"
 #: JSON-RPC's "invalid params": an upstream refusing the arguments.
 _INVALID_PARAMS = -32602
+#: The deadline of the forwarded call this task runs: an upstream that waits on the caller's
+#: user (an isolated plugin's question) holds it while the user answers, as in-process.
+forward_deadline: ContextVar[anyio.CancelScope | None] = ContextVar(
+    "plughost_forward_deadline", default=None
+)
 
 
 class UpstreamUnavailable(Exception):
@@ -192,8 +198,12 @@ class ForwardedTool(Tool):
         """One call upstream within the deadline, its outcome settled on ``record``."""
         meta = caller_meta(record)
         try:
-            with anyio.fail_after(self._deadline):
-                answer = await self._upstream.call_tool(self._upstream_name, arguments, meta)
+            with anyio.fail_after(self._deadline) as deadline:
+                held = forward_deadline.set(deadline)
+                try:
+                    answer = await self._upstream.call_tool(self._upstream_name, arguments, meta)
+                finally:
+                    forward_deadline.reset(held)
         except TimeoutError:
             return unavailable(record, self._entry, f"no answer within {self._deadline:g}s")
         except UpstreamUnavailable as exc:

@@ -35,6 +35,7 @@ from plughost.core.database import build_engine
 from plughost.core.db_outage import OutageLog
 from plughost.core.discovery import LoadedPlugin, LoadReport, discover
 from plughost.core.isolation import loading
+from plughost.core.isolation.relay import WorkerRelay
 from plughost.core.isolation.serving import worker_components, worker_tools
 from plughost.core.isolation.supervisor import Workers
 from plughost.core.plugin_loop import PluginLoop
@@ -270,6 +271,7 @@ def _register_isolated(host: Host, plugin: LoadedPlugin) -> None:
     on_change(False, "its worker process is starting")
     worker = host.workers.add(namespace, settings, on_change)
     manifest = host.report.manifests[namespace]
+    worker.on_message = WorkerRelay(namespace, host.exchanger)
     for entry, tool in worker_tools(manifest, worker, settings):
         host.tools[entry.name] = tool
         host.mcp.add_tool(tool)

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,12 +43,20 @@ class _Waiter:
     message: dict[str, Any] | None = None
 
 
+#: Handles a message the worker sent of its own (a notification or request about a call).
+OnMessage = Callable[["Pipe", dict[str, Any]], None]
+
+
 class Pipe:
     """JSON-RPC requests to one worker process over its stdin and stdout."""
 
     def __init__(self, send: ByteSendStream, receive: ByteReceiveStream) -> None:
         self._send, self._receive = send, receive
         self._waiters: dict[int, _Waiter] = {}
+        #: What each request in flight is for (a call's record), by request id.
+        self._calls: dict[int, object] = {}
+        #: Where the worker's own messages go (`plughost.core.isolation.relay`); else dropped.
+        self.on_message: OnMessage | None = None
         self._next_id = 0
         self._lock = anyio.Lock()
         self.closed = False
@@ -83,19 +93,34 @@ class Pipe:
             return
         if not isinstance(message, dict):
             return
+        if "method" in message:
+            if self.on_message is not None:
+                self.on_message(self, message)
+            return
         request_id = message.get("id")
         waiter = self._waiters.pop(request_id, None) if isinstance(request_id, int) else None
         if waiter is not None and ("result" in message or "error" in message):
             waiter.message = message
             waiter.done.set()
 
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
-        """Send a request and wait for its result; cancelled, it tells the worker so."""
+    def call(self, request_id: Any) -> object | None:
+        """What the request ``request_id`` in flight on this pipe is for (None when no such
+        request is in flight, or it was sent for nothing in particular)."""
+        return self._calls.get(request_id) if isinstance(request_id, int) else None
+
+    async def request(
+        self, method: str, params: dict[str, Any], *, call: object | None = None
+    ) -> dict[str, Any]:
+        """Send a request and wait for its result; cancelled, it tells the worker so.
+        ``call`` is what the worker's messages naming this request while it is in flight are
+        about (`call`)."""
         if self.closed:
             raise WorkerGone("the worker is not running")
         self._next_id += 1
         request_id, waiter = self._next_id, _Waiter()
         self._waiters[request_id] = waiter
+        if call is not None:
+            self._calls[request_id] = call
         try:
             await self.notify(method, params, request_id=request_id)
             await waiter.done.wait()
@@ -105,6 +130,8 @@ class Pipe:
                     reason = {"requestId": request_id, "reason": "deadline"}
                     await self.notify("notifications/cancelled", reason)
             raise
+        finally:
+            self._calls.pop(request_id, None)
         if waiter.message is None:
             raise WorkerGone("the worker ended before answering")
         if "error" in waiter.message:
@@ -121,6 +148,15 @@ class Pipe:
             message["id"] = request_id
         if params is not None:
             message["params"] = params
+        await self._write(message)
+
+    async def answer(self, request_id: Any, reply: dict[str, Any]) -> None:
+        """Answer a request of the worker's with ``reply`` (its ``result`` or ``error``); a
+        worker that is gone is not answered."""
+        with suppress(WorkerGone):
+            await self._write({"jsonrpc": "2.0", "id": request_id, **reply})
+
+    async def _write(self, message: dict[str, Any]) -> None:
         data = json.dumps(message, separators=(",", ":")).encode() + b"\n"
         try:
             async with self._lock:

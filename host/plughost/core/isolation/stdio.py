@@ -8,7 +8,9 @@ adapter, validation and result conversion), the result as the SDK's handler writ
 (`wire_result`) with the outcome in its ``_meta``. It is not the MCP SDK's server session:
 every isolated call crosses this loop, and the session's per-message models, streams and
 task groups would more than double what an isolated call costs (bench/isolation.py).
-Each request runs as a task of its own; a cancelled one gets no answer, as MCP says.
+Each request runs as a task of its own; a cancelled one gets no answer, as MCP says. What a
+running tool says and asks (``ctx.progress``, ``ctx.log``, ``ctx.token_for``) goes to the host
+through `host_link.HostLink`, naming the request it belongs to.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pydantic import ValidationError as PydanticValidationError
 from plughost import __version__
 from plughost.core.adapter import error_result, invalid_arguments
 from plughost.core.callrecord import current_call
+from plughost.core.isolation.host_link import MAX_BUFFERED_BYTES, HostLink, host_call
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
 from plughost.core.isolation.worker_components import AnswerError, ComponentAnswers
 from plughost.core.wire_results import error_call_result, wire_result
@@ -44,13 +47,18 @@ _MAX_LINE_BYTES = 64 * 1024 * 1024
 
 
 class WorkerServer:
-    """Serves one plugin's tools (``tools``, by public name) to the host over stdio."""
+    """Serves one plugin's tools (``tools``, by public name) to the host over stdio; what
+    they say and ask while running goes to the host through ``link``."""
 
     def __init__(
-        self, tools: Mapping[str, Tool], components: ComponentAnswers | None = None
+        self,
+        tools: Mapping[str, Tool],
+        components: ComponentAnswers | None = None,
+        link: HostLink | None = None,
     ) -> None:
         self.tools = tools
         self.components = components
+        self.link = link or HostLink()
         self._running: dict[Any, anyio.CancelScope] = {}
         self._write_lock = asyncio.Lock()
         self._writer: asyncio.StreamWriter | None = None
@@ -65,6 +73,7 @@ class WorkerServer:
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
         transport, protocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wire)
         self._writer = asyncio.StreamWriter(transport, protocol, reader, loop)
+        self.link.attach(self._send, self._post)
         async with anyio.create_task_group() as tasks:
             while line := await reader.readline():
                 self._receive(line, tasks)
@@ -79,6 +88,9 @@ class WorkerServer:
         if not isinstance(message, dict):
             return
         method, params = message.get("method"), message.get("params") or {}
+        if "method" not in message:
+            self.link.deliver(message)  # the host's reply to the worker's request
+            return
         if "id" not in message:
             if method == "notifications/cancelled":
                 scope = self._running.get(params.get("requestId"))
@@ -88,6 +100,7 @@ class WorkerServer:
         tasks.start_soon(self._answer, message["id"], method, params)
 
     async def _answer(self, request_id: Any, method: Any, params: dict[str, Any]) -> None:
+        host_call.set(request_id)  # this task's own context: its call's messages name it
         with anyio.CancelScope() as scope:
             self._running[request_id] = scope
             try:
@@ -127,6 +140,8 @@ class WorkerServer:
         if tool is None:
             return _dump(error_call_result(f"Unknown tool: {name!r}"))
         record = record_of(params.get("_meta"), "tool")
+        record.stream = self.link.updates(params.get("_meta"))
+        record.questions = self.link.questions(params.get("_meta"))
         token = current_call.set(record)
         try:
             try:
@@ -151,6 +166,14 @@ class WorkerServer:
             return answer
         finally:
             current_call.reset(token)
+
+    def _post(self, message: dict[str, Any]) -> None:
+        """Write a notification at once, on the worker's loop (in the order posted); dropped
+        while the host is not reading (over `MAX_BUFFERED_BYTES` unread)."""
+        writer = self._writer
+        if writer is None or writer.transport.get_write_buffer_size() > MAX_BUFFERED_BYTES:
+            return
+        writer.write(json.dumps(message, separators=(",", ":")).encode() + b"\n")
 
     async def _send(self, message: dict[str, Any]) -> None:
         assert self._writer is not None

@@ -31,7 +31,7 @@ from pydantic import SecretStr
 
 from plughost import __version__
 from plughost.core.isolation.limits import resident_mib
-from plughost.core.isolation.pipe import Pipe, WorkerError, WorkerGone
+from plughost.core.isolation.pipe import OnMessage, Pipe, WorkerError, WorkerGone
 from plughost.settings import HostSettings, WorkerSettings, load_settings
 
 log = logging.getLogger("plughost.isolation")
@@ -96,6 +96,8 @@ class Worker:
     #: Told each time the worker starts answering (True) or stops (False, and why), so the
     #: host refuses the plugin's calls as unavailable at once while it is down.
     on_change: Callable[[bool, str], None] = lambda _up, _why: None
+    #: Where what the worker says and asks about its calls goes (`relay.WorkerRelay`).
+    on_message: OnMessage | None = None
     restarts: int = 0
     #: Why the last worker ended, for the console and the log.
     last_exit: str | None = None
@@ -110,14 +112,17 @@ class Worker:
     def running(self) -> bool:
         return self._pipe is not None and not self._pipe.closed
 
-    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def request(
+        self, method: str, params: dict[str, Any], *, call: object | None = None
+    ) -> dict[str, Any]:
         """One request to the running worker; the caller bounds the wait (and calls
-        `after_deadline` when its deadline cut the wait short)."""
+        `after_deadline` when its deadline cut the wait short). ``call`` is the call's record
+        the worker's messages about this request are relayed to (`Pipe.request`)."""
         pipe = self._pipe
         if pipe is None or pipe.closed:
             raise WorkerUnavailable(f"plugin {self.namespace!r} is restarting")
         try:
-            return await pipe.request(method, params)
+            return await pipe.request(method, params, call=call)
         except WorkerGone:
             reason = self._kill_reason or "its worker process ended"
             raise WorkerUnavailable(
@@ -189,6 +194,7 @@ class Worker:
         assert process.stdin is not None and process.stdout is not None
         self._process, self.pid = process, process.pid
         pipe = Pipe(process.stdin, process.stdout)
+        pipe.on_message = self.on_message
         try:
             async with anyio.create_task_group() as tasks:
                 self._tasks = tasks

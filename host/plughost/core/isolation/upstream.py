@@ -17,9 +17,11 @@ import anyio
 from mcp import types as mcp
 
 from plughost.core.callrecord import CallRecord, current_call
-from plughost.core.forwarding import UpstreamError, UpstreamUnavailable
+from plughost.core.forwarding import UpstreamError, UpstreamUnavailable, forward_deadline
+from plughost.core.isolation.host_link import ASKS_META, UPDATES_META
 from plughost.core.isolation.hosted import OUTCOME_META, REQUEST_ID_META
 from plughost.core.isolation.pipe import WorkerError
+from plughost.core.isolation.relay import InFlight
 from plughost.core.isolation.supervisor import Worker, WorkerUnavailable
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
@@ -35,8 +37,14 @@ class WorkerUpstream:
         self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
     ) -> mcp.CallToolResult:
         record = current_call.get()
-        params = {"name": name, "arguments": dict(arguments), "_meta": _meta(meta, record)}
-        result = await self._request("tools/call", params)
+        sent = _meta(meta, record)
+        if record is not None and record.stream is not None:
+            sent[UPDATES_META] = True  # its client reads the call's stream
+        if record is not None and record.questions is not None:
+            sent[ASKS_META] = True  # and can be asked there
+        params = {"name": name, "arguments": dict(arguments), "_meta": sent}
+        call = InFlight(record, forward_deadline.get()) if record is not None else None
+        result = await self._request("tools/call", params, call=call)
         if record is not None:
             settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
         return mcp.CallToolResult.model_validate(result)
@@ -83,9 +91,11 @@ class WorkerUpstream:
             settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
         return result
 
-    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+    async def _request(
+        self, method: str, params: dict[str, Any], call: InFlight | None = None
+    ) -> dict[str, Any]:
         try:
-            return await self.worker.request(method, params)
+            return await self.worker.request(method, params, call=call)
         except anyio.get_cancelled_exc_class():
             self.worker.after_deadline()
             raise

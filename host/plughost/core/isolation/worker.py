@@ -19,9 +19,11 @@ from pydantic import SecretStr
 
 from plughost import __version__
 from plughost.core import lifecycle
+from plughost.core.adapter import TokenExchange
 from plughost.core.components import resource_uri
 from plughost.core.discovery import LoadedPlugin, LoadReport, PluginRecord, PluginStatus, discover
 from plughost.core.host import Host, build_host
+from plughost.core.isolation.host_link import HostLink
 from plughost.core.isolation.limits import limit_self
 from plughost.core.isolation.manifest import WorkerManifest
 from plughost.core.isolation.stdio import WorkerServer
@@ -50,8 +52,11 @@ def check_hosted(namespace: str) -> None:
         )
 
 
-def load(namespace: str, settings: HostSettings) -> tuple[LoadReport, Host | None]:
-    """The plugin, loaded and built as the host would; no host when it failed to load."""
+def load(
+    namespace: str, settings: HostSettings, exchanger: TokenExchange | None = None
+) -> tuple[LoadReport, Host | None]:
+    """The plugin, loaded and built as the host would; no host when it failed to load.
+    ``exchanger`` gets its calls' downstream tokens (from the host, `HostLink`)."""
     worker = settings.worker(namespace)
     limit_self(worker.memory_mib, worker.nice)
     report = discover(
@@ -64,7 +69,8 @@ def load(namespace: str, settings: HostSettings) -> tuple[LoadReport, Host | Non
     own = settings.model_copy(
         update={"audit": AuditSettings(sink="off"), "isolation": {}, "mounts": {}}
     )
-    host = build_host(own, auth=None, report=report, metrics=Metrics(), exchanger=NoExchange())
+    exchanger = exchanger or NoExchange()
+    host = build_host(own, auth=None, report=report, metrics=Metrics(), exchanger=exchanger)
     return report, host
 
 
@@ -128,12 +134,14 @@ def _not_installed(namespace: str) -> PluginRecord:
 
 async def serve(namespace: str, settings: HostSettings) -> None:
     """Serve the plugin on stdio until the host closes the pipe."""
-    report, host = load(namespace, settings)
+    link = HostLink()
+    report, host = load(namespace, settings, link)
     if host is None:
         problem = report.problems[0].error if report.problems else "not installed"
         raise WorkerRefused(f"plugin {namespace!r} did not load in its worker: {problem}")
     async with lifecycle.running(host):
-        await WorkerServer(host.tools, ComponentAnswers(host.mcp, host.completions)).serve()
+        components = ComponentAnswers(host.mcp, host.completions)
+        await WorkerServer(host.tools, components, link).serve()
 
 
 def write_manifest(found: WorkerManifest, out: BinaryIO) -> None:
@@ -144,8 +152,8 @@ def write_manifest(found: WorkerManifest, out: BinaryIO) -> None:
 
 
 class NoExchange:
-    """Token exchange for an isolated plugin: the caller's token never leaves the host, so
-    ``ctx.token_for`` is refused with a typed error saying why."""
+    """Token exchange in a worker not serving the host (listing its manifest): refused with a
+    typed error saying why (a serving worker asks its host, `HostLink`)."""
 
     def source(self, plugin: str, subject: SecretStr | None) -> TokenSource:
         return _Refused(plugin)
@@ -157,9 +165,8 @@ class _Refused:
 
     async def token_for(self, audience: str, scopes: Any) -> DownstreamToken:
         raise TokenExchangeRefused(
-            f"plugin {self.plugin!r} runs in a worker process of its own "
-            f"(PLUGHOST_ISOLATION__{self.plugin.upper()}=process), where the caller's token "
-            "never goes, so it cannot exchange it: run the plugin in the host's process to use "
-            "token_for",
+            f"plugin {self.plugin!r} is loaded in a worker that serves no host's calls, so "
+            "there is no caller whose token the host could exchange: call the tool through "
+            "`plughost serve`",
             plugin=self.plugin,
         )

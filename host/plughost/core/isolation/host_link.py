@@ -1,0 +1,230 @@
+"""The worker's side of a running call's ``ctx``: what the tool says and asks goes to its host.
+
+In the host's process a tool's ``ctx.progress`` and ``ctx.log`` reach the call's response
+stream and ``ctx.token_for`` exchanges the caller's token. In a worker the same calls become
+messages on the pipe, each naming its call by the id of the host's ``tools/call``
+(`CALL_PARAM`): progress and logs as notifications (only when the host says the call's client
+reads its stream, `UPDATES_META`), ``token_for`` as a request the host answers with the
+downstream token alone: the caller's token never comes to the worker. The host relays them
+into that call (`plughost.core.isolation.relay`) and refuses any id that is not one of this
+worker's calls in flight. Plugin code does not change between the two.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from plughost.core.plugin_loop import run_on
+from plughost.sdk.credentials import DownstreamToken, TokenSource
+from plughost.sdk.elicitation import Ask, Rounds, SamplingUnavailable
+from plughost.sdk.errors import (
+    TokenExchangeDenied,
+    TokenExchangeError,
+    TokenExchangeRefused,
+    TokenExchangeUnavailable,
+    ToolError,
+)
+
+#: Where a worker's message names the call it belongs to (the host's request id).
+CALL_PARAM = "plughost/call"
+#: The worker's request for a downstream token.
+TOKEN_FOR = "plughost/token_for"
+#: The worker's question for the call's user (``ctx.ask``), asked by the host on the stream.
+ASK = "plughost/ask"
+#: In a forwarded call's ``_meta``: its client reads the call's stream (progress, logs).
+UPDATES_META = "plughost/updates"
+#: In a forwarded call's ``_meta``: the host can ask the call's user on its stream.
+ASKS_META = "plughost/asks"
+#: The JSON-RPC error code of a refusal the tool gets as a typed error (a token exchange
+#: refused, a question unanswered); its ``data`` is the error (`ToolError.to_dict`).
+REFUSED = -32001
+#: Progress and log messages the pipe may hold for a slow host before more are dropped.
+MAX_BUFFERED_BYTES = 1024 * 1024
+
+#: The host's request id of the call this task serves (set per request in `stdio`).
+host_call: ContextVar[Any] = ContextVar("plughost_host_call", default=None)
+
+_REFUSEDS: dict[str, type[TokenExchangeError]] = {
+    kind.code: kind
+    for kind in (TokenExchangeRefused, TokenExchangeDenied, TokenExchangeUnavailable)
+}
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Post = Callable[[dict[str, Any]], None]
+
+
+class HostLink:
+    """One worker's messages to its host about the calls it runs; also the worker's token
+    exchange (`source`), in place of the host's."""
+
+    def __init__(self) -> None:
+        self._send: Send | None = None
+        self._post: Post | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._next_id = 0
+
+    def attach(self, send: Send, post: Post) -> None:
+        """Write with ``send`` (requests, awaited) and ``post`` (notifications, at once, on the
+        worker's loop), from now on."""
+        self._send, self._post, self._loop = send, post, asyncio.get_running_loop()
+
+    def updates(self, meta: Any) -> LinkedUpdates | None:
+        """Where the current call's progress and logs go: to the host, when its client reads
+        them (the host says so in ``meta``)."""
+        wanted = isinstance(meta, Mapping) and meta.get(UPDATES_META) is True
+        return LinkedUpdates(self, host_call.get()) if wanted else None
+
+    def questions(self, meta: Any) -> LinkedQuestions | None:
+        """Where the current call's questions go: to the host, when it can ask its user on the
+        call's stream (it says so in ``meta``); else the tool cannot ask (its fallback)."""
+        wanted = isinstance(meta, Mapping) and meta.get(ASKS_META) is True
+        return LinkedQuestions(self, host_call.get()) if wanted else None
+
+    def source(self, plugin: str, subject: SecretStr | None) -> TokenSource:
+        """The current call's downstream tokens, exchanged by the host (``subject`` is always
+        None here: the caller's token stays with the host)."""
+        return LinkedTokens(self, host_call.get(), plugin)
+
+    def notify(self, method: str, params: dict[str, Any]) -> None:
+        """Send a notification from any thread, in order, without waiting."""
+        loop, post = self._loop, self._post
+        if loop is None or post is None:
+            return
+        message = {"jsonrpc": "2.0", "method": method, "params": params}
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            post(message)
+        else:
+            loop.call_soon_threadsafe(post, message)
+
+    async def request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Ask the host and wait for its reply message, from any loop (an async tool runs on
+        its plugin's own; the pipe is the worker's)."""
+        assert self._loop is not None
+        return await run_on(self._loop, lambda: self._request(method, params))
+
+    async def _request(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        assert self._send is not None and self._loop is not None
+        self._next_id += 1
+        request_id = f"w{self._next_id}"
+        waiter: asyncio.Future[dict[str, Any]] = self._loop.create_future()
+        self._waiting[request_id] = waiter
+        try:
+            message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            await self._send(message)
+            return await waiter
+        finally:
+            self._waiting.pop(request_id, None)
+
+    def deliver(self, message: dict[str, Any]) -> None:
+        """The host's reply to one of the worker's requests (others are ignored)."""
+        waiter = self._waiting.pop(str(message.get("id")), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(message)
+
+
+class LinkedUpdates:
+    """A call's `Updates` (progress and logs), sent to the host for the call ``call``."""
+
+    def __init__(self, link: HostLink, call: Any) -> None:
+        self.link, self.call = link, call
+
+    def progress(self, done: float, total: float | None, message: str | None) -> None:
+        params = {CALL_PARAM: self.call, "progress": done, "total": total, "message": message}
+        self.link.notify("notifications/progress", params)
+
+    def log(self, level: str, data: Any) -> None:
+        params = {CALL_PARAM: self.call, "level": level, "data": data}
+        self.link.notify("notifications/message", params)
+
+
+class LinkedQuestions:
+    """A call's questions (`CallRecord.questions`), asked by the host on the call's stream;
+    the answers come back and the function runs again with them, as in the host."""
+
+    #: The host asks only when it can (it says so in the call's ``_meta``); sampling the
+    #: client's model is not relayed from a worker.
+    can_ask, can_sample = True, False
+
+    def __init__(self, link: HostLink, call: Any) -> None:
+        self.link, self.call = link, call
+        self._answers: dict[str, Any] = {}
+        self._remembered: dict[str, Any] = {}
+
+    def rounds(self) -> Rounds:
+        return Rounds(can_ask=True, answers=dict(self._answers), remembered=self._remembered)
+
+    async def sample(self, prompt: str, max_tokens: int, system: str | None) -> str:
+        raise SamplingUnavailable(
+            "sampling the client's model is not available to a plugin isolated in a worker process"
+        )
+
+    async def put(self, ask: Ask) -> None:
+        asked = {"key": ask.key, "message": ask.message, "schema": ask.schema}
+        params = {CALL_PARAM: self.call, "ask": {**asked, "remember": ask.remember}}
+        reply = await self.link.request(ASK, params)
+        error = _mapping(reply.get("error"))
+        if error:
+            data = _mapping(error.get("data"))
+            message = str(data.get("message") or error.get("message") or "no answer")
+            details = {str(k): v for k, v in _mapping(data.get("details")).items() if k != "code"}
+            raise ToolError(message, code=str(data.get("code") or "input_unavailable"), **details)
+        result = _mapping(reply.get("result"))
+        self._answers = dict(_mapping(result.get("answers")))
+        self._remembered = dict(_mapping(result.get("remembered")))
+
+
+class LinkedTokens:
+    """A call's `TokenSource`: the host exchanges the caller's token for the call ``call``."""
+
+    def __init__(self, link: HostLink, call: Any, plugin: str) -> None:
+        self.link, self.call, self.plugin = link, call, plugin
+
+    async def token_for(self, audience: str, scopes: Sequence[str]) -> DownstreamToken:
+        params = {CALL_PARAM: self.call, "audience": audience, "scopes": list(scopes)}
+        reply = await self.link.request(TOKEN_FOR, params)
+        if "error" in reply:
+            raise exchange_error(reply["error"], self.plugin)
+        try:
+            return DownstreamToken.model_validate(reply.get("result"))
+        except ValidationError:
+            raise TokenExchangeUnavailable(
+                "the host answered the token request with something that is not a token",
+                plugin=self.plugin,
+                audience=audience,
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"LinkedTokens(plugin={self.plugin!r})"
+
+
+def exchange_error(error: Any, plugin: str) -> TokenExchangeError:
+    """The typed error the host's refusal names, as the tool would get it in-process."""
+    error = _mapping(error)
+    data = _mapping(error.get("data"))
+    kind = _REFUSEDS.get(str(data.get("code")), TokenExchangeRefused)
+    details = _mapping(data.get("details"))
+    message = str(error.get("message") or "the host refused the token exchange")
+    named = {str(k): v for k, v in details.items() if k != "code"}
+    return kind(message, **{"plugin": plugin, **named})
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def token_wire(token: DownstreamToken) -> dict[str, Any]:
+    """A downstream token as the host sends it to the worker (the token itself in the clear:
+    the worker needs it, and only the worker holds the pipe)."""
+    found: dict[str, Any] = token.model_dump(mode="json")
+    found["access_token"] = token.access_token.get_secret_value()
+    return found
