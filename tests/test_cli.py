@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+
 import jwt
 from processes import cli_env, run_cli
+
+from plughost.testing import free_port
 
 
 def run(tmp_path, *args, **env):
@@ -109,3 +115,41 @@ def test_plugins_lists_resources_templates_and_prompts_with_their_scopes(tmp_pat
         ("todo://items/{id}", "todo:read"): "template, application/json; completes: id",
         ("todo_plan_my_day", "todo:read"): "prompt; completes: focus",
     }
+
+
+WEATHER = Path(__file__).parent / "upstreams" / "weather.py"
+
+
+def test_plugins_json_lists_each_mount_after_the_plugins_with_kind_remote(tmp_path):
+    done = run(
+        tmp_path,
+        "plugins",
+        "--json",
+        PLUGHOST_ENABLED_PLUGINS="todo",
+        PLUGHOST_MOUNTS__WEATHER__COMMAND=json.dumps([sys.executable, str(WEATHER)]),
+        PLUGHOST_MOUNTS__WEATHER__SCOPES=json.dumps({"weather:read": "Read forecasts"}),
+        PLUGHOST_MOUNTS__WEATHER__TOOLS=json.dumps({"forecast": ["weather:read"]}),
+        PLUGHOST_MOUNTS__GONE__URL=f"http://127.0.0.1:{free_port()}/mcp",
+        PLUGHOST_MOUNTS__GONE__SCOPES=json.dumps({"gone:read": "Nothing"}),
+        PLUGHOST_MOUNTS__GONE__CONNECT_TIMEOUT_SECONDS="2",
+    )
+    assert done.returncode == 0, done.stderr
+    records = [r for r in json.loads(done.stdout) if r["status"] != "disabled"]
+    assert [(r["kind"], r["namespace"]) for r in records] == [
+        ("plugin", "todo"),
+        ("remote", "weather"),
+        ("remote", "gone"),
+    ]
+    todo, weather, gone = records
+    assert todo["status"] == "loaded" and todo["tools"]
+    assert weather["status"] == "up" and weather["error"] is None
+    assert (weather["transport"], weather["server"], weather["version"]) == (
+        "stdio",
+        "weather",
+        "1.4.2",
+    )
+    assert weather["where"].endswith("weather.py")
+    assert weather["scopes"] == {"weather:read": "Read forecasts"}
+    assert "weather_forecast" in weather["served"]
+    assert weather["skipped"]["admin_reset"] == "no scopes declared for it"
+    assert gone["status"] == "down" and gone["error"] and gone["served"] == []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -14,7 +16,13 @@ from plughost.errors import PlughostError
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print the load report as JSON.")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print the load report as a JSON list: one record per plugin (kind 'plugin'), "
+    "then one per mount (kind 'remote').",
+)
 @click.option("--verbose", "-v", is_flag=True, help="Show the traceback of each failure.")
 @click.option("--allow-failures", is_flag=True, help="Exit 0 even when a plugin did not load.")
 def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
@@ -32,8 +40,10 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
         report = load_plugins(settings)
     except PlughostError as exc:
         fail(exc)
+    mounts = [_probe(namespace, mount) for namespace, mount in settings.mounts.items()]
     if as_json:
-        click.echo(json.dumps([r.model_dump(mode="json") for r in report.records], indent=2))
+        plugin_records = [{"kind": "plugin", **r.model_dump(mode="json")} for r in report.records]
+        click.echo(json.dumps(plugin_records + mounts, indent=2))
     elif not report.records:
         click.echo("no plugins installed (entry-point group 'mcp_tools')")
     else:
@@ -46,26 +56,35 @@ def plugins(as_json: bool, verbose: bool, allow_failures: bool) -> None:
                 + ("" if verbose else "; --verbose shows each traceback"),
                 err=True,
             )
-    for namespace, mount in settings.mounts.items() if not as_json else ():
-        _print_mount(namespace, mount)
+    for state in mounts if not as_json else ():
+        _print_mount(state)
     if report.problems and not allow_failures:
         sys.exit(1)
 
 
-def _print_mount(namespace: str, settings: Any) -> None:
-    """One mounted server, connected once now: where it is (never its credential), whether it
-    answers, and which of its tools are served or skipped, and why."""
-    import asyncio
-
+def _probe(namespace: str, settings: Any) -> dict[str, Any]:
+    """One mounted server, connected once now, as a JSON-ready record beside the plugins': where
+    it is (never its credential), whether it answers, the scopes the operator declared for it,
+    and which of its targets are served or skipped, and why."""
     from plughost.core.mounts import probe
 
     state = asyncio.run(probe(namespace, settings))
-    click.echo(f"{namespace:<12} {state.kind:<12} {state.transport} {state.where}")
-    version = f"{state.server} {state.version}" if state.status == "up" else state.error
-    click.echo(f"    {state.status}: {version}")
-    for name in state.served:
+    return {"kind": state.kind, **dataclasses.asdict(state), "scopes": dict(settings.scopes)}
+
+
+def _print_mount(state: dict[str, Any]) -> None:
+    """A mount's record as text, after the plugins'."""
+    click.echo(
+        f"{state['namespace']:<12} {state['kind']:<12} {state['transport']} {state['where']}"
+    )
+    up = state["status"] == "up"
+    click.echo(
+        f"    {state['status']}: "
+        + (f"{state['server']} {state['version']}" if up else state["error"])
+    )
+    for name in state["served"]:
         click.echo(f"    {name}")
-    for name, why in state.skipped.items():
+    for name, why in state["skipped"].items():
         click.echo(f"    (skipped) {name}: {why}")
 
 
