@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
+from pathlib import Path
 
 import httpx
 import pytest
@@ -130,6 +133,19 @@ def test_unexpected_tool_exception_is_masked(plughost_factory, make_dist):
     assert call.result["isError"] is True
     assert "hunter2" not in call.text
     assert "Traceback" not in call.text
+
+
+def test_the_start_banner_counts_plugins_and_mounts(tmp_path):
+    weather = Path(__file__).parent / "upstreams" / "weather.py"
+    mount = {
+        "PLUGHOST_MOUNTS__WEATHER__COMMAND": json.dumps([sys.executable, str(weather)]),
+        "PLUGHOST_MOUNTS__WEATHER__SCOPES": json.dumps({"weather:read": "Read forecasts"}),
+        "PLUGHOST_MOUNTS__WEATHER__TOOLS": json.dumps({"forecast": ["weather:read"]}),
+    }
+    env = cli_env(tmp_path / "data", PLUGHOST_ENABLED_PLUGINS="todo,crm", **mount)
+    port = free_port()
+    banner, _ = serve(env, port=port).stop()
+    assert f"Plughost: 2 plugin(s) and 1 mount(s) at http://127.0.0.1:{port}/mcp" in banner
 
 
 def test_installing_a_second_plugin_and_restarting_adds_its_tools(tmp_path, make_dist):

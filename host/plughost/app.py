@@ -122,6 +122,7 @@ def build(
         base,
         bind_host,
         report_count=len(report.loaded),
+        mount_count=len(settings.mounts),
         console_url=f"{base}{console.CONSOLE_PATH}" if panel.off is None else None,
     )
     if dev is not None:

@@ -33,9 +33,18 @@ def check_dev_exposure(settings: HostSettings, bind_host: str) -> None:
 
 
 def banner(
-    issuer: Issuer, base: str, bind_host: str, *, report_count: int, console_url: str | None = None
+    issuer: Issuer,
+    base: str,
+    bind_host: str,
+    *,
+    report_count: int,
+    mount_count: int = 0,
+    console_url: str | None = None,
 ) -> list[str]:
-    lines = [f"Plughost: {report_count} plugin(s) at {issuer.resource}"]
+    """What ``plughost serve`` prints at start: what it serves (plugins loaded, mounts declared,
+    whether up or not yet), where, and how to get a token."""
+    mounts = f" and {mount_count} mount(s)" if mount_count else ""
+    lines = [f"Plughost: {report_count} plugin(s){mounts} at {issuer.resource}"]
     if console_url is not None:
         lines.append(f"Console: {console_url} (sign in with the {ADMIN_SCOPE} scope)")
     if issuer.dev is None:
