@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import time
 
 import pytest
@@ -345,6 +346,48 @@ def test_a_guardrail_denies_a_resource_read_and_a_prompt(guarded):
     assert refused.status_code == 403 and refused.jsonrpc_error["data"]["rule"] == "guard.mood"
     kind = {"name": "lib_recommend", "arguments": {"shelf": "fiction", "mood": "kind"}}
     assert reader.request("prompts/get", kind).status_code == 200
+
+
+BROKEN = """
+
+@plugin.resource("broken", scopes=["lib:read"])
+def broken(ctx: ToolContext) -> str:
+    \"\"\"A reader with a bug.\"\"\"
+    raise RuntimeError("a genuine bug")
+"""
+
+
+def _logged(caplog) -> list[logging.LogRecord]:
+    """Each record once (one can reach caplog's handler on FastMCP's logger and on the root)."""
+    return list({id(record): record for record in caplog.records}.values())
+
+
+def test_refusals_are_logged_once_at_info_and_a_crash_stays_an_error(
+    plughost_factory, make_dist, caplog, monkeypatch
+):
+    make_dist("acme-lib", LIBRARY + BROKEN, namespace="lib")
+    make_dist("acme-guard", GUARD, namespace="guard")
+    host = plughost_factory(plugins=["lib", "guard"])
+    monkeypatch.setattr(logging.getLogger("fastmcp"), "propagate", True)  # into caplog
+    caplog.set_level(logging.INFO)
+    reader = host.client(["lib:read"])
+    grumpy = {"name": "lib_recommend", "arguments": {"shelf": "fiction", "mood": "grumpy"}}
+    assert reader.request("resources/read", {"uri": "lib://logo"}).status_code == 403
+    assert reader.request("prompts/get", grumpy).status_code == 403
+    missing = reader.request("resources/read", {"uri": "lib://shelves/nope"})
+    assert "no shelf 'nope'" in missing.jsonrpc_error["message"]
+    assert [r for r in _logged(caplog) if r.levelno >= logging.WARNING] == []
+    noted = [r for r in _logged(caplog) if "lib://shelves/nope" in r.getMessage()]
+    assert [(r.levelname, r.exc_info) for r in noted] == [("INFO", None)]
+    assert "not_found: no shelf 'nope'" in noted[0].getMessage()
+
+    caplog.clear()
+    crash = reader.request("resources/read", {"uri": "lib://broken"})
+    assert "give this request id to the operator" in crash.jsonrpc_error["message"]
+    assert "genuine bug" not in json.dumps(crash.body) and "Traceback" not in json.dumps(crash.body)
+    errors = [r for r in _logged(caplog) if r.levelno >= logging.WARNING]
+    assert [(r.name, r.levelname) for r in errors] == [("plughost.plugins.lib", "ERROR")]
+    assert errors[0].exc_info and "a genuine bug" in str(errors[0].exc_info[1])
 
 
 def test_reads_and_prompts_spend_the_plugins_rate_limit(guarded):

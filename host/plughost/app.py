@@ -47,6 +47,7 @@ from plughost.edge.origin import (
 from plughost.edge.recorder import CallRecorder
 from plughost.ops.logs import RequestLog
 from plughost.ops.metrics import Metrics
+from plughost.ops.refusal_logs import quiet_refusals
 from plughost.ops.tracing import TraceEdge, Tracing
 from plughost.policy.call_policy import CallPolicy
 from plughost.policy.guardrails import Guardrails
@@ -70,6 +71,7 @@ def build(
     times the issuer's key cache (tests of its intervals advance their own); ``one_process``
     is False in each of several worker processes."""
     check_dev_exposure(settings, bind_host)
+    quiet_refusals()
     tracing = tracing or Tracing.from_environment()
     base = public_url(settings, bind_host, port)
     report = load_plugins(settings)

@@ -19,6 +19,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from plughost.ops.refusal_logs import quiet_refusals
+
 request_id: ContextVar[str | None] = ContextVar("plughost_request_id", default=None)
 #: The request's trace id, once it is traced (`plughost.ops.tracing`): on its log lines too.
 trace_id: ContextVar[str | None] = ContextVar("plughost_trace_id", default=None)
@@ -59,7 +61,8 @@ class JsonFormatter(logging.Formatter):
 
 
 def configure_logging(level: str = "info", fmt: str = "json") -> None:
-    """Route every logger (ours, FastMCP's, uvicorn's) through one handler on stderr."""
+    """Route every logger (ours, FastMCP's, uvicorn's) through one handler on stderr, FastMCP's
+    lines for refusals at INFO (`plughost.ops.refusal_logs`)."""
     handler = logging.StreamHandler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
@@ -72,6 +75,7 @@ def configure_logging(level: str = "info", fmt: str = "json") -> None:
         logger = logging.getLogger(name)
         logger.handlers[:] = []
         logger.propagate = True
+    quiet_refusals()
 
 
 class RequestLog:

@@ -92,7 +92,11 @@ class PolicyMiddleware(Middleware):
                 message = context.message.model_copy(update={"arguments": changed})
                 return await call_next(context.copy(message=message))
 
-            return await self.policy.execute(record, sent, call)
+            result = await self.policy.execute(record, sent, call)
+            if kind != "tool" and record.verdict is not None:
+                # A guardrail refused a read or a prompt: its error (a tool's is its result).
+                raise _REFUSAL_ERRORS[kind](f"{name}: {record.verdict.detail}")
+            return result
 
     @contextmanager
     def _record(self, kind: Kind) -> Iterator[CallRecord]:
