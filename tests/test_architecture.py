@@ -75,25 +75,57 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def imports(path: Path) -> set[str]:
-    """Every plughost module ``path`` imports: at the top, in functions, under TYPE_CHECKING."""
+def imports(path: Path, *, include_type_checking: bool = True) -> set[str]:
+    """Every plughost module ``path`` imports: at the top, in functions, and (unless
+    ``include_type_checking`` is False) under ``if TYPE_CHECKING:``. ``from plughost.core
+    import mounts`` is an import of the module ``plughost.core.mounts``, not only of its
+    package."""
     found = set()
     package = module_name(path) if path.name == "__init__.py" else module_name(path.parent)
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    skipped = set() if include_type_checking else _type_checking_nodes(tree)
+    for node in ast.walk(tree):
+        if node in skipped:
+            continue
         if isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1])
                 base = f"{base}.{node.module}" if node.module else base
             if base == "plughost" or base.startswith("plughost."):
-                found.add(base)
+                found.update(_imported_module(base, alias.name) for alias in node.names)
         elif isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "plughost")
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    return {module_name(p): imports(p) for p in PACKAGE.rglob("*.py")}
+def _imported_module(base: str, name: str) -> str:
+    """``name`` from ``base``: the module ``base.name`` when there is one, else ``base``."""
+    candidate = PACKAGE.parent.joinpath(*base.split("."), name)
+    if candidate.with_suffix(".py").is_file() or (candidate / "__init__.py").is_file():
+        return f"{base}.{name}"
+    return base
+
+
+def _type_checking_nodes(tree: ast.Module) -> set[ast.AST]:
+    """The nodes under ``if TYPE_CHECKING:``: imports for the type checker, never run."""
+    found: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in {
+            getattr(node.test, "id", None),
+            getattr(node.test, "attr", None),
+        }:
+            for statement in node.body:
+                found.update(ast.walk(statement))
+    return found
+
+
+def import_graph(*, include_type_checking: bool = True) -> dict[str, set[str]]:
+    """Module -> the plughost modules it imports (``include_type_checking=False``: those run)."""
+    return {
+        module_name(p): imports(p, include_type_checking=include_type_checking)
+        for p in PACKAGE.rglob("*.py")
+    }
 
 
 def test_no_import_runs_back_up_the_layers() -> None:
@@ -107,7 +139,9 @@ def test_no_import_runs_back_up_the_layers() -> None:
 
 
 def test_no_module_imports_itself_round_a_circle() -> None:
-    graph = import_graph()
+    """Imports that run (at the top or in a function) never go round a circle; an import
+    under ``TYPE_CHECKING`` is never run, so it may close one (the layer order still binds it)."""
+    graph = import_graph(include_type_checking=False)
     modules = set(graph)
 
     def resolve(target: str) -> str | None:
@@ -139,3 +173,14 @@ def test_the_layer_check_sees_an_upward_import() -> None:
     graph = import_graph()
     assert "plughost.core.callrecord" in graph["plughost.policy.call_policy"]
     assert layer_of("plughost.edge.gate") > layer_of("plughost.policy.call_policy")
+
+
+def test_the_circle_check_sees_package_level_imports_and_not_typing_only_ones() -> None:
+    """``from plughost.core import mounts`` names the module; ``mounts`` imports the host only
+    for its type checker."""
+    assert "plughost.core.mounts" in import_graph(include_type_checking=False)["plughost.core.host"]
+    assert "plughost.core.host" in import_graph()["plughost.core.mounts"]
+    assert (
+        "plughost.core.host"
+        not in import_graph(include_type_checking=False)["plughost.core.mounts"]
+    )
