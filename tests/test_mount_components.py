@@ -29,7 +29,7 @@ STATION = "weather://weather/stations/{station}"
 NOTES = "weather://file//notes/today.txt"
 MOUNT: dict[str, Any] = {
     "scopes": SCOPES,
-    "tools": {"toggle_extra": ["weather:debug"], "forecast": ["weather:read"]},
+    "tools": {"toggle_extra": ["weather:debug"], "forecast": ["weather:read"], "extra": []},
     "resources": {
         "weather://stations/{station}": ["weather:read"],
         "weather://radar.png": ["weather:read"],
@@ -182,13 +182,18 @@ def test_every_use_is_audited_with_its_kind_name_and_outcome(live: LiveHost, aud
     }
 
 
-def test_a_refresh_adds_and_removes_the_upstreams_resources(live: LiveHost):
+def test_a_refresh_adds_and_removes_the_upstreams_resources_and_tools(live: LiveHost):
     client = live.client(["weather:read", "weather:debug"])
+    assert "weather_extra" not in client.tool_names()  # the list cache now keeps this answer
 
     def listed_after_toggle() -> bool:
         added = client.call("weather_toggle_extra").data["result"]
         deadline = time.monotonic() + 10
-        while ("weather://weather/extra" in _uris(client)) != added:
+        # The same tools/list each time: a cached answer that a refresh did not invalidate
+        # would be replayed for ever.
+        while ("weather://weather/extra" in _uris(client)) != added or (
+            "weather_extra" in client.tool_names()
+        ) != added:
             assert time.monotonic() < deadline, "the refresh did not follow the upstream"
             time.sleep(0.1)
         return bool(added)

@@ -4,7 +4,7 @@ Run as ``python weather.py`` it speaks MCP on stdio; ``python weather.py --http 
 streamable HTTP on 127.0.0.1:PORT at /mcp. It records what it was sent (the ``_meta`` the
 host forwards) so tests can read it back through the ``last_meta`` tool. Its resources,
 template and prompt (with completions) are mounted by `tests/test_mount_components.py`;
-``toggle_extra`` adds or removes a resource, to see a refresh follow.
+``toggle_extra`` adds or removes a resource and a tool, to see a refresh follow.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.resources import Resource
+from fastmcp.tools import Tool
 from fastmcp.server.dependencies import get_context, get_http_headers
 
 server = FastMCP(name="weather", version="1.4.2")
@@ -87,12 +88,15 @@ def radar() -> bytes:
 
 @server.tool
 def toggle_extra() -> bool:
-    """Add the resource weather://extra, or remove it when it is there; True when added."""
+    """Add the resource weather://extra and the tool ``extra``, or remove them when they are
+    there; True when added."""
     if _extra:
         server.local_provider.remove_resource("weather://extra")
+        server.local_provider.remove_tool("extra")
         _extra.clear()
     else:
         server.add_resource(Resource.from_function(lambda: "extra", uri="weather://extra"))
+        server.add_tool(Tool.from_function(lambda: "extra", name="extra"))
         _extra.append(True)
     return bool(_extra)
 

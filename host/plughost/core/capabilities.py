@@ -3,8 +3,12 @@
 FastMCP advertises every feature it has a handler for: logging, prompts, resources, list
 change notifications and the MCP Apps extension. A client that trusted a capability the host
 does not serve would wait for things that never come, so prompts, resources and completions
-are advertised only while some loaded plugin serves them, list changes never (the set of
-targets is fixed once the host serves). Logging is advertised: a tool's log messages reach a
+are advertised only while some plugin or mount serves them (read from the registry at each
+``initialize`` / ``server/discover``, so they follow a mount that is listed again), and list
+changes never: the set of targets does change when a mount is listed again, but a stateless
+host has no channel to push ``notifications/*/list_changed`` on, so clients list again when
+they need a fresh list (and the list cache, keyed on the registry's generation, answers it
+anew). Logging is advertised: a tool's log messages reach a
 client that reads its call's event stream (`plughost.core.call_stream`). FastMCP has no
 setting for this; its low-level server's `get_capabilities` is where both ``initialize`` and
 ``server/discover`` read them.
