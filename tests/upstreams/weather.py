@@ -17,8 +17,8 @@ from typing import Any
 from fastmcp import Context, FastMCP
 from fastmcp.exceptions import ResourceError, ToolError
 from fastmcp.resources import Resource
-from fastmcp.tools import Tool
 from fastmcp.server.dependencies import get_context, get_http_headers
+from fastmcp.tools import Tool
 
 server = FastMCP(name="weather", version="1.4.2")
 _seen: dict[str, Any] = {}

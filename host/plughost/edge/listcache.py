@@ -4,7 +4,8 @@ Listing goes through FastMCP and the MCP SDK in full each time: every tool conve
 validated and dumped again. With a thousand tools that takes tens of milliseconds of CPU, while
 the answer rarely changes: the tool set changes only when the registry's generation moves (a
 plugin withdrawn at start-up, a mount listed again), which is part of the key, and what a
-caller sees depends only on its scopes. So the first answer to a question is kept and replayed with the new request's id.
+caller sees depends only on its scopes. So the first answer to a question is kept and
+replayed with the new request's id.
 
 "The same question" is strict: the same granted scopes, the same JSON-RPC message apart from
 its id, and the same values of every header the transport reads (``Accept``, ``Content-Type``,
