@@ -158,6 +158,22 @@ def test_a_2026_07_28_client_cannot_sample(host):
     assert result_of(reply)["structuredContent"]["error"]["code"] == "sampling_unavailable"
 
 
+def test_an_isolated_plugin_cannot_sample_even_for_a_client_that_can(
+    plughost_factory, make_dist, monkeypatch
+):
+    """The worker's context has no relay to the client's model: ``can_sample`` is False and
+    ``sample`` raises `SamplingUnavailable`, for a client that would be sampled in-process."""
+    make_dist("acme-muse", TEST_PLUGINS / "sampling_muse.py", namespace="muse")
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))  # the worker finds it there too
+    host = plughost_factory(plugins=["muse"], settings={"isolation": {"muse": "process"}})
+    token, seen = host.token(SCOPES), []
+    title = session_call(host.mcp_url, token, replying("x", seen), "muse_title", {"topic": "frogs"})
+    assert title.structured_content == {"title": "Frogs", "sampled": False}
+    haiku = session_call(host.mcp_url, token, replying("x", seen), "muse_haiku", {"topic": "x"})
+    assert error_of(haiku)["code"] == "sampling_unavailable"
+    assert seen == []  # the client was never asked
+
+
 def test_no_reply_within_the_ask_timeout_ends_the_call_clearly(plughost_factory, make_dist):
     make_dist("acme-muse", TEST_PLUGINS / "sampling_muse.py", namespace="muse")
     host = plughost_factory(plugins=["muse"], settings={"ask_timeout_seconds": 0.2})
