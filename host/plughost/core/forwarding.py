@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import anyio
 from fastmcp.tools import Tool
-from fastmcp.tools.base import ToolResult
+from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 from mcp import types as mcp
 from opentelemetry import propagate
 
@@ -90,7 +90,7 @@ class Upstream(Protocol):
 
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
-    ) -> mcp.CallToolResult: ...
+    ) -> mcp.CallToolResult | mcp.InputRequiredResult: ...
 
     async def read_resource(self, uri: str, meta: Mapping[str, Any]) -> mcp.ReadResourceResult: ...
 
@@ -217,6 +217,8 @@ class ForwardedTool(Tool):
             record.end(Outcome.INVALID_INPUT if invalid else Outcome.TOOL_ERROR, "upstream error")
             code = "invalid_input" if invalid else "upstream_error"
             return error_result(code, f"{self.name}: {exc.message}")
+        if isinstance(answer, mcp.InputRequiredResult):  # a question ends this round
+            return InputRequiredToolResult(answer)
         result = ToolResult(
             content=answer.content,
             structured_content=answer.structured_content,
