@@ -143,11 +143,13 @@ def question_of(result: InputRequiredResult, before: Rounds) -> Ask:
     """
     state = _state(result.request_state)
     key = state.get("asked")
-    asked = result.input_requests.get(key) if isinstance(key, str) else None
-    if not isinstance(asked, ElicitRequest) or not isinstance(
-        asked.params, ElicitRequestFormParams
-    ):
+    asked = (result.input_requests or {}).get(key) if isinstance(key, str) else None
+    if not isinstance(key, str) or not isinstance(asked, ElicitRequest):
         raise ValueError("the result puts no question this host asked")
+    form = asked.params
+    if not isinstance(form, ElicitRequestFormParams):
+        raise ValueError("the result's question is not a form")
+    earlier = before.remembered
     kept = state.get("remember") or {}
-    added = {k: v for k, v in kept.items() if k not in before.remembered or before.remembered[k] != v}
-    return Ask(key, asked.params.message, dict(asked.params.requested_schema), added)
+    added = {k: v for k, v in kept.items() if k not in earlier or earlier[k] != v}
+    return Ask(key, form.message, dict(form.requested_schema), added)

@@ -7,7 +7,10 @@ messages on the pipe, each naming its call by the id of the host's ``tools/call`
 reads its stream, `UPDATES_META`), ``token_for`` as a request the host answers with the
 downstream token alone: the caller's token never comes to the worker. The host relays them
 into that call (`plughost.core.isolation.relay`) and refuses any id that is not one of this
-worker's calls in flight. Plugin code does not change between the two.
+worker's calls in flight. A question (``ctx.ask``) is a request the host asks on the call's
+stream (`ASKS_META`); for a 2026-07-28 client the host sends the earlier rounds instead
+(`ROUNDS_META`, `EarlierRounds`) and the question goes back in the result (`ASKED_META`), for
+the host to seal. Plugin code does not change between the two.
 """
 
 from __future__ import annotations
