@@ -242,7 +242,12 @@ def _completer(served: ForwardedPrompt | ForwardedResourceTemplate) -> Forwarded
         argument: mcp.CompletionArgument, context: Mapping[str, str] | None
     ) -> list[str]:
         upstream = forward.upstream
-        got = await forward(lambda meta: upstream.complete(ref, argument, context, meta))
+        params = mcp.CompleteRequestParams(
+            ref=ref,
+            argument=argument,
+            context=mcp.CompletionContext(arguments=dict(context)) if context else None,
+        )
+        got = await forward(lambda meta: upstream.complete(params, meta))
         return [str(value) for value in got.completion.values[:MAX_VALUES]]
 
     return complete

@@ -99,11 +99,7 @@ class Upstream(Protocol):
     ) -> mcp.GetPromptResult: ...
 
     async def complete(
-        self,
-        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
-        argument: mcp.CompletionArgument,
-        context: Mapping[str, str] | None,
-        meta: Mapping[str, Any],
+        self, params: mcp.CompleteRequestParams, meta: Mapping[str, Any]
     ) -> mcp.CompleteResult: ...
 
 
