@@ -43,6 +43,7 @@ from plughost.core.isolation.host_link import (
     host_call,
 )
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
+from plughost.core.isolation.pipe import message_of
 from plughost.core.isolation.worker_components import AnswerError, ComponentAnswers
 from plughost.core.wire_results import error_call_result, wire_result
 from plughost.ops.audit import Outcome
@@ -89,12 +90,8 @@ class WorkerServer:
             tasks.cancel_scope.cancel()
 
     def _receive(self, line: bytes, tasks: TaskGroup) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            log.warning("the host sent a line that is not JSON; ignored")
-            return
-        if not isinstance(message, dict):
+        message = message_of(line, "the host", log)
+        if message is None:
             return
         method, params = message.get("method"), message.get("params") or {}
         if "method" not in message:

@@ -82,19 +82,10 @@ class WorkerUpstream:
         return mcp.GetPromptResult.model_validate(await self._settled("prompts/get", params, meta))
 
     async def complete(
-        self,
-        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
-        argument: mcp.CompletionArgument,
-        context: Mapping[str, str] | None,
-        meta: Mapping[str, Any],
+        self, params: mcp.CompleteRequestParams, meta: Mapping[str, Any]
     ) -> mcp.CompleteResult:
-        params: dict[str, Any] = {
-            "ref": ref.model_dump(by_alias=True, mode="json", exclude_none=True),
-            "argument": argument.model_dump(by_alias=True, mode="json"),
-        }
-        if context:
-            params["context"] = {"arguments": dict(context)}
-        result = await self._settled("completion/complete", params, meta)
+        sent = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        result = await self._settled("completion/complete", sent, meta)
         return mcp.CompleteResult.model_validate(result)
 
     async def _settled(
