@@ -1,5 +1,6 @@
 """Asking the user mid-call, over real HTTP: MCP 2026-07-28's multi-round-trip flow with a sealed
-request state every replica can open, and the argument-only fallback for older clients."""
+request state every replica can open, and the argument-only fallback for older clients; the
+plugin in the host's process and in a worker of its own, asked the same way."""
 
 from __future__ import annotations
 
@@ -23,10 +24,22 @@ SCOPES = ["ship:go"]
 CAN_ELICIT = {"elicitation": {"form": {}}}
 
 
-@pytest.fixture
-def host(plughost_factory, make_dist):
+MODES = ["in-process", "isolated"]
+
+
+def ship_settings(mode: str, make_dist: Any, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """The ship plugin installed, and the settings that serve it in ``mode``."""
     make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
-    return plughost_factory(plugins=["ship"])
+    if mode == "in-process":
+        return {}
+    monkeypatch.setenv("PYTHONPATH", str(make_dist.root))  # the worker finds it there too
+    return {"isolation": {"ship": "process"}}
+
+
+@pytest.fixture(params=MODES)
+def host(request, plughost_factory, make_dist, monkeypatch: pytest.MonkeyPatch):
+    settings = ship_settings(request.param, make_dist, monkeypatch)
+    return plughost_factory(plugins=["ship"], settings=settings)
 
 
 def call(
@@ -227,12 +240,15 @@ def test_neither_the_state_nor_the_answers_are_logged(host, caplog):
     assert "moon-7" not in logged
 
 
-def test_the_state_one_replica_sealed_another_opens(plughost_factory, make_dist, tmp_path):
+@pytest.mark.parametrize("mode", MODES)
+def test_the_state_one_replica_sealed_another_opens(
+    plughost_factory, make_dist, tmp_path, monkeypatch, mode
+):
     """Two hosts on one database (and one data directory: the dev issuer's keys) are two
     replicas behind a load balancer: the question is asked by one, answered to the other."""
-    make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
+    settings = ship_settings(mode, make_dist, monkeypatch)
     first, second = free_port(), free_port()
-    settings = {"auth": {"public_url": f"http://127.0.0.1:{first}"}}
+    settings["auth"] = {"public_url": f"http://127.0.0.1:{first}"}
     a = plughost_factory(plugins=["ship"], data_dir=tmp_path, port=first, settings=settings)
     b = plughost_factory(plugins=["ship"], data_dir=tmp_path, port=second, settings=settings)
     token = a.token(SCOPES)
@@ -276,12 +292,14 @@ def test_a_tool_that_cannot_ask_says_so_without_a_fallback(host):
     }
 
 
-def test_each_round_is_audited_and_a_refused_state_too(plughost_factory, make_dist, tmp_path):
-    make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
+@pytest.mark.parametrize("mode", MODES)
+def test_each_round_is_audited_and_a_refused_state_too(
+    plughost_factory, make_dist, tmp_path, monkeypatch, mode
+):
+    settings = ship_settings(mode, make_dist, monkeypatch)
     trail = tmp_path / "audit.jsonl"
-    host = plughost_factory(
-        plugins=["ship"], settings={"audit": {"sink": "file", "file": str(trail)}}
-    )
+    settings["audit"] = {"sink": "file", "file": str(trail)}
+    host = plughost_factory(plugins=["ship"], settings=settings)
     token = host.token(SCOPES)
     _, state = asked(call(host.mcp_url, token, "ship_ship", {"target": "moon"}))
     yes = {"confirm": {"action": "accept", "content": {}}}

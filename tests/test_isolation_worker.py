@@ -5,7 +5,8 @@ worker: the caller and tenant reach its code; a scope it asks for while running 
 403 naming it; ``token_for`` gets a downstream token for the caller, exchanged by the host (a
 downstream API verifies it), or the same typed refusal as in-process; a message naming a call
 that is not the worker's own in flight is refused; ``ctx.ask`` for a client that cannot answer
-gives its fallback (asking on the stream: tests/test_stream_asking.py, isolated too); a
+gives its fallback, and a 2026-07-28 client is asked in rounds the host seals (asking on the
+stream: tests/test_stream_asking.py; the rounds: tests/test_elicitation.py, isolated too); a
 plugin that declares guardrail hooks is not served isolated and the report says why; and a
 worker will not start by hand.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -76,6 +78,16 @@ def confirm_quickly(ctx: ToolContext) -> str | Ask:
     if answer is None:
         return ctx.ask("go", "Go ahead?", fallback="call again with confirm=true")
     return "went" if answer.accepted else "stayed"
+
+
+@plugin.tool(scopes=["iso:read"])
+def where(ctx: ToolContext) -> dict:
+    "Asks the user, remembering which process asked."
+    import os
+
+    if ctx.answer("go") is None:
+        return ctx.ask("go", "Go ahead?", remember={"asked_in": os.getpid(), "by": "worker"})
+    return {"asked_in": ctx.remembered["asked_in"], "pid": os.getpid()}
 
 
 @plugin.tool(scopes=["iso:read"])
@@ -216,11 +228,24 @@ def test_the_wait_for_an_answer_is_not_the_isolated_tools_time(isolated):
     assert result.content[0].text == "went"
 
 
-def test_a_2026_07_28_client_gets_the_fallback_from_an_isolated_plugin(isolated):
+def test_a_2026_07_28_client_is_asked_in_rounds_by_an_isolated_plugin(isolated):
+    """The worker's question ends the round; the host seals it, bound to its caller; the
+    answered round runs in the worker again, with what the tool remembered."""
     token = isolated.token(["iso:read"])
-    result = result_of(modern_call(isolated.mcp_url, token, "iso_confirm", {}))
-    assert result["isError"] is True
-    assert "call again with confirm=true" in result["content"][0]["text"]
+    first = result_of(modern_call(isolated.mcp_url, token, "iso_where", {}))
+    assert first["resultType"] == "input_required", first
+    assert first["inputRequests"]["go"]["params"]["message"] == "Go ahead?"
+    state = first["requestState"]
+    assert "worker" not in state  # what the tool remembered is sealed by the host
+    yes = {"go": {"action": "accept", "content": {}}}
+    someone = isolated.token(["iso:read"], subject="mallory")
+    stolen = modern_call(isolated.mcp_url, someone, "iso_where", {}, state=state, answers=yes)
+    assert stolen.status_code == 400
+    done = result_of(
+        modern_call(isolated.mcp_url, token, "iso_where", {}, state=state, answers=yes)
+    )
+    asked_in, answered_in = done["structuredContent"]["asked_in"], done["structuredContent"]["pid"]
+    assert asked_in == answered_in != os.getpid()  # the worker, in both rounds
 
 
 def test_a_plugin_with_guardrail_hooks_is_not_served_isolated(isolated):

@@ -17,7 +17,7 @@ import asyncio
 import functools
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -119,14 +119,7 @@ def build_tool(
             idempotent_hint=hints["idempotentHint"],
             open_world_hint=hints["openWorldHint"],
         ),
-        meta={
-            META_KEY: {
-                "plugin": entry.plugin,
-                "version": entry.plugin_version,
-                "scopes": list(entry.scopes),
-                "conditional_scopes": dict(entry.conditional_scopes),
-            }
-        },
+        meta=target_meta(entry, {"conditional_scopes": dict(entry.conditional_scopes)}),
     )
     # The dialect, declared: a client never has to guess how to read $defs, $ref or "anyOf".
     schema = {"$schema": JSON_SCHEMA_DIALECT, **tool.parameters}
@@ -135,6 +128,14 @@ def build_tool(
     )
     convert = functools.partial(shape.convert, convert=served.convert_result)
     return served
+
+
+def target_meta(entry: RegisteredTarget, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The ``_meta`` a served tool, prompt or resource is listed with: who serves it and the
+    scopes it needs, under ``plughost`` (then ``extra``), the same for every kind and origin
+    so agents and the console read one shape."""
+    served = {"plugin": entry.plugin, "version": entry.plugin_version, "scopes": list(entry.scopes)}
+    return {META_KEY: {**served, **(extra or {})}}
 
 
 def agent_signature(fn: Callable[..., Any], what: str) -> tuple[list[inspect.Parameter], Any]:

@@ -131,3 +131,25 @@ def input_required(ask: Ask, rounds: Rounds) -> InputRequiredResult:
         input_requests={ask.key: ElicitRequest(params=form)},
         request_state=json.dumps(state, separators=(",", ":")),
     )
+
+
+def question_of(result: InputRequiredResult, before: Rounds) -> Ask:
+    """The question `input_required` put in ``result`` (made from ``before``), read back.
+
+    A worker's tool ends its round this way; the worker hands only the question to its host,
+    which seals the round from its own record of the earlier ones (`input_required` again), so
+    a worker never writes the answers a sealed state carries. What the tool remembered comes
+    back as what this round added to ``before``: merged again, the state is the same.
+    """
+    state = _state(result.request_state)
+    key = state.get("asked")
+    asked = (result.input_requests or {}).get(key) if isinstance(key, str) else None
+    if not isinstance(key, str) or not isinstance(asked, ElicitRequest):
+        raise ValueError("the result puts no question this host asked")
+    form = asked.params
+    if not isinstance(form, ElicitRequestFormParams):
+        raise ValueError("the result's question is not a form")
+    earlier = before.remembered
+    kept = state.get("remember") or {}
+    added = {k: v for k, v in kept.items() if k not in earlier or earlier[k] != v}
+    return Ask(key, form.message, dict(form.requested_schema), added)

@@ -22,7 +22,7 @@ from fastmcp.prompts import Prompt
 from fastmcp.resources import Resource, ResourceContent, ResourceResult, ResourceTemplate
 from pydantic import TypeAdapter, ValidationError
 
-from plughost.core.adapter import META_KEY, Convert, Invoker, agent_signature
+from plughost.core.adapter import Convert, Invoker, agent_signature, target_meta
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.registry import RegisteredTarget
 from plughost.core.rich_results import to_block
@@ -82,7 +82,7 @@ def build_resource(
         "title": spec.title,
         "description": spec.description or _first_paragraph(spec.fn),
         "mime_type": spec.mime_type,
-        "meta": _meta(entry),
+        "meta": target_meta(entry),
     }
     if spec.is_template:
         return ResourceTemplate.from_function(read, uri_template=entry.name, **common)
@@ -112,7 +112,7 @@ def build_prompt(spec: PromptSpec, entry: RegisteredTarget, invoke: ComponentInv
         name=entry.name,
         title=spec.title,
         description=spec.description or _first_paragraph(spec.fn),
-        meta=_meta(entry),
+        meta=target_meta(entry),
     )
 
 
@@ -183,11 +183,6 @@ def _messages(value: Any) -> Any:
         else PromptMessage(to_block(item))
         for item in value
     ]
-
-
-def _meta(entry: RegisteredTarget) -> dict[str, Any]:
-    scopes = list(entry.scopes)
-    return {META_KEY: {"plugin": entry.plugin, "version": entry.plugin_version, "scopes": scopes}}
 
 
 def _first_paragraph(fn: Callable[..., Any]) -> str | None:

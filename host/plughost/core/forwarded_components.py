@@ -33,7 +33,7 @@ from fastmcp.prompts.base import PromptArgument
 from fastmcp.resources import Resource, ResourceContent, ResourceResult, ResourceTemplate
 from mcp import types as mcp
 
-from plughost.core.adapter import META_KEY
+from plughost.core.adapter import target_meta
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.completions import MAX_VALUES, Completions, Forwarded
 from plughost.core.forwarding import (
@@ -219,14 +219,7 @@ class ForwardedSet:
                 completions.forward(entry.kind, entry.name, _completer(served))
 
     def _meta(self, entry: RegisteredTarget) -> dict[str, Any]:
-        return {
-            META_KEY: {
-                "plugin": entry.plugin,
-                "version": entry.plugin_version,
-                "scopes": list(entry.scopes),
-                **self.meta,
-            }
-        }
+        return target_meta(entry, self.meta)
 
 
 def _completer(served: ForwardedPrompt | ForwardedResourceTemplate) -> Forwarded:
@@ -242,7 +235,12 @@ def _completer(served: ForwardedPrompt | ForwardedResourceTemplate) -> Forwarded
         argument: mcp.CompletionArgument, context: Mapping[str, str] | None
     ) -> list[str]:
         upstream = forward.upstream
-        got = await forward(lambda meta: upstream.complete(ref, argument, context, meta))
+        params = mcp.CompleteRequestParams(
+            ref=ref,
+            argument=argument,
+            context=mcp.CompletionContext(arguments=dict(context)) if context else None,
+        )
+        got = await forward(lambda meta: upstream.complete(params, meta))
         return [str(value) for value in got.completion.values[:MAX_VALUES]]
 
     return complete

@@ -37,11 +37,11 @@ from typing import Any, Protocol
 
 import anyio
 from fastmcp.tools import Tool
-from fastmcp.tools.base import ToolResult
+from fastmcp.tools.base import InputRequiredToolResult, ToolResult
 from mcp import types as mcp
 from opentelemetry import propagate
 
-from plughost.core.adapter import META_KEY, error_result
+from plughost.core.adapter import error_result, target_meta
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.registry import RegisteredTarget
 from plughost.core.rich_results import result_size
@@ -90,7 +90,7 @@ class Upstream(Protocol):
 
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
-    ) -> mcp.CallToolResult: ...
+    ) -> mcp.CallToolResult | mcp.InputRequiredResult: ...
 
     async def read_resource(self, uri: str, meta: Mapping[str, Any]) -> mcp.ReadResourceResult: ...
 
@@ -99,11 +99,7 @@ class Upstream(Protocol):
     ) -> mcp.GetPromptResult: ...
 
     async def complete(
-        self,
-        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
-        argument: mcp.CompletionArgument,
-        context: Mapping[str, str] | None,
-        meta: Mapping[str, Any],
+        self, params: mcp.CompleteRequestParams, meta: Mapping[str, Any]
     ) -> mcp.CompleteResult: ...
 
 
@@ -169,15 +165,7 @@ class ForwardedTool(Tool):
             parameters=dict(listed.input_schema),
             output_schema=admit_errors(listed.output_schema),
             annotations=listed.annotations,
-            meta={
-                META_KEY: {
-                    "plugin": entry.plugin,
-                    "version": entry.plugin_version,
-                    "scopes": list(entry.scopes),
-                    "conditional_scopes": {},
-                    **(meta or {}),
-                }
-            },
+            meta=target_meta(entry, {"conditional_scopes": {}, **(meta or {})}),
         )
         tool._upstream, tool._upstream_name, tool._entry = upstream, listed.name, entry
         tool._deadline, tool._max_result_bytes = deadline, max_result_bytes
@@ -217,6 +205,8 @@ class ForwardedTool(Tool):
             record.end(Outcome.INVALID_INPUT if invalid else Outcome.TOOL_ERROR, "upstream error")
             code = "invalid_input" if invalid else "upstream_error"
             return error_result(code, f"{self.name}: {exc.message}")
+        if isinstance(answer, mcp.InputRequiredResult):  # a question ends this round
+            return InputRequiredToolResult(answer)
         result = ToolResult(
             content=answer.content,
             structured_content=answer.structured_content,

@@ -1,10 +1,10 @@
-"""A mounted server's resources, resource templates and prompts, as the host serves them.
+"""Which of a mounted server's tools, resources, resource templates and prompts the host serves.
 
-Like its tools (`plughost.core.mounts.select_tools`), each is served only when the operator
-declared the scopes it needs (``resources`` by upstream URI or URI template, ``prompts`` by
-upstream name, else ``default_scopes``), under the mount's namespace:
+Each is served only when the operator declared the scopes it needs (``tools`` and ``prompts``
+by upstream name, ``resources`` by upstream URI or URI template, else ``default_scopes``),
+under the mount's namespace; one rule (`_declared`) chooses every kind:
 
-- a prompt ``brief`` is ``<namespace>_brief``, as a plugin's prompt is;
+- a tool or a prompt ``brief`` is ``<namespace>_brief``, as a plugin's is;
 - a resource ``scheme://rest`` is ``<namespace>://scheme/rest``: the namespace is the scheme,
   as for a plugin's resources (``<namespace>://<path>``), and the upstream's scheme the first
   path segment, so two upstream schemes never collide and the mapping goes back exactly
@@ -14,7 +14,8 @@ upstream name, else ``default_scopes``), under the mount's namespace:
 from __future__ import annotations
 
 import re
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
+from typing import TypeVar
 
 from mcp import types as mcp
 
@@ -25,6 +26,8 @@ from plughost.core.registry import Kind, RegisteredTarget
 from plughost.core.upstream import Listing
 from plughost.errors import ScopeError
 from plughost.settings import MountSettings
+
+T = TypeVar("T")
 
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
@@ -46,6 +49,22 @@ def remote_uri(namespace: str, uri: str) -> str:
     return f"{scheme}://{rest}"
 
 
+def select_tools(
+    namespace: str, settings: MountSettings, listing: Listing
+) -> tuple[list[tuple[mcp.Tool, RegisteredTarget]], dict[str, str]]:
+    """Which listed tools are served (with their registry entries), and which not and why."""
+    skipped: dict[str, str] = {}
+    served = _declared(
+        ((t.name, t) for t in listing.tools),
+        settings.tools,
+        settings.default_scopes,
+        lambda remote, scopes: check_tool(namespace, remote, scopes, settings.scopes),
+        skipped,
+    )
+    chosen = [(t, _entry(namespace, name, scopes, listing, "tool")) for t, name, scopes in served]
+    return chosen, skipped
+
+
 def select_components(
     namespace: str,
     settings: MountSettings,
@@ -62,32 +81,49 @@ def select_components(
         *((str(r.uri), r) for r in listing.resources),
         *((t.uri_template, t) for t in listing.templates),
     ]
-    for uri, listed in resources:
-        scopes = settings.resources.get(uri, settings.default_scopes)
-        if scopes is None:
-            skipped[uri] = "no scopes declared for it"
-            continue
-        try:
-            name = public_uri(namespace, uri)
-        except ScopeError as exc:
-            skipped[uri] = str(exc)
-            continue
+    for listed, name, scopes in _declared(
+        resources,
+        settings.resources,
+        settings.default_scopes,
+        lambda remote, _scopes: public_uri(namespace, remote),
+        skipped,
+    ):
         forwarded.resource(listed, _entry(namespace, name, scopes, listing, "resource"), deadline)
-    for prompt in listing.prompts:
-        scopes = settings.prompts.get(prompt.name, settings.default_scopes)
-        if scopes is None:
-            skipped[prompt.name] = "no scopes declared for it"
-            continue
-        try:
-            name = check_tool(namespace, prompt.name, scopes, settings.scopes)
-        except ScopeError as exc:
-            skipped[prompt.name] = str(exc)
-            continue
+    for prompt, name, scopes in _declared(
+        ((p.name, p) for p in listing.prompts),
+        settings.prompts,
+        settings.default_scopes,
+        lambda remote, scopes: check_tool(namespace, remote, scopes, settings.scopes),
+        skipped,
+    ):
         if name in tools:
             skipped[prompt.name] = f"{name} is the name of a tool it serves"
             continue
         forwarded.prompt(prompt, _entry(namespace, name, scopes, listing, "prompt"), deadline)
     return skipped
+
+
+def _declared(
+    listed: Iterable[tuple[str, T]],
+    declared: Mapping[str, list[str]],
+    default: list[str] | None,
+    public: Callable[[str, list[str]], str],
+    skipped: dict[str, str],
+) -> Iterator[tuple[T, str, list[str]]]:
+    """Each listed target (by its upstream name) the operator declared scopes for, with its
+    public name (``public`` raises `ScopeError` for one the host cannot serve) and scopes;
+    every other one into ``skipped`` with why, so each kind is chosen by the same rule."""
+    for remote, target in listed:
+        scopes = declared.get(remote, default)
+        if scopes is None:
+            skipped[remote] = "no scopes declared for it"
+            continue
+        try:
+            name = public(remote, scopes)
+        except ScopeError as exc:
+            skipped[remote] = str(exc)
+            continue
+        yield target, name, scopes
 
 
 def _entry(

@@ -30,14 +30,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from mcp import types as mcp
-
 from plughost.core.callrecord import current_call
 from plughost.core.forwarded_components import ForwardedSet
 from plughost.core.forwarding import ForwardedTool, Upstream, UpstreamError, UpstreamUnavailable
 from plughost.core.lifecycle import unserve
-from plughost.core.mount_components import remote_uri, select_components
-from plughost.core.naming import check_namespace, check_tool, check_vocabulary
+from plughost.core.mount_components import remote_uri, select_components, select_tools
+from plughost.core.naming import check_namespace, check_vocabulary
 from plughost.core.registry import RegisteredTarget
 from plughost.core.upstream import (
     CallHeaders,
@@ -173,28 +171,6 @@ class Mount:
             )
             for listed, entry in chosen
         ]
-
-
-def select_tools(
-    namespace: str, settings: MountSettings, listing: Listing
-) -> tuple[list[tuple[mcp.Tool, RegisteredTarget]], dict[str, str]]:
-    """Which listed tools are served (with their registry entries), and which not and why."""
-    chosen, skipped = [], {}
-    for listed in listing.tools:
-        scopes = settings.tools.get(listed.name, settings.default_scopes)
-        if scopes is None:
-            skipped[listed.name] = "no scopes declared for it"
-            continue
-        try:
-            name = check_tool(namespace, listed.name, scopes, settings.scopes)
-        except ScopeError as exc:
-            skipped[listed.name] = str(exc)
-            continue
-        entry = RegisteredTarget(
-            name=name, plugin=namespace, plugin_version=listing.server_version, scopes=tuple(scopes)
-        )
-        chosen.append((listed, entry))
-    return chosen, skipped
 
 
 def forwarded_set(namespace: str, upstream: Upstream, listing: Listing) -> ForwardedSet:

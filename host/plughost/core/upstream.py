@@ -155,19 +155,10 @@ class UpstreamClient:
         return await self._request(lambda s: s.get_prompt(name, dict(arguments), meta=_meta(meta)))
 
     async def complete(
-        self,
-        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
-        argument: mcp.CompletionArgument,
-        context: Mapping[str, str] | None,
-        meta: Mapping[str, Any],
+        self, params: mcp.CompleteRequestParams, meta: Mapping[str, Any]
     ) -> mcp.CompleteResult:
-        params = mcp.CompleteRequestParams(
-            ref=ref,
-            argument=argument,
-            context=mcp.CompletionContext(arguments=dict(context)) if context else None,
-            _meta=_meta(meta),  # type: ignore[call-arg]
-        )
-        request = mcp.CompleteRequest(params=params)
+        sent = params.model_copy(update={"meta": _meta(meta)})
+        request = mcp.CompleteRequest(params=sent)
         return await self._request(lambda s: s.send_request(request, mcp.CompleteResult))
 
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]]) -> T:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Generic, Literal, TypeAlias, TypeVar
+from typing import ClassVar, Generic, Literal, TypeAlias, TypeVar
 
 #: ``type/subtype`` and optional parameters (RFC 6838 names, as MCP clients compare them).
 _MIME = re.compile(
@@ -50,28 +50,33 @@ def _uri(owner: str, uri: object) -> None:
 
 
 @dataclass(frozen=True)
-class Image:
-    """An image: its bytes and MIME type (``image/png``, ``image/jpeg``...), both required
-    because clients decide from the type how to show it."""
+class _Media:
+    """Raw bytes and a MIME type of one family (``_family``), as an image and a sound are;
+    checked the same way for both."""
 
     data: bytes
     mime_type: str
+    _family: ClassVar[str]
 
     def __post_init__(self) -> None:
-        _raw_bytes("Image", self.data)
-        _mime_type("Image", self.mime_type, "image")
+        owner = type(self).__name__
+        _raw_bytes(owner, self.data)
+        _mime_type(owner, self.mime_type, self._family)
 
 
 @dataclass(frozen=True)
-class Audio:
+class Image(_Media):
+    """An image: its bytes and MIME type (``image/png``, ``image/jpeg``...), both required
+    because clients decide from the type how to show it."""
+
+    _family: ClassVar[str] = "image"
+
+
+@dataclass(frozen=True)
+class Audio(_Media):
     """A sound: its bytes and MIME type (``audio/wav``, ``audio/mpeg``...), both required."""
 
-    data: bytes
-    mime_type: str
-
-    def __post_init__(self) -> None:
-        _raw_bytes("Audio", self.data)
-        _mime_type("Audio", self.mime_type, "audio")
+    _family: ClassVar[str] = "audio"
 
 
 @dataclass(frozen=True)

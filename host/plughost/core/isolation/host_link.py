@@ -7,7 +7,10 @@ messages on the pipe, each naming its call by the id of the host's ``tools/call`
 reads its stream, `UPDATES_META`), ``token_for`` as a request the host answers with the
 downstream token alone: the caller's token never comes to the worker. The host relays them
 into that call (`plughost.core.isolation.relay`) and refuses any id that is not one of this
-worker's calls in flight. Plugin code does not change between the two.
+worker's calls in flight. A question (``ctx.ask``) is a request the host asks on the call's
+stream (`ASKS_META`); for a 2026-07-28 client the host sends the earlier rounds instead
+(`ROUNDS_META`, `EarlierRounds`) and the question goes back in the result (`ASKED_META`), for
+the host to seal. Plugin code does not change between the two.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from pydantic import SecretStr, ValidationError
 
 from plughost.core.plugin_loop import run_on
 from plughost.sdk.credentials import DownstreamToken, TokenSource
-from plughost.sdk.elicitation import Ask, Rounds, SamplingUnavailable
+from plughost.sdk.elicitation import (
+    Ask,
+    InputUnavailable,
+    Rounds,
+    SamplingUnavailable,
+    make_ask,
+)
 from plughost.sdk.errors import (
     TokenExchangeDenied,
     TokenExchangeError,
@@ -40,6 +49,12 @@ ASK = "plughost/ask"
 UPDATES_META = "plughost/updates"
 #: In a forwarded call's ``_meta``: the host can ask the call's user on its stream.
 ASKS_META = "plughost/asks"
+#: In a forwarded call's ``_meta``: its client answers questions in rounds (MCP 2026-07-28),
+#: and what its earlier rounds said (``{"answers": {...}, "remembered": {...}}``).
+ROUNDS_META = "plughost/rounds"
+#: In a tool result's ``_meta``: the question that ends this round (`ask_wire`), which the
+#: host seals into the ``input_required`` result its client gets.
+ASKED_META = "plughost/asked"
 #: The JSON-RPC error code of a refusal the tool gets as a typed error (a token exchange
 #: refused, a question unanswered); its ``data`` is the error (`ToolError.to_dict`).
 REFUSED = -32001
@@ -80,11 +95,15 @@ class HostLink:
         wanted = isinstance(meta, Mapping) and meta.get(UPDATES_META) is True
         return LinkedUpdates(self, host_call.get()) if wanted else None
 
-    def questions(self, meta: Any) -> LinkedQuestions | None:
+    def questions(self, meta: Any) -> LinkedQuestions | EarlierRounds | None:
         """Where the current call's questions go: to the host, when it can ask its user on the
-        call's stream (it says so in ``meta``); else the tool cannot ask (its fallback)."""
-        wanted = isinstance(meta, Mapping) and meta.get(ASKS_META) is True
-        return LinkedQuestions(self, host_call.get()) if wanted else None
+        call's stream, or back to it ending the round, when its client answers in rounds (it
+        says which in ``meta``); else the tool cannot ask (its fallback)."""
+        found = meta if isinstance(meta, Mapping) else {}
+        if found.get(ASKS_META) is True:
+            return LinkedQuestions(self, host_call.get())
+        rounds = found.get(ROUNDS_META)
+        return EarlierRounds.of(rounds) if isinstance(rounds, Mapping) else None
 
     def source(self, plugin: str, subject: SecretStr | None) -> TokenSource:
         """The current call's downstream tokens, exchanged by the host (``subject`` is always
@@ -169,8 +188,7 @@ class LinkedQuestions:
         )
 
     async def put(self, ask: Ask) -> None:
-        asked = {"key": ask.key, "message": ask.message, "schema": ask.schema}
-        params = {CALL_PARAM: self.call, "ask": {**asked, "remember": ask.remember}}
+        params = {CALL_PARAM: self.call, "ask": ask_wire(ask)}
         reply = await self.link.request(ASK, params)
         error = _mapping(reply.get("error"))
         if error:
@@ -181,6 +199,66 @@ class LinkedQuestions:
         result = _mapping(reply.get("result"))
         self._answers = dict(_mapping(result.get("answers")))
         self._remembered = dict(_mapping(result.get("remembered")))
+
+
+class EarlierRounds:
+    """A 2026-07-28 call's questions in a worker: what the host said of the earlier rounds.
+
+    A question the function returns is not asked while the call waits (`can_ask` is False):
+    it ends the round, as in the host's process, and goes back to the host in the result
+    (`ASKED_META`), which seals the round itself. Sampling is not for 2026-07-28 clients.
+    """
+
+    can_ask, can_sample = False, False
+
+    def __init__(self, rounds: Rounds) -> None:
+        self._rounds = rounds
+
+    @classmethod
+    def of(cls, wire: Mapping[str, Any]) -> EarlierRounds:
+        """The rounds as the host wrote them in the call's ``_meta``."""
+        answers = _mapping(wire.get("answers"))
+        kept = {str(key): dict(_mapping(answer)) for key, answer in answers.items()}
+        remembered = dict(_mapping(wire.get("remembered")))
+        return cls(Rounds(can_ask=True, answers=kept, remembered=remembered))
+
+    def rounds(self) -> Rounds:
+        return self._rounds
+
+    async def put(self, ask: Ask) -> None:
+        raise InputUnavailable("a 2026-07-28 client is asked in rounds, not while the call waits")
+
+    async def sample(self, prompt: str, max_tokens: int, system: str | None) -> str:
+        raise SamplingUnavailable("a 2026-07-28 client cannot sample")
+
+
+def rounds_wire(rounds: Rounds) -> dict[str, Any]:
+    """A call's earlier rounds as the host sends them to its worker (`EarlierRounds.of`)."""
+    answers = {key: dict(answer) for key, answer in rounds.answers.items()}
+    return {"answers": answers, "remembered": dict(rounds.remembered)}
+
+
+def ask_wire(ask: Ask) -> dict[str, Any]:
+    """A tool's question as the worker sends it to its host (`ask_from_wire`)."""
+    schema, remember = ask.schema, ask.remember
+    return {"key": ask.key, "message": ask.message, "schema": schema, "remember": remember}
+
+
+def ask_from_wire(asked: Any) -> Ask:
+    """A worker's question, checked as `ToolContext.ask` checks it: `InputUnavailable` says
+    why the host cannot ask it."""
+    if not isinstance(asked, Mapping):
+        raise InputUnavailable("the tool's question was not readable")
+    try:
+        return make_ask(
+            str(asked.get("key")),
+            str(asked.get("message")),
+            asked.get("schema") or None,
+            asked.get("remember") or None,
+        )
+    except (ValueError, TypeError) as exc:
+        message = f"the tool's question is not one the host can ask: {exc}"
+        raise InputUnavailable(message) from None
 
 
 class LinkedTokens:

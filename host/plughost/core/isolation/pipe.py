@@ -37,6 +37,17 @@ class WorkerError(Exception):
         self.error = error
 
 
+def message_of(line: bytes, sender: str, logger: logging.Logger) -> dict[str, Any] | None:
+    """The JSON-RPC message on one line of the pipe, or None for a line that holds none: both
+    ends drop such a line (logging one that is not JSON) rather than end their reader."""
+    try:
+        message = json.loads(line)
+    except ValueError:
+        logger.warning("%s wrote a line that is not JSON; ignored", sender)
+        return None
+    return message if isinstance(message, dict) else None
+
+
 @dataclass
 class _Waiter:
     done: anyio.Event = field(default_factory=anyio.Event)
@@ -86,12 +97,8 @@ class Pipe:
             waiter.done.set()
 
     def _deliver(self, line: bytes) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            log.warning("a worker wrote a line that is not JSON; ignored")
-            return
-        if not isinstance(message, dict):
+        message = message_of(line, "a worker", log)
+        if message is None:
             return
         if "method" in message:
             if self.on_message is not None:

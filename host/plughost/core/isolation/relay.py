@@ -28,11 +28,13 @@ from plughost.core.isolation.host_link import (
     CALL_PARAM,
     REFUSED,
     TOKEN_FOR,
+    ask_from_wire,
+    rounds_wire,
     token_wire,
 )
 from plughost.core.isolation.pipe import Pipe
 from plughost.sdk.context import LOG_LEVELS
-from plughost.sdk.elicitation import InputUnavailable, make_ask
+from plughost.sdk.elicitation import InputUnavailable
 from plughost.sdk.errors import TokenExchangeError, TokenExchangeRefused, ToolError
 
 log = logging.getLogger("plughost.isolation")
@@ -136,24 +138,11 @@ async def ask(record: CallRecord, asked: Any) -> dict[str, Any]:
     try:
         if questions is None:
             raise InputUnavailable("this call's client cannot be asked")
-        if not isinstance(asked, dict):
-            raise InputUnavailable("the tool's question was not readable")
-        try:
-            question = make_ask(
-                str(asked.get("key")),
-                str(asked.get("message")),
-                asked.get("schema") or None,
-                asked.get("remember") or None,
-            )
-        except (ValueError, TypeError) as exc:
-            message = f"the tool's question is not one the host can ask: {exc}"
-            raise InputUnavailable(message) from None
+        question = ask_from_wire(asked)
         await questions.put(question)
     except ToolError as exc:
         return _error(REFUSED, exc.message, exc.to_dict())
-    rounds = questions.rounds()
-    answers = {key: dict(value) for key, value in rounds.answers.items()}
-    return {"result": {"answers": answers, "remembered": dict(rounds.remembered)}}
+    return {"result": rounds_wire(questions.rounds())}
 
 
 def relay_update(record: CallRecord, method: Any, params: dict[str, Any]) -> None:

@@ -27,13 +27,23 @@ import anyio
 from anyio.abc import TaskGroup
 from fastmcp.exceptions import ValidationError
 from fastmcp.tools import Tool
+from fastmcp.tools.base import InputRequiredToolResult
 from pydantic import ValidationError as PydanticValidationError
 
 from plughost import __version__
 from plughost.core.adapter import error_result, invalid_arguments
-from plughost.core.callrecord import current_call
-from plughost.core.isolation.host_link import MAX_BUFFERED_BYTES, HostLink, host_call
+from plughost.core.asking import question_of
+from plughost.core.callrecord import CallRecord, current_call
+from plughost.core.isolation.host_link import (
+    ASKED_META,
+    MAX_BUFFERED_BYTES,
+    EarlierRounds,
+    HostLink,
+    ask_wire,
+    host_call,
+)
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
+from plughost.core.isolation.pipe import message_of
 from plughost.core.isolation.worker_components import AnswerError, ComponentAnswers
 from plughost.core.wire_results import error_call_result, wire_result
 from plughost.ops.audit import Outcome
@@ -80,12 +90,8 @@ class WorkerServer:
             tasks.cancel_scope.cancel()
 
     def _receive(self, line: bytes, tasks: TaskGroup) -> None:
-        try:
-            message = json.loads(line)
-        except ValueError:
-            log.warning("the host sent a line that is not JSON; ignored")
-            return
-        if not isinstance(message, dict):
+        message = message_of(line, "the host", log)
+        if message is None:
             return
         method, params = message.get("method"), message.get("params") or {}
         if "method" not in message:
@@ -161,7 +167,10 @@ class WorkerServer:
                     f"the tool failed unexpectedly; give this request id to the operator: {rid}",
                     {"request_id": rid},
                 )
-            answer = _dump(wire_result(result))
+            if isinstance(result, InputRequiredToolResult):
+                answer = _question(result, record)
+            else:
+                answer = _dump(wire_result(result))
             answer["_meta"] = {**(answer.get("_meta") or {}), OUTCOME_META: outcome_meta(record)}
             return answer
         finally:
@@ -181,6 +190,15 @@ class WorkerServer:
         async with self._write_lock:
             self._writer.write(data)
             await self._writer.drain()
+
+
+def _question(result: InputRequiredToolResult, record: CallRecord) -> dict[str, Any]:
+    """The question that ended the tool's round (MCP 2026-07-28's ``input_required``), for the
+    host to seal into the result its client gets: the worker holds neither the key nor the
+    earlier rounds' say."""
+    assert isinstance(record.questions, EarlierRounds)  # only such a call can end so
+    question = question_of(result.input_required, record.questions.rounds())
+    return {"content": [], "_meta": {ASKED_META: ask_wire(question)}}
 
 
 def _dump(result: Any) -> dict[str, Any]:

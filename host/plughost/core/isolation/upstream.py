@@ -16,15 +16,27 @@ from typing import Any
 import anyio
 from mcp import types as mcp
 
+from plughost.core.asking import input_required, rounds_of_call
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.forwarding import UpstreamError, UpstreamUnavailable, forward_deadline
-from plughost.core.isolation.host_link import ASKS_META, UPDATES_META
+from plughost.core.isolation.host_link import (
+    ASKED_META,
+    ASKS_META,
+    ROUNDS_META,
+    UPDATES_META,
+    ask_from_wire,
+    rounds_wire,
+)
 from plughost.core.isolation.hosted import OUTCOME_META, REQUEST_ID_META
 from plughost.core.isolation.pipe import WorkerError
 from plughost.core.isolation.relay import InFlight
 from plughost.core.isolation.supervisor import Worker, WorkerUnavailable
 from plughost.core.verdicts import MissingScopes
 from plughost.ops.audit import Outcome
+from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds
+
+#: JSON-RPC's internal error: the worker answered with what it must not.
+_INTERNAL_ERROR = -32603
 
 
 class WorkerUpstream:
@@ -35,18 +47,28 @@ class WorkerUpstream:
 
     async def call_tool(
         self, name: str, arguments: Mapping[str, Any], meta: Mapping[str, Any]
-    ) -> mcp.CallToolResult:
+    ) -> mcp.CallToolResult | mcp.InputRequiredResult:
+        """The worker's result; or, when the tool asked a 2026-07-28 client, the round's
+        ``input_required``, sealed here from the host's own record of the earlier rounds,
+        exactly as the in-process adapter ends it (`asking.input_required`)."""
         record = current_call.get()
         sent = _meta(meta, record)
+        rounds = Rounds()
         if record is not None and record.stream is not None:
             sent[UPDATES_META] = True  # its client reads the call's stream
         if record is not None and record.questions is not None:
             sent[ASKS_META] = True  # and can be asked there
+        elif record is not None and (rounds := rounds_of_call()).can_ask:
+            sent[ROUNDS_META] = rounds_wire(rounds)  # or is asked in rounds
         params = {"name": name, "arguments": dict(arguments), "_meta": sent}
         call = InFlight(record, forward_deadline.get()) if record is not None else None
         result = await self._request("tools/call", params, call=call)
+        found = result.get("_meta") or {}
+        question = _question(found, rounds)
         if record is not None:
-            settle(record, (result.get("_meta") or {}).get(OUTCOME_META))
+            settle(record, found.get(OUTCOME_META))
+        if question is not None:
+            return input_required(question, rounds)
         return mcp.CallToolResult.model_validate(result)
 
     async def read_resource(self, uri: str, meta: Mapping[str, Any]) -> mcp.ReadResourceResult:
@@ -60,19 +82,10 @@ class WorkerUpstream:
         return mcp.GetPromptResult.model_validate(await self._settled("prompts/get", params, meta))
 
     async def complete(
-        self,
-        ref: mcp.PromptReference | mcp.ResourceTemplateReference,
-        argument: mcp.CompletionArgument,
-        context: Mapping[str, str] | None,
-        meta: Mapping[str, Any],
+        self, params: mcp.CompleteRequestParams, meta: Mapping[str, Any]
     ) -> mcp.CompleteResult:
-        params: dict[str, Any] = {
-            "ref": ref.model_dump(by_alias=True, mode="json", exclude_none=True),
-            "argument": argument.model_dump(by_alias=True, mode="json"),
-        }
-        if context:
-            params["context"] = {"arguments": dict(context)}
-        result = await self._settled("completion/complete", params, meta)
+        sent = params.model_dump(by_alias=True, mode="json", exclude_none=True)
+        result = await self._settled("completion/complete", sent, meta)
         return mcp.CompleteResult.model_validate(result)
 
     async def _settled(
@@ -104,6 +117,19 @@ class WorkerUpstream:
         except WorkerError as exc:
             code = int(exc.error.get("code", -32603))
             raise UpstreamError(code, str(exc), exc.error.get("data")) from None
+
+
+def _question(meta: Mapping[str, Any], rounds: Rounds) -> Ask | None:
+    """The question the worker's result ends the round with, if any; one the host cannot ask
+    (it never put the call in rounds, or the question is malformed) is the worker's fault."""
+    if ASKED_META not in meta:
+        return None
+    if not rounds.can_ask:
+        raise UpstreamError(_INTERNAL_ERROR, "the worker asked a question this call cannot put")
+    try:
+        return ask_from_wire(meta[ASKED_META])
+    except InputUnavailable as exc:
+        raise UpstreamError(_INTERNAL_ERROR, exc.message) from None
 
 
 def _meta(meta: Mapping[str, Any], record: CallRecord | None) -> dict[str, Any]:
