@@ -170,7 +170,11 @@ def test_an_isolated_plugin_cannot_sample_even_for_a_client_that_can(
     title = session_call(host.mcp_url, token, replying("x", seen), "muse_title", {"topic": "frogs"})
     assert title.structured_content == {"title": "Frogs", "sampled": False}
     haiku = session_call(host.mcp_url, token, replying("x", seen), "muse_haiku", {"topic": "x"})
-    assert error_of(haiku)["code"] == "sampling_unavailable"
+    assert error_of(haiku) == {
+        "code": "sampling_unavailable",
+        "message": "muse_haiku asks the client's model, and a plugin isolated in a worker "
+        "process cannot reach it",
+    }
     assert seen == []  # the client was never asked
 
 

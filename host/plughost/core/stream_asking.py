@@ -50,7 +50,13 @@ from plughost.core.client_memory import (
 )
 from plughost.core.plugin_loop import run_on
 from plughost.sdk.context import Caller
-from plughost.sdk.elicitation import Ask, InputUnavailable, Rounds, SamplingFailed
+from plughost.sdk.elicitation import (
+    CLIENT_CANNOT_SAMPLE,
+    Ask,
+    InputUnavailable,
+    Rounds,
+    SamplingFailed,
+)
 from plughost.sdk.errors import ToolError
 from plughost.settings import HostSettings
 
@@ -110,6 +116,7 @@ class StreamedQuestions:
         self._loop = asyncio.get_running_loop()
         self.can_ask = ELICITATION in declared
         self.can_sample = SAMPLING in declared
+        self.cannot_sample = CLIENT_CANNOT_SAMPLE
         self._answers: dict[str, Mapping[str, Any]] = {}
         self._remembered: dict[str, Any] = {}
         self._sent = 0

@@ -17,6 +17,7 @@ from typing_extensions import TypeVar
 
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.elicitation import (
+    CLIENT_CANNOT_SAMPLE,
     Answer,
     Ask,
     InputUnavailable,
@@ -242,10 +243,8 @@ class ToolContext(Generic[SettingsT]):
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, not {max_tokens}")
         if self.sampler is None or not self.sampler.can_sample:
-            raise SamplingUnavailable(
-                f"{self.tool.name} asks the client's model, and this client cannot sample (it "
-                "needs the sampling capability, MCP 2025-03-26 to 2025-11-25, and an event stream)"
-            )
+            why = CLIENT_CANNOT_SAMPLE if self.sampler is None else self.sampler.cannot_sample
+            raise SamplingUnavailable(f"{self.tool.name} asks the client's model, and {why}")
         return await self.sampler.sample(prompt, max_tokens, system)
 
     def require_scopes(self, *scopes: str, reason: str | None = None) -> None:

@@ -68,11 +68,23 @@ class SamplingFailed(ToolError):
     code = "sampling_failed"
 
 
+#: Why a call cannot sample when the host says nothing more precise.
+CLIENT_CANNOT_SAMPLE = (
+    "this client cannot sample (it needs the sampling capability, MCP 2025-03-26 to "
+    "2025-11-25, and an event stream)"
+)
+
+
 class Sampler(Protocol):
     """Where a call's sampling requests go (the host's, per call)."""
 
     @property
     def can_sample(self) -> bool: ...
+
+    @property
+    def cannot_sample(self) -> str:
+        """Why not, when `can_sample` is False (the end of the agent's error message)."""
+        ...
 
     async def sample(self, prompt: str, max_tokens: int, system: str | None) -> str: ...
 

@@ -173,6 +173,7 @@ class LinkedQuestions:
     #: The host asks only when it can (it says so in the call's ``_meta``); sampling the
     #: client's model is not relayed from a worker.
     can_ask, can_sample = True, False
+    cannot_sample = "a plugin isolated in a worker process cannot reach it"
 
     def __init__(self, link: HostLink, call: Any) -> None:
         self.link, self.call = link, call
@@ -210,6 +211,7 @@ class EarlierRounds:
     """
 
     can_ask, can_sample = False, False
+    cannot_sample = "a 2026-07-28 client cannot sample"
 
     def __init__(self, rounds: Rounds) -> None:
         self._rounds = rounds
