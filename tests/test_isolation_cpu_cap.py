@@ -1,0 +1,74 @@
+"""An isolated plugin's worker held to its CPU cap, over real HTTP (issue 26).
+
+``faulty`` (tests/plugins/isolation_faulty.py) runs in a worker capped at 20% of a core
+(``PLUGHOST_WORKERS__FAULTY__CPU_PERCENT``). Its busy loop runs past the tool's 1 s deadline:
+the call ends cleanly with the tool's timeout, the worker, stopped and continued by the host,
+uses about its share of a core meanwhile (read from ``/proc``), and it is not killed for being
+stopped when the host pings it after the deadline: the same process serves the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from conftest import TEST_PLUGINS, DistFactory
+from processes import Served, cli_env, serve
+
+from plughost.testing import McpClient
+
+CAP_PERCENT = 20
+BUSY_SECONDS = 2.0
+
+
+@dataclass
+class Capped:
+    served: Served
+    faulty: McpClient
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
+    root = tmp_path_factory.mktemp("cpucap")
+    site = root / "site"
+    site.mkdir()
+    DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
+    env = cli_env(
+        root / "data",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        PLUGHOST_ISOLATION__FAULTY="process",
+        PLUGHOST_WORKERS__FAULTY__CPU_PERCENT=str(CAP_PERCENT),
+    )
+    served = serve(env, "--log-level", "warning")
+    try:
+        yield Capped(served, served.client("faulty:use"))
+    finally:
+        served.stop()
+
+
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time process ``pid`` has used, as ``/proc`` reports it."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_capped_worker_uses_about_its_share_and_is_served_after(host: Capped) -> None:
+    before = host.faulty.call("faulty_alive")
+    assert before.ok, before.text
+    pid = before.data["pid"]
+
+    began, used = time.monotonic(), _cpu_seconds(pid)
+    reply = host.faulty.call("faulty_misbehave", how="busy", seconds=BUSY_SECONDS)
+    assert reply.status_code == 200
+    assert reply.error["code"] == "timeout"  # its 1 s deadline, answered by the host
+    time.sleep(max(0.0, BUSY_SECONDS - (time.monotonic() - began)))  # the loop runs on
+    share = (_cpu_seconds(pid) - used) / (time.monotonic() - began)
+
+    assert share < 0.5, f"the worker used {share:.0%} of a core, capped at {CAP_PERCENT}%"
+    after = host.faulty.call("faulty_alive")
+    assert after.ok, after.text
+    assert after.data["pid"] == pid  # stopped by the cap, not killed for it
