@@ -5,6 +5,7 @@
 the call ends cleanly with the tool's timeout, the worker, stopped and continued by the host,
 uses about its share of a core meanwhile (read from ``/proc``), and it is not killed for being
 stopped when the host pings it after the deadline: the same process serves the next call.
+When the host stops meanwhile, the worker is continued first, so it shuts its plugin down.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from conftest import TEST_PLUGINS, DistFactory
@@ -28,6 +30,7 @@ BUSY_SECONDS = 2.0
 class Capped:
     served: Served
     faulty: McpClient
+    shutdown_marker: Path
 
 
 @pytest.fixture(scope="module")
@@ -36,17 +39,20 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
     site = root / "site"
     site.mkdir()
     DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
+    marker = root / "shutdown"
     env = cli_env(
         root / "data",
         PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
         PLUGHOST_ISOLATION__FAULTY="process",
         PLUGHOST_WORKERS__FAULTY__CPU_PERCENT=str(CAP_PERCENT),
+        FAULTY_SHUTDOWN_MARKER=str(marker),
     )
     served = serve(env, "--log-level", "warning")
     try:
-        yield Capped(served, served.client("faulty:use"))
+        yield Capped(served, served.client("faulty:use"), marker)
     finally:
-        served.stop()
+        if served.proc.poll() is None:  # the last test stops it itself
+            served.stop()
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -72,3 +78,23 @@ def test_a_capped_worker_uses_about_its_share_and_is_served_after(host: Capped) 
     after = host.faulty.call("faulty_alive")
     assert after.ok, after.text
     assert after.data["pid"] == pid  # stopped by the cap, not killed for it
+
+
+def _state(pid: int) -> str | None:
+    """Process ``pid``'s state letter (``T``: stopped), None when it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def test_a_worker_stopped_by_its_cap_shuts_its_plugin_down_with_the_host(host: Capped) -> None:
+    pid = host.faulty.call("faulty_alive").data["pid"]
+    reply = host.faulty.call("faulty_misbehave", how="busy", seconds=BUSY_SECONDS)
+    assert reply.error["code"] == "timeout"  # its loop runs on, held to its cap
+
+    host.served.stop()
+
+    assert host.shutdown_marker.read_text().split() == [str(pid)]
+    assert _state(pid) in (None, "Z")
