@@ -16,13 +16,14 @@ import os
 import signal
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 
 import anyio
 
 #: How often the host reads a capped worker's CPU time.
 PERIOD_SECONDS = 0.05
-#: The longest a worker stays stopped at once, whatever burst it must pay for.
+#: The longest a worker stays stopped at once: a 5% share pays for one period's burst in
+#: 0.95 s. The host waits this much longer for a capped worker's answer past a deadline.
 MAX_PAUSE_SECONDS = 1.0
 _TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 
@@ -50,23 +51,26 @@ class CpuCap:
         """Until the worker is gone or `release`: stop it whenever it is over its share.
 
         Its overuse is a debt (CPU used minus its share of the time passed, with at most one
-        period of unused share saved up); a worker in debt is stopped until the debt is paid.
+        period of unused share saved up); a worker in debt is stopped until the debt is paid,
+        at most `MAX_PAUSE_SECONDS`, then runs at least one period, so a stopped worker
+        answers within `MAX_PAUSE_SECONDS` plus its own time.
         """
         began, used = time.monotonic(), cpu_seconds(self.pid)
-        debt, pause = 0.0, 0.0
-        while used is not None and not self._released:
-            await anyio.sleep(pause or PERIOD_SECONDS)
-            if pause:
-                self._signal(signal.SIGCONT)
-            now, total = time.monotonic(), cpu_seconds(self.pid)
-            if total is None:
-                return
-            debt += total - used - self.share * (now - began)
-            debt = 0.0 if self._lifts else max(debt, -self.share * PERIOD_SECONDS)
-            began, used = now, total
-            pause = min(debt / self.share, MAX_PAUSE_SECONDS) if debt > 0 else 0.0
-            if pause:
-                self._signal(signal.SIGSTOP)
+        debt = 0.0
+        try:
+            while used is not None and not self._released:
+                await anyio.sleep(PERIOD_SECONDS)
+                now, total = time.monotonic(), cpu_seconds(self.pid)
+                if total is None:
+                    return
+                debt += total - used - self.share * (now - began)
+                debt = 0.0 if self._lifts else max(debt, -self.share * PERIOD_SECONDS)
+                began, used = now, total
+                if debt > 0 and self._signal(signal.SIGSTOP):
+                    await anyio.sleep(min(debt / self.share, MAX_PAUSE_SECONDS))
+                    self._signal(signal.SIGCONT)
+        finally:
+            self._signal(signal.SIGCONT)  # never left stopped by a cap that stopped watching
 
     @contextmanager
     def lifted(self) -> Iterator[None]:
@@ -84,8 +88,13 @@ class CpuCap:
         self._released = True
         self._signal(signal.SIGCONT)
 
-    def _signal(self, signum: signal.Signals) -> None:
+    def _signal(self, signum: signal.Signals) -> bool:
+        """Signal the worker's process group; False when it was not (gone, or a stop while
+        the cap is lifted or released)."""
         if signum is signal.SIGSTOP and (self._lifts or self._released):
-            return
-        with suppress(ProcessLookupError, PermissionError):
+            return False
+        try:
             os.killpg(self.pid, signum)
+        except (ProcessLookupError, PermissionError):
+            return False
+        return True

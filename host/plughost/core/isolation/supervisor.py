@@ -31,7 +31,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from pydantic import SecretStr
 
 from plughost import __version__
-from plughost.core.isolation.cpu_cap import CpuCap
+from plughost.core.isolation.cpu_cap import MAX_PAUSE_SECONDS, CpuCap
 from plughost.core.isolation.limits import resident_mib
 from plughost.core.isolation.pipe import OnMessage, Pipe, WorkerError, WorkerGone
 from plughost.settings import HostSettings, WorkerSettings, load_settings
@@ -131,6 +131,13 @@ class Worker:
             raise WorkerUnavailable(
                 f"plugin {self.namespace!r} stopped during the call ({reason}) and is restarting"
             ) from None
+
+    @property
+    def answer_grace(self) -> float:
+        """How long past a call's own deadline the host waits for the worker to answer it:
+        ``kill_grace_seconds``, plus the longest its CPU cap may hold it stopped."""
+        paused = MAX_PAUSE_SECONDS if self.settings.cpu_percent is not None else 0.0
+        return self.settings.kill_grace_seconds + paused
 
     def after_deadline(self) -> None:
         """A call passed its deadline (the worker was told to cancel it): make sure the
