@@ -5,14 +5,17 @@
 the call ends cleanly with the tool's timeout, the worker, stopped and continued by the host,
 uses about its share of a core meanwhile (read from ``/proc``), and it is not killed for being
 stopped when the host pings it after the deadline: the same process serves the next call.
-When the host stops meanwhile, the worker is continued first, so it shuts its plugin down.
+When the host stops meanwhile, the worker is continued first, so it shuts its plugin down;
+when the host is killed meanwhile, Linux continues it (its parent-death signal), so it exits.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from collections.abc import Iterator
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,9 +36,8 @@ class Capped:
     shutdown_marker: Path
 
 
-@pytest.fixture(scope="module")
-def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
-    root = tmp_path_factory.mktemp("cpucap")
+def _serve_capped(root: Path) -> Capped:
+    """``plughost serve`` with ``faulty`` isolated and capped at `CAP_PERCENT`."""
     site = root / "site"
     site.mkdir()
     DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
@@ -48,8 +50,15 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
         FAULTY_SHUTDOWN_MARKER=str(marker),
     )
     served = serve(env, "--log-level", "warning")
+    return Capped(served, served.client("faulty:use"), marker)
+
+
+@pytest.fixture(scope="module")
+def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Capped]:
+    capped = _serve_capped(tmp_path_factory.mktemp("cpucap"))
+    served = capped.served
     try:
-        yield Capped(served, served.client("faulty:use"), marker)
+        yield capped
     finally:
         if served.proc.poll() is None:  # the last test stops it itself
             served.stop()
@@ -98,3 +107,24 @@ def test_a_worker_stopped_by_its_cap_shuts_its_plugin_down_with_the_host(host: C
 
     assert host.shutdown_marker.read_text().split() == [str(pid)]
     assert _state(pid) in (None, "Z")
+
+
+def test_a_worker_stopped_by_its_cap_exits_when_its_host_is_killed(tmp_path: Path) -> None:
+    capped = _serve_capped(tmp_path)
+    pid = capped.faulty.call("faulty_alive").data["pid"]
+    try:
+        reply = capped.faulty.call("faulty_misbehave", how="busy", seconds=BUSY_SECONDS)
+        assert reply.error["code"] == "timeout"
+
+        capped.served.proc.kill()  # no shutdown: the worker is left as the cap left it
+        capped.served.proc.communicate(timeout=10)
+
+        for _ in range(300):  # it finishes its loop, sees its stdin closed and exits
+            if _state(pid) in (None, "Z"):
+                break
+            time.sleep(0.05)
+        assert _state(pid) in (None, "Z"), f"the orphaned worker is in state {_state(pid)}"
+        assert capped.shutdown_marker.read_text().split() == [str(pid)]
+    finally:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
