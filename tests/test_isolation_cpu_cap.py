@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +89,20 @@ def test_a_capped_worker_uses_about_its_share_and_is_served_after(host: Capped) 
     assert after.data["pid"] == pid  # stopped by the cap, not killed for it
 
 
+def _until(condition: Callable[[], bool]) -> None:
+    """Wait until ``condition()`` holds (within 15 s, so a failure does not hang the run)."""
+    for _ in range(1500):
+        if condition():
+            return
+        time.sleep(0.01)
+
+
+def _parent(pid: int) -> int:
+    """The process that started ``pid`` (its server process, under ``plughost serve``)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        return int(stat.read().rsplit(")", 1)[1].split()[1])
+
+
 def _state(pid: int) -> str | None:
     """Process ``pid``'s state letter (``T``: stopped), None when it is gone."""
     try:
@@ -116,15 +130,13 @@ def test_a_worker_stopped_by_its_cap_exits_when_its_host_is_killed(tmp_path: Pat
         reply = capped.faulty.call("faulty_misbehave", how="busy", seconds=BUSY_SECONDS)
         assert reply.error["code"] == "timeout"
 
-        capped.served.proc.kill()  # no shutdown: the worker is left as the cap left it
-        capped.served.proc.communicate(timeout=10)
+        _until(lambda: _state(pid) == "T")  # stopped by its cap
+        os.kill(_parent(pid), signal.SIGKILL)  # the server process that runs the cap, at once
 
-        for _ in range(300):  # it finishes its loop, sees its stdin closed and exits
-            if _state(pid) in (None, "Z"):
-                break
-            time.sleep(0.05)
+        _until(lambda: _state(pid) in (None, "Z"))  # it sees its stdin closed and exits
         assert _state(pid) in (None, "Z"), f"the orphaned worker is in state {_state(pid)}"
         assert capped.shutdown_marker.read_text().split() == [str(pid)]
     finally:
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, signal.SIGKILL)
+        capped.served.stop()
