@@ -45,3 +45,12 @@ def misbehave(ctx: ToolContext, how: How, seconds: float = 2.0) -> str:
 def alive(ctx: ToolContext) -> dict:
     "Answer, with the process that answered."
     return {"pid": os.getpid(), "subject": ctx.caller.subject}
+
+
+@plugin.on_shutdown
+def stopped(runtime) -> None:
+    "Mark that the worker shut its plugin down (not killed), where FAULTY_SHUTDOWN_MARKER says."
+    marker = os.environ.get("FAULTY_SHUTDOWN_MARKER")
+    if marker:
+        with open(marker, "a") as out:
+            out.write(f"{os.getpid()}\n")

@@ -7,6 +7,7 @@ that plugin's worker limits (`WorkerSettings`); a namespace without a section ge
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
@@ -35,6 +36,13 @@ class WorkerSettings(BaseModel):
     )
     nice: int = bounded(
         5, "How much lower the worker's CPU priority is than the host's (0-19).", at_least=0
+    )
+    cpu_percent: int | None = Field(
+        None,
+        ge=5,
+        le=100 * (os.cpu_count() or 1),
+        description="A hard cap on the worker's CPU, in percent of one core (e.g. 50; 200 is two "
+        "cores): the host stops the worker whenever it is over it. Default: no cap.",
     )
     restart_min_seconds: float = wait(0.2, "First wait before restarting a dead worker.")
     restart_max_seconds: float = wait(5.0, "Longest wait between restarts (it doubles).")

@@ -4,8 +4,8 @@ Each tool its worker listed becomes a `ForwardedTool` (`core/forwarding.py`), ea
 template and prompt a forwarded component (`core/forwarded_components.py`, completed by the
 worker when the plugin declared completers), with the scopes the plugin declared (from its
 load record, not from anything the worker sends per call) and a deadline a little past the
-target's own: the worker's adapter answers a plain timeout itself, and only a worker that
-cannot (its GIL held by a C call) is answered for by the host.
+target's own (`Worker.answer_grace`): the worker's adapter answers a plain timeout itself, and
+only a worker that cannot (its GIL held by a C call) is answered for by the host.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def worker_tools(
             upstream,
             tool,
             entry,
-            deadline=timeout + worker.settings.kill_grace_seconds,
+            deadline=timeout + worker.answer_grace,
             max_result_bytes=settings.max_result_bytes,
             meta={"isolated": True},
         )
@@ -83,7 +83,7 @@ def worker_components(
             kind="prompt" if info.kind == "prompt" else "resource",
         )
         timeout = manifest.timeouts.get(name, settings.tool_timeout_seconds)
-        deadline = timeout + worker.settings.kill_grace_seconds
+        deadline = timeout + worker.answer_grace
         if isinstance(target, mcp.Prompt):
             forwarded.prompt(target, entry, deadline)
         else:

@@ -4,9 +4,10 @@ Each `Worker` runs one plugin's ``plughost worker <namespace>`` with stdio pipes
 holds. When it dies, whatever its exit code or signal, its in-flight calls end at once
 (`WorkerUnavailable`) and it is started again after a wait that doubles from
 ``restart_min_seconds`` to ``restart_max_seconds`` and starts over once a worker stayed up
-``stable_seconds``. The host reads its resident memory and replaces it over ``memory_mib``. A
-call past its deadline is answered by the host and cancelled in the worker; a worker that then
-does not answer a ping within ``kill_grace_seconds`` (a C call holding its GIL) is killed.
+``stable_seconds``. The host reads its resident memory and replaces it over ``memory_mib``, and
+holds it to ``cpu_percent`` of a core once it answers (`cpu_cap.CpuCap`). A call past its
+deadline is answered by the host and cancelled in the worker; a worker that then does not
+answer a ping within ``kill_grace_seconds`` (a C call holding its GIL) is killed.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +31,7 @@ from mcp_types.version import LATEST_HANDSHAKE_VERSION
 from pydantic import SecretStr
 
 from plughost import __version__
+from plughost.core.isolation.cpu_cap import MAX_PAUSE_SECONDS, CpuCap
 from plughost.core.isolation.limits import resident_mib
 from plughost.core.isolation.pipe import OnMessage, Pipe, WorkerError, WorkerGone
 from plughost.settings import HostSettings, WorkerSettings, load_settings
@@ -105,6 +107,7 @@ class Worker:
     _pipe: Pipe | None = None
     _process: Process | None = None
     _tasks: TaskGroup | None = None
+    _cap: CpuCap | None = None
     _ready: anyio.Event = field(default_factory=anyio.Event)
     _kill_reason: str | None = None
 
@@ -129,6 +132,13 @@ class Worker:
                 f"plugin {self.namespace!r} stopped during the call ({reason}) and is restarting"
             ) from None
 
+    @property
+    def answer_grace(self) -> float:
+        """How long past a call's own deadline the host waits for the worker to answer it:
+        ``kill_grace_seconds``, plus the longest its CPU cap may hold it stopped."""
+        paused = MAX_PAUSE_SECONDS if self.settings.cpu_percent is not None else 0.0
+        return self.settings.kill_grace_seconds + paused
+
     def after_deadline(self) -> None:
         """A call passed its deadline (the worker was told to cancel it): make sure the
         worker is still answering, or replace it."""
@@ -136,8 +146,13 @@ class Worker:
             self._tasks.start_soon(self._ping_or_kill, self._pipe)
 
     async def _ping_or_kill(self, pipe: Pipe) -> None:
-        """After a deadline: a worker that cannot answer a ping at once is stuck; kill it."""
-        with anyio.move_on_after(self.settings.kill_grace_seconds):
+        """After a deadline: a worker that cannot answer a ping at once is stuck; kill it.
+        Its CPU cap is lifted meanwhile: stopped by the cap, it could not answer."""
+        cap = self._cap
+        with (
+            cap.lifted() if cap else nullcontext(),
+            anyio.move_on_after(self.settings.kill_grace_seconds),
+        ):
             with suppress(WorkerGone, WorkerError):
                 await pipe.request("ping", {})
             return
@@ -150,6 +165,8 @@ class Worker:
         if process is None or process.returncode is not None:
             return
         self._kill_reason = reason
+        if self._cap is not None:
+            self._cap.release()
         log.warning("killing the worker of plugin %s: %s", self.namespace, reason)
         with suppress(ProcessLookupError, PermissionError):
             os.killpg(process.pid, signal.SIGKILL)
@@ -204,10 +221,16 @@ class Worker:
                 self._ready.set()
                 self.on_change(True, "")
                 tasks.start_soon(self._watch_memory, process)
+                if self.settings.cpu_percent is not None:
+                    self._cap = CpuCap(process.pid, self.settings.cpu_percent)
+                    tasks.start_soon(self._cap.run)
                 await _exited(process)
                 tasks.cancel_scope.cancel()
         finally:
             self._pipe = None
+            if self._cap is not None:
+                self._cap.release()  # stopped, it could not see its stdin close
+                self._cap = None
             pipe.close()
             self.on_change(False, "its worker process is restarting")
             with anyio.CancelScope(shield=True):
