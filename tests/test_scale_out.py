@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 from conftest import TEST_PLUGINS
@@ -92,19 +93,17 @@ def test_two_replicas_share_data_and_one_rate_limit(tmp_path, database):
     assert audited == 40
 
 
-def test_a_question_asked_on_one_replica_is_answered_through_the_other(
-    tmp_path, database, make_dist
-):
-    """A 2025-11-25 client initializes on one replica, its call asks on the other, and its
-    answer lands on the first: Redis routes it to the waiting call; another caller's answer
-    to the same question is refused on the replica that receives it."""
-    make_dist("acme-ship", TEST_PLUGINS / "elicitation_ship.py", namespace="ship")
+@contextmanager
+def two_replicas(tmp_path, database, make_dist, plugin: str, namespace: str):
+    """Two replicas serving ``plugin`` on one database and one Redis, their addresses and
+    environment (the first's URL is the public one)."""
+    make_dist(f"acme-{namespace}", TEST_PLUGINS / plugin, namespace=namespace)
     first, second = free_port(), free_port()
     public = f"http://127.0.0.1:{first}"
     env = cli_env(
         tmp_path / "shared-keys",
         PYTHONPATH=str(make_dist.root),
-        PLUGHOST_ENABLED_PLUGINS="ship",
+        PLUGHOST_ENABLED_PLUGINS=namespace,
         PLUGHOST_DATABASE_URL=database,
         PLUGHOST_AUTH__PUBLIC_URL=public,
         PLUGHOST_RATE_LIMIT__STORAGE_URL="redis://127.0.0.1:6379/0",
@@ -116,6 +115,22 @@ def test_a_question_asked_on_one_replica_is_answered_through_the_other(
     replicas = []
     try:
         replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]
+        yield replicas, env, public
+    finally:
+        for replica in replicas:
+            replica.proc.terminate()
+        for replica in replicas:
+            replica.stop()
+
+
+def test_a_question_asked_on_one_replica_is_answered_through_the_other(
+    tmp_path, database, make_dist
+):
+    """A 2025-11-25 client initializes on one replica, its call asks on the other, and its
+    answer lands on the first: Redis routes it to the waiting call; another caller's answer
+    to the same question is refused on the replica that receives it."""
+    with two_replicas(tmp_path, database, make_dist, "elicitation_ship.py", "ship") as cluster:
+        replicas, env, public = cluster
         a, b = (f"{replica.url}/mcp" for replica in replicas)
         token = replicas[0].token("ship:go")
         initialize(b, token, CAN_ELICIT)
@@ -128,11 +143,6 @@ def test_a_question_asked_on_one_replica_is_answered_through_the_other(
         assert answer(b, stranger, question["id"], yes).status_code == 404
         assert answer(b, token, question["id"], yes).status_code == 202
         assert call.result()["content"][0]["text"] == "shipped to venus"
-    finally:
-        for replica in replicas:
-            replica.proc.terminate()
-        for replica in replicas:
-            replica.stop()
 
 
 def test_a_sampling_request_sent_by_one_replica_is_answered_through_the_other(
@@ -141,24 +151,8 @@ def test_a_sampling_request_sent_by_one_replica_is_answered_through_the_other(
     """A tool's ``sampling/createMessage`` rides the same routed answers as a question: the
     client declared sampling on one replica, its call samples on the other, and its model's
     reply lands on the first."""
-    make_dist("acme-muse", TEST_PLUGINS / "sampling_muse.py", namespace="muse")
-    first, second = free_port(), free_port()
-    public = f"http://127.0.0.1:{first}"
-    env = cli_env(
-        tmp_path / "shared-keys",
-        PYTHONPATH=str(make_dist.root),
-        PLUGHOST_ENABLED_PLUGINS="muse",
-        PLUGHOST_DATABASE_URL=database,
-        PLUGHOST_AUTH__PUBLIC_URL=public,
-        PLUGHOST_RATE_LIMIT__STORAGE_URL="redis://127.0.0.1:6379/0",
-        PLUGHOST_RATE_LIMIT__KEY_PREFIX=f"scale-{uuid.uuid4().hex}",
-        PLUGHOST_AUDIT__SINK="off",
-    )
-    assert run_cli(env, "check", "--url", public).returncode == 0
-    assert run_cli(env, "db", "upgrade").returncode == 0
-    replicas = []
-    try:
-        replicas = [serve(env, port=port, ready="/readyz") for port in (first, second)]
+    with two_replicas(tmp_path, database, make_dist, "sampling_muse.py", "muse") as cluster:
+        replicas = cluster[0]
         a, b = (f"{replica.url}/mcp" for replica in replicas)
         token = replicas[0].token("muse:write")
         initialize(b, token, {"sampling": {}})
@@ -172,8 +166,3 @@ def test_a_sampling_request_sent_by_one_replica_is_answered_through_the_other(
         }
         assert answer(b, token, request["id"], reply).status_code == 202
         assert call.result()["content"][0]["text"] == "poem: the sea returns"
-    finally:
-        for replica in replicas:
-            replica.proc.terminate()
-        for replica in replicas:
-            replica.stop()
