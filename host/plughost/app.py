@@ -1,8 +1,8 @@
 """Assemble the ASGI application a replica serves: plugins, auth, the call policy, the edge.
 
-The request path is declared in one place, `middleware`, outermost first; FastMCP's own layers
-(its request context and bearer authentication) sit between those and the gate, and its
-transport answers last. `docs/architecture.md` walks one call through it.
+The request path is declared in one place, `middleware`, outermost first, ending with the gate
+and the list cache; what they pass on meets FastMCP's own layers (its request context and
+bearer authentication) and its transport last. `docs/architecture.md` walks one call through it.
 """
 
 from __future__ import annotations
@@ -115,7 +115,7 @@ def build(
         revoked=revoked,
     )
     answers = Answers(auth.resource_metadata_url, lambda: baseline_scopes(report))
-    app = create_app(host, public_url=base, answers=answers, tracing=tracing)
+    app = create_app(host, auth=auth, public_url=base, answers=answers, tracing=tracing)
     app.state.plughost = host
     app.state.plughost_tracing = tracing
     app.state.plughost_issuer = issuer
@@ -204,39 +204,26 @@ def call_policy(host: Host) -> CallPolicy:
 
 
 def create_app(
-    host: Host, *, public_url: str, answers: Answers, tracing: Tracing | None = None
+    host: Host,
+    *,
+    auth: PlughostAuth,
+    public_url: str,
+    answers: Answers,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The ASGI app: stateless streamable HTTP at ``/mcp`` behind the host's own layers."""
     policy = call_policy(host)
     host.mcp.add_middleware(PolicyMiddleware(policy, host.ledger))
-    settings = host.settings
-    gate = Middleware(
-        RequestGate,
-        transport=Transport(
-            mcp_path=MCP_PATH,
-            max_body_bytes=settings.max_request_bytes,
-            max_json_depth=settings.max_json_depth,
-        ),
-        policy=policy,
-        answers=answers,
-        fast_path=FastPath(host.tools, policy, host.asking) if settings.fast_path else None,
-        asking=host.asking if settings.fast_path else None,
-    )
-    list_cache = Middleware(ToolListCache, registry=host.registry)
-    app = host.mcp.http_app(
-        path=MCP_PATH, stateless_http=True, json_response=True, middleware=[gate, list_cache]
-    )
-    for layer in reversed(middleware(host, public_url, tracing)):
+    app = host.mcp.http_app(path=MCP_PATH, stateless_http=True, json_response=True)
+    for layer in reversed(
+        middleware(host, public_url, tracing) + front(host, auth, policy, answers)
+    ):
         app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     return app
 
 
 def middleware(host: Host, public_url: str, tracing: Tracing | None) -> list[Middleware]:
-    """The layers in front of FastMCP's, outermost first.
-
-    Then come FastMCP's request context and bearer authentication, `RequestGate` (transport
-    checks, the call policy, the fast path), `ToolListCache`, and FastMCP's transport.
-    """
+    """The layers every request meets, outermost first; then come `front`'s."""
     settings = host.settings
     layers = [Middleware(RequestLog)]
     if settings.allowed_networks:
@@ -279,6 +266,29 @@ def middleware(host: Host, public_url: str, tracing: Tracing | None) -> list[Mid
         )
     )
     return layers
+
+
+def front(host: Host, auth: PlughostAuth, policy: CallPolicy, answers: Answers) -> list[Middleware]:
+    """The layers that answer ``/mcp`` themselves where they can, in front of FastMCP's app:
+    `RequestGate` (transport checks, the caller's token, the call policy, the fast path) and
+    `ToolListCache`. Only what they pass on meets FastMCP's request context, its bearer
+    middleware and its transport."""
+    settings = host.settings
+    fast = settings.fast_path
+    gate = Middleware(
+        RequestGate,
+        transport=Transport(
+            mcp_path=MCP_PATH,
+            max_body_bytes=settings.max_request_bytes,
+            max_json_depth=settings.max_json_depth,
+        ),
+        auth=auth,
+        policy=policy,
+        answers=answers,
+        fast_path=FastPath(host.tools, policy, host.asking) if fast else None,
+        asking=host.asking if fast else None,
+    )
+    return [gate, Middleware(ToolListCache, registry=host.registry)]
 
 
 def app_from_env() -> Starlette:

@@ -2,15 +2,20 @@
 
 The gate does transport only, then hands the call to the policy: it refuses what the stateless
 transport never serves (other methods, a token in the URL, an unknown protocol version, a body
-that is not JSON), reads the body once (size-capped) and parses it once (depth-bounded). The
-caller comes from the bearer middleware before it; a request without one is answered by the
-verdict the policy's first step gives. Every ``tools/call`` is admitted by `CallPolicy`; a
-refusal is answered by `Answers`, and an admitted call goes to the fast path or, for what only
-the transport serves, to FastMCP's transport. A refusal while the call runs (a scope the tool
-asks for, a guardrail) is the call's verdict too, answered the same way. A list request
-(``tools/list`` and the others) is counted against the caller's list budget first. A caller's
-answer to a question a call asked on its stream is handed to the waiting call
-(`plughost.core.stream_asking`), and its client's ``initialize`` says whether it can answer.
+that is not JSON), reads the body once (size-capped) and parses it once (depth-bounded). It
+verifies the caller's bearer token itself (`PlughostAuth.verify_token`, from the verifier's
+cache); a request without a valid one is answered by the verdict the policy's first step gives.
+Every ``tools/call`` is admitted by `CallPolicy`; a refusal is answered by `Answers`, and an
+admitted call goes to the fast path or, for what only the transport serves, to FastMCP's
+transport. A refusal while the call runs (a scope the tool asks for, a guardrail) is the call's
+verdict too, answered the same way. A list request (``tools/list`` and the others) is counted
+against the caller's list budget first. A caller's answer to a question a call asked on its
+stream is handed to the waiting call (`plughost.core.stream_asking`), and its client's
+``initialize`` says whether it can answer.
+
+The gate sits in front of FastMCP's app: what it answers itself (admitted calls on the fast
+path, refusals, answers to questions) never enters FastMCP's request context or its bearer
+middleware; what it passes on is verified there again, from the same cache.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plughost.auth.provider import CallerToken
+from plughost.auth.provider import CallerToken, PlughostAuth
 from plughost.auth.verifier import ISSUER_UNAVAILABLE
 from plughost.core.answer_router import AnswersUnavailable, Undeliverable, is_answer
 from plughost.core.callrecord import CallRecord, current_call
@@ -75,6 +80,7 @@ class RequestGate:
         app: ASGIApp,
         *,
         transport: Transport,
+        auth: PlughostAuth,
         policy: CallPolicy,
         answers: Answers,
         fast_path: FastPath | None = None,
@@ -82,6 +88,7 @@ class RequestGate:
     ) -> None:
         self.app = app
         self.transport = transport
+        self.auth = auth
         self.policy = policy
         self.answers = answers
         self.fast_path = fast_path
@@ -94,7 +101,7 @@ class RequestGate:
         record = current_call.get() or CallRecord(None)
         if not await self._transport_allows(scope, record, send):
             return
-        refused = self._caller(scope, record)
+        refused = await self._caller(scope, record)
         if refused is not None:
             record.refuse(refused)
             await self.answers.send(send, refused)
@@ -118,17 +125,18 @@ class RequestGate:
         with continued(message.payload):
             await self._serve(scope, replay(body, receive), send, record, message)
 
-    def _caller(self, scope: Scope, record: CallRecord) -> Refused | None:
-        """The caller the bearer middleware verified, or why there is none."""
-        token = getattr(scope.get("user"), "access_token", None)
+    async def _caller(self, scope: Scope, record: CallRecord) -> Refused | None:
+        """The caller its bearer token names, or why there is none."""
+        credentials = header(scope, b"authorization") or ""
+        if credentials[:7].lower() != "bearer ":
+            return Unauthenticated("no bearer token", error=None)
+        token = await self.auth.verify_token(credentials[7:])
         if isinstance(token, CallerToken):
             record.caller = token.caller
             record.subject_token = SecretStr(token.token)
             return None
         if record.auth_refusal == ISSUER_UNAVAILABLE:
             return IssuerUnavailable()
-        if not _bearer_sent(scope):
-            return Unauthenticated("no bearer token", error=None)
         return Unauthenticated(record.auth_refusal or "invalid token")
 
     async def _serve(
@@ -265,12 +273,6 @@ class RequestGate:
             )
             return False
         return True
-
-
-def _bearer_sent(scope: Scope) -> bool:
-    """Whether the request carries Bearer credentials (another scheme counts as none)."""
-    value = header(scope, b"authorization") or ""
-    return value[:7].lower() == "bearer "
 
 
 def _token_in_query(scope: Scope) -> bool:
