@@ -11,6 +11,7 @@ authorization-server metadata answered on this server's own origin.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from fastmcp.server.auth import AccessToken, AuthProvider
@@ -20,7 +21,7 @@ from starlette.routing import Route
 
 from plughost.auth.issuers import Issuer
 from plughost.auth.upstream_metadata import AS_METADATA_PATH, UpstreamMetadata
-from plughost.auth.verifier import InvalidToken
+from plughost.auth.verifier import InvalidToken, Verified
 from plughost.core.callrecord import current_call
 from plughost.ops.tracing import step
 from plughost.sdk.context import Caller
@@ -75,16 +76,9 @@ class PlughostAuth(AuthProvider):
         return self._base_url + METADATA_PATH + MCP_PATH
 
     async def verify_token(self, token: str) -> AccessToken | None:
-        with step("verify token") as span:
-            try:
-                verified = await self.issuer.verifier.verify(token)
-            except InvalidToken as exc:
-                span.set_attribute("plughost.auth.refusal", exc.reason)
-                record = current_call.get()
-                if record is not None:  # the audit trail and metrics say why
-                    record.auth_refusal = exc.reason
-                log.info("bearer token refused: %s", exc.reason)
-                return None
+        verified = await self.verified(token)
+        if verified is None:
+            return None
         caller = verified.caller
         return CallerToken(
             token=token,
@@ -94,6 +88,25 @@ class PlughostAuth(AuthProvider):
             subject=caller.subject,
             caller=caller,
         )
+
+    async def verified(self, token: str) -> Verified | None:
+        """The identity ``token`` proves, or None with the reason on the call record (the
+        audit trail and metrics say why) and in the log."""
+        with step("verify token") as span:
+            try:
+                verified = await self.issuer.verifier.verify(token)
+                if verified.expires_at < int(time.time()):
+                    # Past ``exp`` though within the verifier's leeway: the MCP SDK's bearer
+                    # middleware refuses it, so the gate does too (one answer on every path).
+                    raise InvalidToken("token expired")
+                return verified
+            except InvalidToken as exc:
+                span.set_attribute("plughost.auth.refusal", exc.reason)
+                record = current_call.get()
+                if record is not None:
+                    record.auth_refusal = exc.reason
+                log.info("bearer token refused: %s", exc.reason)
+                return None
 
     def get_routes(self, mcp_path: str | None = None) -> list[Route]:
         self.set_mcp_path(mcp_path)

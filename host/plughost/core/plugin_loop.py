@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 
+from plughost.core.loop_hop import PluginExit, run_on
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 
 T = TypeVar("T")
@@ -34,86 +35,10 @@ T = TypeVar("T")
 log = logging.getLogger("plughost.plugins")
 
 
-class PluginExit(Exception):
-    """Plugin code raised `SystemExit` or `KeyboardInterrupt`: a failure of that call only."""
-
-
 def contained(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
     """``fn(*args, **kwargs)``, with a `SystemExit` or `KeyboardInterrupt` as `PluginExit`."""
     try:
         return fn(*args, **kwargs)
-    except (SystemExit, KeyboardInterrupt) as exc:
-        raise PluginExit(f"plugin code raised {type(exc).__name__}") from exc
-
-
-async def run_on(loop: asyncio.AbstractEventLoop, fn: Callable[[], Awaitable[T]]) -> T:
-    """``await fn()`` on ``loop``, from a coroutine on any loop.
-
-    The caller's context variables (the call record, the trace) go along; cancelling the
-    caller's wait (its deadline) cancels the work on ``loop`` as soon as that loop is free.
-    """
-    here = asyncio.get_running_loop()
-    if here is loop:
-        return await fn()
-    waiter: asyncio.Future[T] = here.create_future()
-    handle = _Hop(here, loop, waiter)
-    loop.call_soon_threadsafe(handle.start, fn)
-    try:
-        return await waiter
-    except asyncio.CancelledError:
-        handle.cancel()
-        raise
-
-
-class _Hop:
-    """One ``await fn()`` handed from the caller's loop to another and its outcome handed back.
-
-    Two wake-ups, one each way, and nothing else: `asyncio.run_coroutine_threadsafe` adds a
-    `concurrent.futures.Future` (a lock and a condition) and a chain of callbacks between two
-    futures, which cost a call about as much as the wake-ups themselves.
-    """
-
-    __slots__ = ("here", "there", "waiter", "task")
-
-    def __init__(
-        self, here: asyncio.AbstractEventLoop, there: asyncio.AbstractEventLoop, waiter: Any
-    ) -> None:
-        self.here, self.there, self.waiter = here, there, waiter
-        self.task: asyncio.Task[Any] | None = None
-
-    def start(self, fn: Callable[[], Awaitable[Any]]) -> None:
-        """On the other loop, in the caller's context (`call_soon_threadsafe` carried it)."""
-        if self.waiter.cancelled():
-            return
-        self.task = self.there.create_task(_awaited(fn))
-        self.task.add_done_callback(self._done)
-
-    def _done(self, task: asyncio.Task[Any]) -> None:
-        if not self.here.is_closed():  # the caller's loop ended first (shutdown)
-            self.here.call_soon_threadsafe(self._settle, task)
-
-    def _settle(self, task: asyncio.Task[Any]) -> None:
-        if self.waiter.done():
-            return
-        if task.cancelled():
-            self.waiter.cancel()
-        elif (error := task.exception()) is not None:
-            self.waiter.set_exception(error)
-        else:
-            self.waiter.set_result(task.result())
-
-    def cancel(self) -> None:
-        """The caller stopped waiting: cancel the work as soon as its loop is free."""
-        self.there.call_soon_threadsafe(self._cancel_task)
-
-    def _cancel_task(self) -> None:
-        if self.task is not None:
-            self.task.cancel()
-
-
-async def _awaited(fn: Callable[[], Awaitable[T]]) -> T:
-    try:
-        return await fn()
     except (SystemExit, KeyboardInterrupt) as exc:
         raise PluginExit(f"plugin code raised {type(exc).__name__}") from exc
 

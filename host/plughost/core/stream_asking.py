@@ -48,7 +48,7 @@ from plughost.core.client_memory import (
     Declared,
     RedisClientMemory,
 )
-from plughost.core.plugin_loop import run_on
+from plughost.core.loop_hop import run_on
 from plughost.sdk.context import Caller
 from plughost.sdk.elicitation import (
     CLIENT_CANNOT_SAMPLE,

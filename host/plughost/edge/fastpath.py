@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import NamedTuple
 
 from fastmcp.exceptions import FastMCPError
 from fastmcp.tools import Tool
@@ -45,6 +46,14 @@ DEFAULT_VERSION = "2025-03-26"
 _PLAIN_PARAMS = frozenset({"name", "arguments", "_meta"})
 
 
+class Reply(NamedTuple):
+    """How the fast path answers a call: in this protocol version, and whether the client
+    reads an event stream (else JSON only)."""
+
+    version: str
+    event_stream: bool
+
+
 class FastPath:
     def __init__(
         self, tools: Mapping[str, Tool], policy: CallPolicy, asking: StreamAsking | None = None
@@ -53,8 +62,8 @@ class FastPath:
         self.policy = policy
         self.asking = asking
 
-    def version_for(self, scope: Scope, message: Message) -> str | None:
-        """The protocol version to answer in, or None when the transport must answer."""
+    def reply_for(self, scope: Scope, message: Message) -> Reply | None:
+        """How to answer ``message`` here, or None when the transport must answer it."""
         params = message.payload.get("params")
         if message.method != "tools/call" or "id" not in message.payload:
             return None
@@ -67,23 +76,22 @@ class FastPath:
         # and which `FastMCP.call_tool` skips. Keep this path to handshake versions.
         if version not in HANDSHAKE_PROTOCOL_VERSIONS:
             return None
-        has_json, _ = check_accept_headers(request)
-        return version if has_json else None
+        has_json, has_sse = check_accept_headers(request)
+        return Reply(version, has_sse) if has_json else None
 
     async def serve(
         self,
-        scope: Scope,
         record: CallRecord,
         message: Message,
-        version: str,
+        reply: Reply,
         send: Send,
         answers: Answers,
     ) -> None:
         """Answer an admitted call: in JSON, or as an event stream once the tool reports
         progress or logs (to a client that reads ``text/event-stream``)."""
-        _, has_sse = check_accept_headers(Request(scope))
+        version = reply.version
         stream = None
-        if has_sse:
+        if reply.event_stream:
             meta = message.payload["params"].get("_meta") or {}
             token = meta.get("progressToken")
             if not isinstance(token, str | int) or isinstance(token, bool):

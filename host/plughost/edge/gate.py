@@ -28,7 +28,7 @@ from mcp_types.version import SUPPORTED_PROTOCOL_VERSIONS
 from pydantic import SecretStr
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from plughost.auth.provider import CallerToken, PlughostAuth
+from plughost.auth.provider import PlughostAuth
 from plughost.auth.verifier import ISSUER_UNAVAILABLE
 from plughost.core.answer_router import AnswersUnavailable, Undeliverable, is_answer
 from plughost.core.callrecord import CallRecord, current_call
@@ -130,10 +130,11 @@ class RequestGate:
         credentials = header(scope, b"authorization") or ""
         if credentials[:7].lower() != "bearer ":
             return Unauthenticated("no bearer token", error=None)
-        token = await self.auth.verify_token(credentials[7:])
-        if isinstance(token, CallerToken):
-            record.caller = token.caller
-            record.subject_token = SecretStr(token.token)
+        token = credentials[7:]
+        verified = await self.auth.verified(token)
+        if verified is not None:
+            record.caller = verified.caller
+            record.subject_token = SecretStr(token)
             return None
         if record.auth_refusal == ISSUER_UNAVAILABLE:
             return IssuerUnavailable()
@@ -166,12 +167,12 @@ class RequestGate:
             await self.answers.send(send, verdict, message.id)
             return
         fast_path = self.fast_path
-        version = fast_path.version_for(scope, message) if fast_path else None
+        reply = fast_path.reply_for(scope, message) if fast_path else None
         # Prompts, resources and completions are answered by FastMCP's transport.
-        if fast_path is None or version is None:
+        if fast_path is None or reply is None:
             await self.app(scope, receive, self._verdict_while_running(record, message, send))
             return
-        await fast_path.serve(scope, record, message, version, send, self.answers)
+        await fast_path.serve(record, message, reply, send, self.answers)
 
     async def _for_asking(self, record: CallRecord, message: messages.Message, send: Send) -> bool:
         """What questions asked on a call's stream need of other messages: a client's

@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from plughost.core.plugin_loop import run_on
+from plughost.core.loop_hop import run_on
 from plughost.sdk.credentials import DownstreamToken, TokenSource
 from plughost.sdk.elicitation import (
     Ask,
