@@ -51,7 +51,10 @@ def run(options: Options) -> dict[str, Any]:
         out = workdir / f"{label.replace(' ', '-')}.prof"
         setup.settings["PLUGHOST_FAST_PATH"] = fast
         server = setup.server(f"profile-{fast}", port)
-        server.argv = [sys.executable, "-m", "cProfile", "-o", str(out), *server.argv[1:]]
+        # --no-supervise: the server in this very process, not in a supervised child that
+        # cProfile would not see (the parent only waits on its child).
+        argv = [*server.argv[1:], "--no-supervise"]
+        server.argv = [sys.executable, "-m", "cProfile", "-o", str(out), *argv]
         target = Target(server, call_body(plugins.ECHO_TOOL, ARGUMENTS), token)
         server.start()
         try:

@@ -24,9 +24,10 @@ from typing import NamedTuple
 from fastmcp.exceptions import FastMCPError
 from fastmcp.tools import Tool
 from mcp.server.streamable_http import check_accept_headers
-from mcp.types import CallToolResult, JSONRPCResponse
+from mcp.types import CallToolResult
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from pydantic_core import to_json
 from starlette.requests import Request
 from starlette.types import Scope, Send
 
@@ -158,9 +159,11 @@ class FastPath:
 def _response(message: Message, version: str, result: CallToolResult) -> bytes:
     """The JSON-RPC response to ``message``, serialised as the SDK's runner would."""
     dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    response = JSONRPCResponse(
-        jsonrpc="2.0",
-        id=message.id,
-        result=serialize_server_result("tools/call", version, dumped),
-    )
-    return response.model_dump_json(by_alias=True, exclude_unset=True).encode()
+    # The SDK's `JSONRPCResponse` dumped: these three members, in this order, compact. The
+    # id is the request's own (a string or an integer the gate checked).
+    response = {
+        "jsonrpc": "2.0",
+        "id": message.id,
+        "result": serialize_server_result("tools/call", version, dumped),
+    }
+    return to_json(response)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
@@ -93,7 +93,7 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        rid = given if given and _SANE_ID.fullmatch(given) else uuid.uuid4().hex
+        rid = given if given and _SANE_ID.fullmatch(given) else secrets.token_hex(16)
         token = request_id.set(rid)
         traced = trace_id.set(None)
         started = time.perf_counter()
@@ -110,13 +110,12 @@ class RequestLog:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            log.info(
-                "%s %s %s",
-                scope["method"],
-                scope["path"],
-                status,
-                extra={"status": status, "ms": round((time.perf_counter() - started) * 1000, 2)},
-            )
+            if log.isEnabledFor(logging.INFO):
+                ms = round((time.perf_counter() - started) * 1000, 2)
+                path = scope["path"]
+                log.info(
+                    "%s %s %s", scope["method"], path, status, extra={"status": status, "ms": ms}
+                )
             trace_id.reset(traced)
             request_id.reset(token)
 
