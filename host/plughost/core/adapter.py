@@ -221,7 +221,7 @@ class Invoker:
             tokens=tokens,
             tracer=current_tracer(),
             updates=record.stream,
-            rounds=rounds_of_call() if record.questions is None else record.questions.rounds(),
+            rounds=_rounds(record),
             sampler=record.questions,
         )
 
@@ -271,12 +271,17 @@ class Invoker:
     async def _within_deadline(self, ctx: ToolContext, kwargs: dict[str, Any]) -> tuple[Any, bool]:
         """The function's value, and whether its deadline cut it off first.
 
-        ``move_on_after``, not ``fail_after``: a `TimeoutError` the function raises itself is
-        its own bug, not the host's deadline.
+        A `TimeoutError` the function raises itself is its own bug, not the host's deadline:
+        only the deadline's own expiry counts as timed out.
         """
-        with anyio.move_on_after(self.limits.timeout) as deadline:
-            return await self._execute(ctx, kwargs), False
-        return None, deadline.cancelled_caught
+        deadline = asyncio.timeout(self.limits.timeout)
+        try:
+            async with deadline:
+                return await self._execute(ctx, kwargs), False
+        except TimeoutError:
+            if deadline.expired():
+                return None, True
+            raise
 
     async def _execute(self, ctx: ToolContext, kwargs: dict[str, Any]) -> Any:
         """On the plugin's own event loop if async, else on one of its own worker threads."""
@@ -340,6 +345,16 @@ def _internal_error(record: CallRecord) -> ToolResult:
     return _error_result(
         record, Outcome.INTERNAL_ERROR, "internal_error", message, {"request_id": rid}
     )
+
+
+def _rounds(record: CallRecord) -> Rounds:
+    """What the function reads of earlier rounds: its stream's, none in a handshake version
+    the edge answers itself, else what FastMCP's transport carried (2026-07-28)."""
+    if record.questions is not None:
+        return record.questions.rounds()
+    if record.protocol_version is not None:
+        return Rounds()
+    return rounds_of_call()
 
 
 def _refused(record: CallRecord, exc: ToolError) -> ToolResult:

@@ -58,6 +58,9 @@ class CallRecord:
     stream: Updates | None = field(default=None, repr=False)
     #: Where a tool's questions are asked while the call waits (on the stream), if they can be.
     questions: Questions | None = field(default=None, repr=False)
+    #: The protocol version the edge answers the call in, when it answers it itself (the fast
+    #: path, handshake versions only); None when FastMCP's transport answers.
+    protocol_version: str | None = None
     notes: list[str] = field(default_factory=list)
     trace_id: str | None = None
 

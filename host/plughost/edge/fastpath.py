@@ -90,7 +90,7 @@ class FastPath:
     ) -> None:
         """Answer an admitted call: in JSON, or as an event stream once the tool reports
         progress or logs (to a client that reads ``text/event-stream``)."""
-        version = reply.version
+        version = record.protocol_version = reply.version
         stream = None
         if reply.event_stream:
             meta = message.payload["params"].get("_meta") or {}
