@@ -11,7 +11,6 @@ never a silent blank.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -33,21 +32,6 @@ class ScaffoldError(Exception):
     """The plugin cannot be written; the message says why and what to do instead."""
 
 
-@dataclass(frozen=True)
-class PluginNames:
-    """The names one namespace gives a plugin package."""
-
-    name: str
-
-    @property
-    def dist(self) -> str:
-        return f"plughost-{self.name}"
-
-    @property
-    def package(self) -> str:
-        return f"plughost_{self.name}"
-
-
 def host_requirement(host_version: str = __version__) -> str:
     """The ``plughost`` range a new plugin declares: this host's minor release line.
 
@@ -59,7 +43,19 @@ def host_requirement(host_version: str = __version__) -> str:
     return f"plughost>={major}.{minor},<{major}.{minor + 1}"
 
 
-def check_name(name: str) -> PluginNames:
+def template_values(name: str) -> dict[str, str]:
+    """What the templates fill in for namespace ``name``: the names it gives the plugin's
+    distribution and package, and the host range it declares."""
+    check_name(name)
+    return {
+        "name": name,
+        "dist": f"plughost-{name}",
+        "package": f"plughost_{name}",
+        "requirement": host_requirement(),
+    }
+
+
+def check_name(name: str) -> None:
     """Refuse a namespace the host would refuse, before anything is written."""
     if not NAMESPACE_RE.fullmatch(name):
         raise ScaffoldError(
@@ -72,7 +68,6 @@ def check_name(name: str) -> PluginNames:
             f"{name!r} is {len(name)} characters; use at most {MAX_NAME} so that tool names "
             "'<name>_<tool>' stay within 64 characters"
         )
-    return PluginNames(name)
 
 
 def new_plugin(name: str, target: Path | None = None) -> Path:
@@ -80,22 +75,16 @@ def new_plugin(name: str, target: Path | None = None) -> Path:
 
     Returns the directory written. ``target`` must not exist yet, so nothing is overwritten.
     """
-    names = check_name(name)
-    target = target if target is not None else Path(names.dist)
+    values = template_values(name)
+    target = target if target is not None else Path(values["dist"])
     if target.exists():
         raise ScaffoldError(f"{target} already exists; choose another --dir or remove it first")
-    values = {
-        "name": names.name,
-        "dist": names.dist,
-        "package": names.package,
-        "requirement": host_requirement(),
-    }
     rendered = {
         relative: Template(source.read_text(encoding="utf-8")).substitute(values)
         for relative, source in _templates(files("plughost") / "templates" / "plugin", ())
     }
     for relative, text in sorted(rendered.items()):
-        path = target.joinpath(*(_output_part(part, names.name) for part in relative))
+        path = target.joinpath(*(_output_part(part, name) for part in relative))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return target

@@ -23,7 +23,7 @@ from plughost.auth.upstream_metadata import (
 )
 from plughost.auth.verifier import TokenVerifier, VerifierConfig
 from plughost.errors import SettingsError
-from plughost.settings import MCP_PATH, AuthSettings
+from plughost.settings import AuthSettings, resource_url
 
 
 class EmbeddedIssuer(Protocol):
@@ -87,7 +87,7 @@ def resolve_issuer(
     if (settings.issuer == "dev") != (dev is not None):
         raise ValueError("the embedded dev issuer is given for the dev preset, and only for it")
     base = public_url.rstrip("/")
-    resource = base + MCP_PATH
+    resource = resource_url(base)
     if dev is not None:
         preset = _dev(settings, base, resource, dev)
     else:

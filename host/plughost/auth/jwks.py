@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,42 +28,34 @@ log = logging.getLogger("plughost.auth.jwks")
 SYMMETRIC_KEY_TYPES = {"oct"}
 
 
+@dataclass(eq=False)
 class JWKSCache:
-    def __init__(
-        self,
-        uri: str | None,
-        *,
-        discover: Callable[[], Awaitable[str]] | None = None,
-        refresh_seconds: float = 300,
-        min_refetch_seconds: float = 5,
-        timeout: float = 5.0,
-        clock: Callable[[], float] = time.monotonic,
-        on_fetch: Callable[[bool], None] | None = None,
-    ) -> None:
-        if uri is None and discover is None:
-            raise ValueError("a JWKS URI or a way to discover it is needed")
-        self._uri = uri
-        self._discover = discover
-        self._refresh = refresh_seconds
-        self._min_refetch = min_refetch_seconds
-        self._timeout = timeout
-        self._clock = clock
-        self._on_fetch = on_fetch
-        self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at: float | None = None
-        self._attempted_at: float | None = None
-        self._lock = asyncio.Lock()
-        self._background: asyncio.Task[None] | None = None
-        self.fetch_count = 0
-        self.last_error: str | None = None
-        #: Wall-clock times, for the operator console: the last fetch attempt, and when each
-        #: key id held now was first seen.
-        self.last_fetch_at: datetime | None = None
-        self.first_seen: dict[str, datetime] = {}
+    """One issuer's signing keys, from ``uri`` or, when that is None, the URI ``discover``
+    finds (on the first fetch, from the issuer's metadata)."""
 
-    @property
-    def uri(self) -> str | None:
-        return self._uri
+    uri: str | None
+    _: KW_ONLY
+    discover: Callable[[], Awaitable[str]] | None = None
+    refresh_seconds: float = 300
+    min_refetch_seconds: float = 5
+    timeout: float = 5.0
+    clock: Callable[[], float] = time.monotonic
+    on_fetch: Callable[[bool], None] | None = None
+    fetch_count: int = field(default=0, init=False)
+    last_error: str | None = field(default=None, init=False)
+    #: Wall-clock times, for the operator console: the last fetch attempt, and when each
+    #: key id held now was first seen.
+    last_fetch_at: datetime | None = field(default=None, init=False)
+    first_seen: dict[str, datetime] = field(default_factory=dict, init=False)
+    _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False)
+    _fetched_at: float | None = field(default=None, init=False)
+    _attempted_at: float | None = field(default=None, init=False)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock, init=False)
+    _background: asyncio.Task[None] | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        if self.uri is None and self.discover is None:
+            raise ValueError("a JWKS URI or a way to discover it is needed")
 
     @property
     def key_ids(self) -> list[str]:
@@ -104,7 +97,7 @@ class JWKSCache:
         return self._keys.get(kid)
 
     def _stale(self) -> bool:
-        return self._fetched_at is None or self._clock() - self._fetched_at > self._refresh
+        return self._fetched_at is None or self.clock() - self._fetched_at > self.refresh_seconds
 
     def _refresh_in_background(self) -> None:
         if self._background is None or self._background.done():
@@ -112,22 +105,22 @@ class JWKSCache:
 
     async def _refetch(self) -> None:
         async with self._lock:
-            now = self._clock()
-            if self._attempted_at is not None and now - self._attempted_at < self._min_refetch:
+            now, last = self.clock(), self._attempted_at
+            if last is not None and now - last < self.min_refetch_seconds:
                 return
             await self._fetch()
 
     async def _fetch(self) -> None:
-        self._attempted_at = self._clock()
+        self._attempted_at = self.clock()
         self.last_fetch_at = datetime.now(UTC)
         self.fetch_count += 1
         try:
-            uri = self._uri
+            uri = self.uri
             if uri is None:
                 # The constructor refuses a cache with neither a URI nor a way to discover it.
-                assert self._discover is not None
-                uri = self._uri = await self._discover()
-            async with httpx.AsyncClient(timeout=self._timeout, follow_redirects=False) as client:
+                assert self.discover is not None
+                uri = self.uri = await self.discover()
+            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
                 response = await client.get(uri, headers={"Accept": "application/json"})
                 response.raise_for_status()
                 keys = parse_jwks(response.json())
@@ -143,7 +136,7 @@ class JWKSCache:
             return
         removed = sorted(set(self._keys) - set(keys))
         self._keys = keys
-        self._fetched_at = self._clock()
+        self._fetched_at = self.clock()
         self.first_seen = {kid: self.first_seen.get(kid, self.last_fetch_at) for kid in keys}
         self.last_error = None
         self._count(ok=True)
@@ -152,8 +145,8 @@ class JWKSCache:
             log.warning("signing key(s) %s left the JWKS; tokens they signed are refused", removed)
 
     def _count(self, *, ok: bool) -> None:
-        if self._on_fetch:
-            self._on_fetch(ok)
+        if self.on_fetch:
+            self.on_fetch(ok)
 
 
 def parse_jwks(document: Any) -> dict[str, jwt.PyJWK]:

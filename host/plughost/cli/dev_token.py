@@ -9,7 +9,7 @@ import click
 
 from plughost.cli.common import base_url, command_settings, fail
 from plughost.errors import PlughostError
-from plughost.settings import MCP_PATH
+from plughost.settings import resource_url
 
 
 @click.command()
@@ -62,7 +62,7 @@ def token(scope: str | None, tenant: str, subject: str | None, ttl: int, url: st
     click.echo(
         dev.mint(
             issuer=base,
-            audience=base + MCP_PATH,
+            audience=resource_url(base),
             scopes=scopes,
             subject=subject,
             tenant=tenant,

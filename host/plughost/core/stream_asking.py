@@ -102,17 +102,11 @@ class StreamedQuestions:
     awaited from the plugin's loop, sent from the host's)."""
 
     def __init__(
-        self,
-        stream: CallStream,
-        router: AnswerRouter,
-        owner: str,
-        timeout: float,
-        declared: Declared,
+        self, asking: StreamAsking, stream: CallStream, owner: str, declared: Declared
     ) -> None:
+        self._asking = asking
         self._stream = stream
-        self._router = router
         self._owner = owner
-        self._timeout = timeout
         self._loop = asyncio.get_running_loop()
         self.can_ask = ELICITATION in declared
         self.can_sample = SAMPLING in declared
@@ -131,7 +125,7 @@ class StreamedQuestions:
         """Ask ``ask`` on the stream and wait for its answer (raises a `ToolError` saying why
         there is none to use)."""
         form = {"message": ask.message, "requestedSchema": ask.schema}
-        late = f"the user did not answer within {self._timeout:g}s; nothing was done"
+        late = f"the user did not answer within {self._asking.timeout:g}s; nothing was done"
         response = await self._request("elicitation/create", form, late, question=ask.key)
         self._answers[ask.key] = _answer(response, ask.key)
         self._remembered = {**self._remembered, **ask.remember}
@@ -146,7 +140,7 @@ class StreamedQuestions:
         params = CreateMessageRequestParams(
             messages=[message], max_tokens=max_tokens, system_prompt=system
         ).model_dump(by_alias=True, mode="json", exclude_none=True)
-        late = f"the client's model did not answer within {self._timeout:g}s"
+        late = f"the client's model did not answer within {self._asking.timeout:g}s"
         response = await self._request("sampling/createMessage", params, late, request="sampling")
         return _sampled(response)
 
@@ -161,10 +155,10 @@ class StreamedQuestions:
                 f"the tool sent its client more than {MAX_REQUESTS} requests in one call"
             )
         try:
-            async with self._router.waiting(self._owner) as waiting:
+            async with self._asking.router.waiting(self._owner) as waiting:
                 request = {"jsonrpc": "2.0", "id": waiting.id, "method": method}
                 self._stream.request({**request, "params": params})
-                with anyio.move_on_after(self._timeout):
+                with anyio.move_on_after(self._asking.timeout):
                     return await waiting.answer
         except TooManyWaiting as exc:
             raise Unanswered(f"{exc}: answer them first", **details) from None
@@ -233,7 +227,7 @@ class StreamAsking:
             declared -= {ELICITATION}
         if not declared:
             return None
-        return StreamedQuestions(stream, self.router, owner, self.timeout, declared)
+        return StreamedQuestions(self, stream, owner, declared)
 
     async def deliver(self, caller: Caller, response: dict[str, Any]) -> None:
         """A client's answer (raises `Undeliverable` or `AnswersUnavailable`)."""

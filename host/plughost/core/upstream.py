@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -100,36 +100,32 @@ class _Live:
     keeper: asyncio.Task[None]
 
 
+@dataclass(eq=False)
 class UpstreamClient:
     """`plughost.core.forwarding.Upstream` over one kept-open MCP session."""
 
-    def __init__(
-        self,
-        name: str,
-        connector: Connector,
-        *,
-        connect_timeout: float,
-        on_broken: Callable[[str], None] = lambda _reason: None,
-        call_headers: CallHeaders | None = None,
-    ) -> None:
-        self.name = name
-        self._connector = connector
-        self._connect_timeout = connect_timeout
-        self._on_broken = on_broken
-        self._call_headers = call_headers
-        self._loop = PluginLoop(f"upstream-{name}")
-        self._live: _Live | None = None
+    name: str
+    connector: Connector
+    _: KW_ONLY
+    connect_timeout: float
+    on_broken: Callable[[str], None] = lambda _reason: None
+    call_headers: CallHeaders | None = None
+    _loop: PluginLoop = field(init=False)
+    _live: _Live | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._loop = PluginLoop(f"upstream-{self.name}")
 
     async def connect(self) -> Listing:
         """List everything the upstream serves, on the open session or a new one, within
         the connect deadline; `UpstreamUnavailable` (or `UpstreamError`) when it cannot."""
         try:
-            with anyio.fail_after(self._connect_timeout):
+            with anyio.fail_after(self.connect_timeout):
                 return await self._loop.run(self._connect_and_list)
         except TimeoutError:
             await self.disconnect()
             raise UpstreamUnavailable(
-                f"no answer within {self._connect_timeout:g}s of connecting"
+                f"no answer within {self.connect_timeout:g}s of connecting"
             ) from None
 
     async def disconnect(self) -> None:
@@ -163,14 +159,14 @@ class UpstreamClient:
 
     async def _request(self, send: Callable[[ClientSession], Awaitable[T]]) -> T:
         """``send`` on the upstream's loop, its failures as the forwarding errors."""
-        headers = await self._call_headers() if self._call_headers is not None else {}
+        headers = await self.call_headers() if self.call_headers is not None else {}
         try:
             if headers:
                 return await self._loop.run(lambda: self._one_shot(headers, send))
             return await self._loop.run(lambda: self._on_session(send))
         except UpstreamUnavailable as exc:
             if not headers:
-                self._on_broken(str(exc))
+                self.on_broken(str(exc))
             raise
 
     async def _on_session(self, send: Callable[[ClientSession], Awaitable[T]]) -> T:
@@ -183,7 +179,7 @@ class UpstreamClient:
         self, headers: Mapping[str, str], send: Callable[[ClientSession], Awaitable[T]]
     ) -> T:
         try:
-            async with Client(self._connector(headers), cache=None) as client:
+            async with Client(self.connector(headers), cache=None) as client:
                 return await _classified(send(client.session))
         except (UpstreamError, UpstreamUnavailable):
             raise
@@ -215,7 +211,7 @@ class UpstreamClient:
         """Own the session for its whole life: entered and left in this one task, as the
         transport's task groups require."""
         try:
-            async with Client(self._connector({}), cache=None) as client:
+            async with Client(self.connector({}), cache=None) as client:
                 ready.set_result(client.session)
                 await stop.wait()
         except Exception as exc:

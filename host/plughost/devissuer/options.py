@@ -20,19 +20,23 @@ class ScopeInfo(BaseModel):
 
 
 class DevServerOptions(BaseModel):
-    """The dev issuer's operator settings, as the authorization server uses them."""
+    """The dev issuer's operator settings, as the authorization server uses them.
 
-    model_config = ConfigDict(frozen=True)
+    Each field's alias is the `AuthSettings` field it is read from, so the mapping from the
+    operator's names to the server's is declared once, next to the field.
+    """
 
-    access_ttl: int
-    refresh_ttl: int
-    auto_approve: bool
+    model_config = ConfigDict(frozen=True, from_attributes=True)
+
+    access_ttl: int = Field(alias="dev_token_ttl_seconds")
+    refresh_ttl: int = Field(alias="dev_refresh_token_ttl_seconds")
+    auto_approve: bool = Field(alias="dev_auto_approve")
     #: Registrations one client address may make per hour.
-    registrations_per_hour: int = 30
+    registrations_per_hour: int = Field(30, alias="dev_registrations_per_hour")
     #: Seconds after which a registration never issued a token is deleted.
-    unused_client_ttl: int = 86_400
+    unused_client_ttl: int = Field(86_400, alias="dev_unused_client_ttl_seconds")
     #: Wrong client secrets taken per client id, and per address, in a minute.
-    secret_failures_per_minute: int = 10
+    secret_failures_per_minute: int = Field(10, alias="dev_client_secret_failures_per_minute")
     #: Token exchange: each audience tokens may be exchanged for, with its allowed scopes.
     exchange_targets: dict[str, list[str]] = Field(default_factory=dict)
 
@@ -40,15 +44,10 @@ class DevServerOptions(BaseModel):
     def from_settings(
         cls, auth: AuthSettings, exchange: TokenExchangeSettings | None = None
     ) -> DevServerOptions:
-        return cls(
-            access_ttl=auth.dev_token_ttl_seconds,
-            refresh_ttl=auth.dev_refresh_token_ttl_seconds,
-            auto_approve=auth.dev_auto_approve,
-            registrations_per_hour=auth.dev_registrations_per_hour,
-            unused_client_ttl=auth.dev_unused_client_ttl_seconds,
-            secret_failures_per_minute=auth.dev_client_secret_failures_per_minute,
-            exchange_targets=allowed_targets(exchange) if exchange else {},
-        )
+        options = cls.model_validate(auth)
+        if exchange is None:
+            return options
+        return options.model_copy(update={"exchange_targets": allowed_targets(exchange)})
 
 
 def allowed_targets(settings: TokenExchangeSettings) -> dict[str, list[str]]:

@@ -19,6 +19,7 @@ import sys
 import threading
 import time
 from concurrent.futures import Future
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -106,6 +107,7 @@ audit_table = Table(
 Pending = tuple[AuditRecord, Future[bool] | None]
 
 
+@dataclass(eq=False, kw_only=True)
 class AuditTrail:
     """Queue records; a daemon thread writes them to the stream, file and/or database.
 
@@ -117,35 +119,28 @@ class AuditTrail:
     one commit per batch, not one per call.
     """
 
-    def __init__(
-        self,
-        *,
-        stream: TextIO | None = None,
-        path: Path | None = None,
-        engine: Engine | None = None,
-        durable: bool = False,
-        batch_size: int = 200,
-        linger_seconds: float = 0.05,
-    ) -> None:
-        self._stream = stream
-        self._path = path
-        self._engine = engine
-        self.durable = durable
-        self._batch_size = batch_size
-        self._linger = 0.0 if durable else linger_seconds
-        self._queue: queue.Queue[Pending | None] = queue.Queue(maxsize=100_000)
-        self._thread: threading.Thread | None = None
-        self.dropped = 0
+    stream: TextIO | None = None
+    path: Path | None = None
+    engine: Engine | None = None
+    durable: bool = False
+    batch_size: int = 200
+    #: How long the writer lets records gather behind the first (none in durable mode).
+    linger_seconds: float = 0.05
+    dropped: int = field(default=0, init=False)
+    _queue: queue.Queue[Pending | None] = field(
+        default_factory=lambda: queue.Queue(maxsize=100_000), init=False
+    )
+    _thread: threading.Thread | None = field(default=None, init=False)
 
     @property
     def enabled(self) -> bool:
-        return any((self._stream, self._path, self._engine))
+        return any((self.stream, self.path, self.engine))
 
     def start(self) -> None:
         if not self.enabled or self._thread is not None:
             return
-        if self._path is not None:
-            self._path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._run, name="plughost-audit", daemon=True)
         self._thread.start()
 
@@ -175,7 +170,7 @@ class AuditTrail:
         self._thread = None
 
     def _run(self) -> None:
-        handle = self._path.open("a", encoding="utf-8") if self._path else None
+        handle = self.path.open("a", encoding="utf-8") if self.path else None
         try:
             while True:
                 batch, last = self._next_batch()
@@ -195,10 +190,10 @@ class AuditTrail:
         first = self._queue.get()
         if first is None:
             return [], True
-        if self._queue.qsize() < self._batch_size:
-            time.sleep(self._linger)
+        if self._queue.qsize() < self.batch_size:
+            time.sleep(0.0 if self.durable else self.linger_seconds)
         batch = [first]
-        while len(batch) < self._batch_size:
+        while len(batch) < self.batch_size:
             try:
                 item = self._queue.get_nowait()
             except queue.Empty:
@@ -217,7 +212,7 @@ class AuditTrail:
         except Exception:
             log.exception("could not write %d audit record(s) to the stream/file", len(batch))
             written = [False] * len(batch)
-        if self._engine is not None:
+        if self.engine is not None:
             rows = [_to_row(entry) for entry, _ in batch]
             written = [
                 ok and row_ok for ok, row_ok in zip(written, self._insert(rows), strict=True)
@@ -228,7 +223,7 @@ class AuditTrail:
 
     def _append(self, entries: list[AuditRecord], handle: TextIO | None) -> None:
         lines = "".join(entry.model_dump_json() + "\n" for entry in entries)
-        for out in (self._stream, handle):
+        for out in (self.stream, handle):
             if out is not None:
                 out.write(lines)
                 out.flush()
@@ -238,9 +233,9 @@ class AuditTrail:
     def _insert(self, rows: list[dict[str, Any]]) -> list[bool]:
         """Insert a batch; if the batch fails, each row on its own, so one bad row loses only
         itself and never the other callers' records. Returns which rows were written."""
-        assert self._engine is not None
+        assert self.engine is not None
         try:
-            with self._engine.begin() as conn:
+            with self.engine.begin() as conn:
                 conn.execute(insert(audit_table), rows)
             return [True] * len(rows)
         except Exception:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import KW_ONLY, dataclass, field
 from typing import Any
 
 import anyio
@@ -56,21 +56,19 @@ class _Hook:
     loop: PluginLoop
 
 
+@dataclass(eq=False)
 class Guardrails:
-    def __init__(
-        self,
-        plugins: Callable[[], Sequence[LoadedPlugin]],
-        *,
-        loops: Mapping[str, PluginLoop],
-        timeout: float,
-        metrics: Metrics,
-    ) -> None:
-        self.plugins = plugins
-        self.loops = loops
-        self.timeout = timeout
-        self.metrics = metrics
-        self._seen: Sequence[LoadedPlugin] | None = None
-        self._hooks: dict[str, list[_Hook]] = {BEFORE: [], AFTER: []}
+    """The loaded plugins' hooks, found again whenever the set of loaded plugins changes."""
+
+    plugins: Callable[[], Sequence[LoadedPlugin]]
+    _: KW_ONLY
+    loops: Mapping[str, PluginLoop]
+    timeout: float
+    metrics: Metrics
+    _seen: Sequence[LoadedPlugin] | None = field(default=None, init=False)
+    _hooks: dict[str, list[_Hook]] = field(
+        default_factory=lambda: {BEFORE: [], AFTER: []}, init=False
+    )
 
     async def around(
         self, record: CallRecord, arguments: dict[str, Any], call: Callable[..., Awaitable[Any]]

@@ -11,13 +11,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from plughost.sdk.tool_spec import Declared
+
 #: A completer: ``fn(ctx, value)`` returns the values an argument may take that start with
 #: what the user typed so far (sync or async; at most 100 are sent).
 Completer = Callable[..., Any]
 
 
-@dataclass(frozen=True)
-class ResourceSpec:
+@dataclass(frozen=True, kw_only=True)
+class ResourceSpec(Declared):
     """A resource (or, with ``{parameters}`` in its path, a resource template).
 
     Its URI is ``<namespace>://<path>``: two plugins can never serve the same one. ``fn`` takes a
@@ -26,22 +28,17 @@ class ResourceSpec:
     """
 
     path: str
-    fn: Callable[..., Any]
-    scopes: tuple[str, ...]
     name: str | None = None
-    title: str | None = None
-    description: str | None = None
     mime_type: str | None = None
     complete: Mapping[str, Completer] = field(default_factory=dict)
-    timeout: float | None = None
 
     @property
     def is_template(self) -> bool:
         return "{" in self.path
 
 
-@dataclass(frozen=True)
-class PromptSpec:
+@dataclass(frozen=True, kw_only=True)
+class PromptSpec(Declared):
     """A prompt agents list and fill in: ``<namespace>_<name>``.
 
     ``fn`` takes a `ToolContext` first, then the prompt's arguments (typed; optional ones have
@@ -50,9 +47,4 @@ class PromptSpec:
     """
 
     name: str
-    fn: Callable[..., Any]
-    scopes: tuple[str, ...]
-    title: str | None = None
-    description: str | None = None
     complete: Mapping[str, Completer] = field(default_factory=dict)
-    timeout: float | None = None

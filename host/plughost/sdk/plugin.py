@@ -105,19 +105,17 @@ class Plugin:
 
         return _recording(
             self._tools,
-            lambda fn: ToolSpec(
-                name=name or fn.__name__,
-                fn=fn,
-                scopes=tuple(scopes),
-                conditional_scopes=dict(conditional_scopes or {}),
-                title=title,
-                description=description,
-                read_only=read_only,
-                destructive=destructive,
-                idempotent=idempotent,
-                open_world=open_world,
-                timeout=timeout,
-            ),
+            ToolSpec,
+            scopes,
+            name,
+            conditional_scopes=dict(conditional_scopes or {}),
+            title=title,
+            description=description,
+            read_only=read_only,
+            destructive=destructive,
+            idempotent=idempotent,
+            open_world=open_world,
+            timeout=timeout,
         )
 
     def resource(
@@ -142,17 +140,15 @@ class Plugin:
 
         return _recording(
             self._resources,
-            lambda fn: ResourceSpec(
-                path=path,
-                fn=fn,
-                scopes=tuple(scopes),
-                name=name or fn.__name__,
-                title=title,
-                description=description,
-                mime_type=mime_type,
-                complete=dict(complete or {}),
-                timeout=timeout,
-            ),
+            ResourceSpec,
+            scopes,
+            name,
+            path=path,
+            title=title,
+            description=description,
+            mime_type=mime_type,
+            complete=dict(complete or {}),
+            timeout=timeout,
         )
 
     def prompt(
@@ -175,15 +171,13 @@ class Plugin:
 
         return _recording(
             self._prompts,
-            lambda fn: PromptSpec(
-                name=name or fn.__name__,
-                fn=fn,
-                scopes=tuple(scopes),
-                title=title,
-                description=description,
-                complete=dict(complete or {}),
-                timeout=timeout,
-            ),
+            PromptSpec,
+            scopes,
+            name,
+            title=title,
+            description=description,
+            complete=dict(complete or {}),
+            timeout=timeout,
         )
 
     def table(self, name: str, *columns: Any, **kwargs: Any) -> Table:
@@ -288,12 +282,16 @@ def _check_scopes(scopes: Sequence[str]) -> None:
         raise TypeError("scopes must be a list of scope names, e.g. scopes=['todo:read']")
 
 
-def _recording(specs: list[S], spec: Callable[[F], S]) -> Callable[[F], F]:
-    """The decorator `Plugin.tool`, `resource` and `prompt` return: it records ``spec(fn)`` and
-    hands ``fn`` back unchanged, so the function stays callable as written (and in tests)."""
+def _recording(
+    specs: list[S], spec: type[S], scopes: Sequence[str], name: str | None, **options: Any
+) -> Callable[[F], F]:
+    """The decorator `Plugin.tool`, `resource` and `prompt` return: it records the ``spec``
+    of ``fn`` (needing ``scopes``, named ``name`` or after ``fn``, with the kind's own
+    ``options``) and hands ``fn`` back unchanged, so the function stays callable as written
+    (and in tests)."""
 
     def register(fn: F) -> F:
-        specs.append(spec(fn))
+        specs.append(spec(fn=fn, scopes=tuple(scopes), name=name or fn.__name__, **options))
         return fn
 
     return register

@@ -8,7 +8,7 @@ Settings sit below everything else in the host: they import only the SDK and `pl
 """
 
 from plughost.settings.audit import AuditSettings
-from plughost.settings.auth import ASYMMETRIC_ALGORITHMS, MCP_PATH, AuthSettings
+from plughost.settings.auth import ASYMMETRIC_ALGORITHMS, MCP_PATH, AuthSettings, resource_url
 from plughost.settings.console import ConsoleSettings
 from plughost.settings.environment import (
     CONFIG_ENV,
@@ -45,5 +45,6 @@ __all__ = [
     "default_database_url",
     "describe_validation_error",
     "load_settings",
+    "resource_url",
     "split_names",
 ]

@@ -17,6 +17,13 @@ from plughost.settings.fields import bounded, wait
 #: Where the MCP endpoint is served; the protected resource is ``<public url>/mcp``.
 MCP_PATH = "/mcp"
 
+
+def resource_url(base_url: str) -> str:
+    """The protected resource a host served at ``base_url`` is known by: the audience its
+    tokens name, and the URL agents post MCP requests to."""
+    return base_url + MCP_PATH
+
+
 ASYMMETRIC_ALGORITHMS = (
     "RS256",
     "RS384",

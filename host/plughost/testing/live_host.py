@@ -18,6 +18,7 @@ import uvicorn
 
 from plughost.core.host_scopes import HOST_SCOPES
 from plughost.errors import PlughostError
+from plughost.settings import resource_url
 from plughost.testing.client import McpClient
 from plughost.testing.serving import PluginNotLoaded, not_serving
 
@@ -63,7 +64,7 @@ class LiveHost:
 
     @property
     def mcp_url(self) -> str:
-        return f"{self.base_url}/mcp"
+        return resource_url(self.base_url)
 
     @property
     def host(self) -> Any:
