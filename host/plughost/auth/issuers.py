@@ -2,7 +2,9 @@
 
 The ``dev`` preset trusts the embedded dev issuer (`plughost.devissuer`), which serves on this
 server's own origin. That issuer sits above the resource server: app assembly builds it and
-hands it in, and the resource server knows it only as `EmbeddedIssuer`.
+hands it in, and the resource server knows it only as `EmbeddedIssuer`. Its keys are read
+in-process (`EmbeddedIssuer.published_keys`), a real issuer's fetched over HTTP; the checks
+on a token are the same for both.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import httpx
 
@@ -40,6 +42,10 @@ class EmbeddedIssuer(Protocol):
 
     @property
     def client_secret(self) -> str: ...
+
+    async def published_keys(self) -> dict[str, Any]:
+        """Its JWKS document, read from its key store (what ``jwks_path`` serves)."""
+        ...
 
 
 @dataclass
@@ -102,6 +108,7 @@ def resolve_issuer(
         min_refetch_seconds=settings.jwks_min_refetch_seconds,
         on_fetch=on_jwks_fetch,
         clock=clock,
+        load=dev.published_keys if dev is not None else None,
     )
     config = VerifierConfig(
         issuers=tuple(dict.fromkeys([*preset.issuers, *settings.extra_issuers])),

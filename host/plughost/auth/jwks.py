@@ -8,6 +8,13 @@ issuer, and a key the issuer just started signing with is accepted within that i
 failed fetch keeps the keys already held and is counted; with no keys at all every token is
 refused (fail closed), and `unavailable` tells the caller the issuer, not the token, is at
 fault.
+
+Where the document comes from is the one thing that differs by issuer: a real issuer's
+(Scalekit, any OIDC) is fetched over HTTP from its JWKS URI; the embedded dev issuer's is read
+in-process from its own key store (``load``), the store every replica sharing the data
+directory reads, so the host never calls itself over the network and an app with no socket
+(a test driving it in-process) verifies its own tokens. Everything after the document (the
+parsing, the throttling, the refresh, failing closed) is the same for both.
 """
 
 from __future__ import annotations
@@ -31,7 +38,8 @@ SYMMETRIC_KEY_TYPES = {"oct"}
 @dataclass(eq=False)
 class JWKSCache:
     """One issuer's signing keys, from ``uri`` or, when that is None, the URI ``discover``
-    finds (on the first fetch, from the issuer's metadata)."""
+    finds (on the first fetch, from the issuer's metadata); or, with ``load``, the document it
+    reads in-process (the embedded issuer's key store), ``uri`` then only where it is served."""
 
     uri: str | None
     _: KW_ONLY
@@ -41,6 +49,7 @@ class JWKSCache:
     timeout: float = 5.0
     clock: Callable[[], float] = time.monotonic
     on_fetch: Callable[[bool], None] | None = None
+    load: Callable[[], Awaitable[Any]] | None = None
     fetch_count: int = field(default=0, init=False)
     last_error: str | None = field(default=None, init=False)
     #: Wall-clock times, for the operator console: the last fetch attempt, and when each
@@ -54,8 +63,13 @@ class JWKSCache:
     _background: asyncio.Task[None] | None = field(default=None, init=False)
 
     def __post_init__(self) -> None:
-        if self.uri is None and self.discover is None:
+        if self.uri is None and self.discover is None and self.load is None:
             raise ValueError("a JWKS URI or a way to discover it is needed")
+
+    @property
+    def source(self) -> str:
+        """Where the keys are read from, for the log."""
+        return "the embedded issuer's key store" if self.load else str(self.uri)
 
     @property
     def key_ids(self) -> list[str]:
@@ -115,20 +129,16 @@ class JWKSCache:
         self.last_fetch_at = datetime.now(UTC)
         self.fetch_count += 1
         try:
-            uri = self.uri
-            if uri is None:
-                # The constructor refuses a cache with neither a URI nor a way to discover it.
-                assert self.discover is not None
-                uri = self.uri = await self.discover()
-            async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
-                response = await client.get(uri, headers={"Accept": "application/json"})
-                response.raise_for_status()
-                keys = parse_jwks(response.json())
+            if self.load is not None:
+                document = await asyncio.wait_for(self.load(), self.timeout)
+            else:
+                document = await self._download()
+            keys = parse_jwks(document)
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             log.warning(
                 "JWKS fetch from %s failed, keeping %d cached key(s): %s",
-                self.uri,
+                self.source,
                 len(self._keys),
                 self.last_error,
             )
@@ -140,9 +150,21 @@ class JWKSCache:
         self.first_seen = {kid: self.first_seen.get(kid, self.last_fetch_at) for kid in keys}
         self.last_error = None
         self._count(ok=True)
-        log.info("JWKS fetched from %s: key ids %s", self.uri, sorted(keys))
+        log.info("JWKS fetched from %s: key ids %s", self.source, sorted(keys))
         if removed:
             log.warning("signing key(s) %s left the JWKS; tokens they signed are refused", removed)
+
+    async def _download(self) -> Any:
+        """The issuer's JWKS document, over HTTP (discovering its URI first if need be)."""
+        uri = self.uri
+        if uri is None:
+            # The constructor refuses a cache with neither a URI nor a way to find the keys.
+            assert self.discover is not None
+            uri = self.uri = await self.discover()
+        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False) as client:
+            response = await client.get(uri, headers={"Accept": "application/json"})
+            response.raise_for_status()
+            return response.json()
 
     def _count(self, *, ok: bool) -> None:
         if self.on_fetch:

@@ -4,9 +4,12 @@ It signs RS256 tokens with a key generated on first start and kept (mode 0600) i
 directory, and holds one generated client for the ``client_credentials`` grant. Its HTTP side,
 a complete OAuth 2.1 authorization server for interactive MCP clients, is
 `plughost.devissuer.server`. The resource server (`plughost.auth`) verifies its tokens exactly
-as it verifies Scalekit's: through the JWKS, over HTTP; app assembly hands it a `DevIssuer`
-for the ``dev`` preset (`embedded_issuer`), which it knows only as `EmbeddedIssuer`. It is for
-development: ``plughost serve`` refuses to expose it beyond loopback unless told plainly.
+as it verifies Scalekit's, against a JWKS, but reads that JWKS in-process (`published_keys`)
+rather than calling its own origin: the same document ``/oauth/jwks.json`` serves, read from
+the key store every replica sharing the data directory reads. App assembly hands it a
+`DevIssuer` for the ``dev`` preset (`embedded_issuer`), which it knows only as
+`EmbeddedIssuer`. It is for development: ``plughost serve`` refuses to expose it beyond
+loopback unless told plainly.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -56,23 +60,22 @@ class DevIssuer:
     def __init__(self, data_dir: Path) -> None:
         self.dir = data_dir / "dev-issuer"
         self._key = self._load_or_create_key()
-        public = self._key.public_key()
-        jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(public))
-        self.kid = _thumbprint(jwk)
-        self._jwk = {**jwk, "kid": self.kid, "use": "sig", "alg": ALGORITHM}
+        self._jwk = _public_jwk(self._key)
+        self.kid: str = self._jwk["kid"]
         self.client_id, self._client_secret = self._load_or_create_client()
 
     @property
     def client_secret(self) -> str:
         return self._client_secret
 
+    @property
+    def _key_path(self) -> Path:
+        return self.dir / "signing-key.pem"
+
     def _load_or_create_key(self) -> rsa.RSAPrivateKey:
-        path = self.dir / "signing-key.pem"
+        path = self._key_path
         if path.exists():
-            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-            if not isinstance(key, rsa.RSAPrivateKey):
-                raise ValueError(f"{path} does not hold an RSA private key")
-            return key
+            return _read_key(path)
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
             serialization.Encoding.PEM,
@@ -93,7 +96,25 @@ class DevIssuer:
         return client_id, secret
 
     def jwks(self) -> dict[str, Any]:
+        """The key this process signs with, as a JWKS."""
         return {"keys": [self._jwk]}
+
+    async def published_keys(self) -> dict[str, Any]:
+        """The JWKS to verify this issuer's tokens with: the key this process signs with and
+        the one in the key store now, when another replica sharing the store has replaced it
+        (a rotation: delete the key and restart), so every replica accepts the tokens of the
+        others while they restart one by one. Read off the event loop, from the store on
+        every call: the resource server's key cache decides how often."""
+        stored = await anyio.to_thread.run_sync(self._stored_jwk)
+        if stored is None or stored["kid"] == self.kid:
+            return self.jwks()
+        return {"keys": [self._jwk, stored]}
+
+    def _stored_jwk(self) -> dict[str, Any] | None:
+        try:
+            return _public_jwk(_read_key(self._key_path))
+        except FileNotFoundError:  # deleted to rotate: the new one is made at the next start
+            return None
 
     def remember_url(self, issuer: str, resource: str) -> None:
         """Record where the running host serves, so ``plughost token`` mints for it."""
@@ -173,6 +194,19 @@ def embedded_issuer(auth: AuthSettings, data_dir: Path) -> DevIssuer | None:
 
 class InvalidDevToken(ValueError):
     """A token this issuer did not sign, or that expired; the message is the reason's name."""
+
+
+def _read_key(path: Path) -> rsa.RSAPrivateKey:
+    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise ValueError(f"{path} does not hold an RSA private key")
+    return key
+
+
+def _public_jwk(key: rsa.RSAPrivateKey) -> dict[str, Any]:
+    """The public half of ``key`` as a signing JWK, its id the key's thumbprint."""
+    jwk = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key()))
+    return {**jwk, "kid": _thumbprint(jwk), "use": "sig", "alg": ALGORITHM}
 
 
 def _thumbprint(jwk: dict[str, Any]) -> str:

@@ -102,7 +102,9 @@ def routes(server: DevAuthorizationServer) -> list[Route]:
         return JSONResponse(body, headers={"Cache-Control": "public, max-age=60"})
 
     async def keys(_request: Request) -> JSONResponse:
-        return JSONResponse(server.dev.jwks(), headers={"Cache-Control": "public, max-age=300"})
+        return JSONResponse(
+            await server.dev.published_keys(), headers={"Cache-Control": "public, max-age=300"}
+        )
 
     return [
         Route(AS_METADATA_PATH, document, methods=["GET"]),
