@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import simple_plugin
+from conftest import ManualClock, simple_plugin
 from fastmcp import Client
 from fastmcp.client.transports import StreamableHttpTransport
 from processes import cli_env, run_cli, serve
@@ -191,3 +191,21 @@ def test_dev_issuer_keys_are_private_and_reused(plughost_factory, tmp_path):
     token = host.token(["todo:read"])
     host.restart()
     assert McpClient(host.mcp_url, token).call("todo_list").ok
+
+
+def test_replicas_sharing_the_dev_key_store_read_each_others_new_key(plughost_factory, tmp_path):
+    """The dev issuer's keys are read in-process from the key store the replicas share, not
+    fetched from the host's own origin: a replica restarted after the key was deleted (a
+    rotation) signs with a new key, and one still running accepts its tokens once it reads
+    the store again; a token signed by neither key stays refused."""
+    data, port, clock = tmp_path / "shared", free_port(), ManualClock()
+    old = plughost_factory(plugins=["todo"], data_dir=data, port=port, clock=clock, in_process=True)
+    assert old.client(["todo:read"]).call("todo_list").ok  # its key cache is warm
+    (data / "dev-issuer" / "signing-key.pem").unlink()
+    new = plughost_factory(plugins=["todo"], data_dir=data, port=port, in_process=True)
+    rotated = new.token(["todo:read"])
+    assert new.client(token=rotated).call("todo_list").ok
+    clock.advance(5)  # the unknown key id may be looked up again (jwks_min_refetch_seconds)
+    assert old.client(token=rotated).call("todo_list").ok
+    assert old.client(["todo:read"]).call("todo_list").ok  # and its own key still works
+    assert new.client(token=old.token(["todo:read"])).call("todo_list").status_code == 401

@@ -9,8 +9,9 @@ project that has ``plughost`` installed. A plugin's test reads like::
         refused = host.client(scopes=[]).call("todo_list")
         assert refused.status_code == 403 and refused.missing_scopes == ["todo:read"]
 
-Every call goes through the whole stack: token verification against the dev issuer's JWKS
-over HTTP, the scope gate, FastMCP's input validation, the tool, and the database. The kit's
+Every call goes through the whole stack: token verification against the dev issuer's JWKS,
+the scope gate, FastMCP's input validation, the tool, and the database; over a socket, or with
+``in_process=True`` through Starlette's test client, with no socket at all. The kit's
 modules: `client` (`McpClient`, `ToolCall`), `live_host` (`LiveHost`), `serving` (which named
 plugins are not serving), `databases` (`TestDatabase`, throwaway PostgreSQL databases),
 `fixtures` (the fixtures, imported here so that pytest finds them) and `faults` (`FaultProxy`).

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 
@@ -18,6 +18,26 @@ PROTOCOL_VERSION = "2025-11-25"
 #: for each ``httpx.post``; sharing it keeps each call on a fresh connection, as before, at a
 #: fraction of the cost.
 TLS = httpx.create_ssl_context()
+
+
+class Answer(Protocol):
+    """An HTTP response as `McpClient` reads it (httpx's, or the test client's httpx2 one)."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def headers(self) -> Any: ...
+    @property
+    def content(self) -> bytes: ...
+    @property
+    def text(self) -> str: ...
+    def json(self) -> Any: ...
+
+
+class Poster(Protocol):
+    """What `McpClient` can send through: an `httpx.Client`, or Starlette's `TestClient`."""
+
+    def post(self, url: str, *, json: Any, headers: dict[str, str]) -> Answer: ...
 
 
 @dataclass
@@ -70,11 +90,17 @@ class ToolCall:
 
 
 class McpClient:
-    """A minimal MCP client over HTTP that keeps what real clients hide: status and headers."""
+    """A minimal MCP client over HTTP that keeps what real clients hide: status and headers.
 
-    def __init__(self, url: str, token: str | None) -> None:
+    Each request goes over a fresh connection to ``url``, or through ``http`` when given: a
+    client of the caller's, such as the test client an in-process `LiveHost` drives its app
+    with, where there is no socket at all.
+    """
+
+    def __init__(self, url: str, token: str | None, *, http: Poster | None = None) -> None:
         self.url = url
         self.token = token
+        self._http = http
         self._ids = iter(range(1, 1_000_000))
 
     def request(self, method: str, params: Mapping[str, Any] | None = None) -> ToolCall:
@@ -88,12 +114,17 @@ class McpClient:
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": next(self._ids), "method": method}
         if params is not None:
             message["params"] = dict(params)
-        response = httpx.post(self.url, json=message, headers=headers, timeout=30, verify=TLS)
+        response: Answer
+        if self._http is not None:
+            response = self._http.post(self.url, json=message, headers=headers)
+        else:
+            response = httpx.post(self.url, json=message, headers=headers, timeout=30, verify=TLS)
         try:
             body = response.json() if response.content else None
         except ValueError:
             body = response.text
-        return ToolCall(response.status_code, response.headers, body)
+        # The test client's headers are httpx2's: copied, so every ToolCall holds httpx's.
+        return ToolCall(response.status_code, httpx.Headers(response.headers.multi_items()), body)
 
     def list_tools(self) -> list[dict[str, Any]]:
         reply = self.request("tools/list")

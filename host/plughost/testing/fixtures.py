@@ -30,6 +30,7 @@ class HostFactory(Protocol):
         allow_failures: bool = False,
         span_exporter: Any = None,
         clock: Callable[[], float] | None = None,
+        in_process: bool = False,
     ) -> LiveHost: ...
 
 
@@ -49,7 +50,8 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
     OpenTelemetry SDK exporter, such as ``InMemorySpanExporter()``) the host traces its calls
     and hands every span to it. With ``clock`` (a function returning seconds, as
     `time.monotonic`) the host times its issuer key cache's refresh and refetch intervals by
-    it, so a test advances it instead of sleeping past them.
+    it, so a test advances it instead of sleeping past them. With ``in_process`` the host runs
+    on no socket: its app is driven through Starlette's test client (`LiveHost.in_process`).
 
     With ``PLUGHOST_TEST_DATABASE_URL`` set to a PostgreSQL server
     (``postgresql+psycopg://postgres@127.0.0.1:5432/test``), each data directory gets a fresh
@@ -75,6 +77,7 @@ def plughost_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostF
             allow_failures=given["allow_failures"],
             span_exporter=given["span_exporter"],
             clock=given["clock"],
+            in_process=given["in_process"],
         )
         started.append(host)
         host.start()

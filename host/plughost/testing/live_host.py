@@ -1,7 +1,11 @@
 """`LiveHost`: a Plughost server running in this process on 127.0.0.1, with the dev issuer.
 
 The server is uvicorn on a thread of the test's process, so a test reaches into it (its load
-report, its engine) while every call still goes over real HTTP with a real token.
+report, its engine) while every call still goes over real HTTP with a real token. With
+``in_process=True`` there is no server and no socket: Starlette's test client runs the app's
+lifespan and hands each request to the app directly, which is faster and has fewer moving
+parts, for the many tests about what the host decides rather than how bytes travel. The app,
+its tokens and its checks are the same; the dev issuer's keys are read in-process in both.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
+from starlette.testclient import TestClient
 
 from plughost.core.host_scopes import HOST_SCOPES
 from plughost.errors import PlughostError
@@ -55,8 +61,12 @@ class LiveHost:
     #: The host's monotonic clock (its issuer key cache's intervals); a test of those
     #: intervals passes one it advances instead of sleeping.
     clock: Callable[[], float] | None = None
+    #: Drive the app through Starlette's test client rather than a server on ``port``.
+    in_process: bool = False
     _server: uvicorn.Server | None = None
     _thread: threading.Thread | None = None
+    _client: TestClient | None = None
+    _http: httpx.Client | None = None
 
     @property
     def base_url(self) -> str:
@@ -96,6 +106,18 @@ class LiveHost:
             tracing=tracing,
             clock=self.clock or time.monotonic,
         )
+        if self.in_process:
+            self._client = _in_process_client(self.app, self.base_url)
+        else:
+            self._serve()
+        problem = None if self.allow_failures else not_serving(self.host.report, self.plugins)
+        if problem:
+            self.stop()
+            raise PluginNotLoaded(problem)
+        return self
+
+    def _serve(self) -> None:
+        """Serve the app with uvicorn on a thread, returning once it listens."""
         config = uvicorn.Config(
             self.app,
             host="127.0.0.1",
@@ -112,17 +134,16 @@ class LiveHost:
             if not self._thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError("plughost test server failed to start; see the log above")
             time.sleep(0.02)
-        problem = None if self.allow_failures else not_serving(self.host.report, self.plugins)
-        if problem:
-            self.stop()
-            raise PluginNotLoaded(problem)
-        return self
 
     def stop(self) -> None:
         if self._server is not None and self._thread is not None:
             self._server.should_exit = True
             self._thread.join(timeout=30)
-        self._server = self._thread = None
+        if self._client is not None:
+            self._client.__exit__(None, None, None)  # runs the app's shutdown
+        if self._http is not None:
+            self._http.close()
+        self._server = self._thread = self._client = self._http = None
 
     def restart(self) -> LiveHost:
         """Stop and start again on the same port and data directory."""
@@ -177,11 +198,21 @@ class LiveHost:
             if scopes is None:
                 scopes = self.declared_scopes()
             token = self.token(scopes, tenant=tenant, subject=subject)
-        return McpClient(self.mcp_url, token)
+        return McpClient(self.mcp_url, token, http=self._client)
 
     def anonymous(self) -> McpClient:
         """A client that sends no token at all."""
-        return McpClient(self.mcp_url, None)
+        return McpClient(self.mcp_url, None, http=self._client)
+
+    @property
+    def http(self) -> httpx.Client | TestClient:
+        """An HTTP client to this host, for requests other than `client`'s MCP calls
+        (``host.http.get("/healthz")``): over a socket, or in-process, as the host runs."""
+        if self._client is not None:
+            return self._client
+        if self._http is None:
+            self._http = httpx.Client(base_url=self.base_url, timeout=30)
+        return self._http
 
     def declared_scopes(self) -> list[str]:
         """Every scope the installed plugins and the mounts declare, sorted: what tokens may
@@ -192,3 +223,19 @@ class LiveHost:
         plugins = {scope for record in self.host.report.records for scope in record.scopes}
         mounts = {scope for m in self.host.settings.mounts.values() for scope in m.scopes}
         return sorted(plugins | mounts)
+
+
+def _in_process_client(app: Any, base_url: str) -> TestClient:
+    """Starlette's test client for ``app``, its lifespan started, answering as a server would:
+    requests name the host's own origin (the Origin and Host checks pass as on 127.0.0.1), come
+    from a loopback address, see a 500 rather than the app's exception, and are not redirected
+    (as `httpx.post` is not)."""
+    client = TestClient(
+        app,
+        base_url=base_url,
+        raise_server_exceptions=False,
+        follow_redirects=False,
+        client=("127.0.0.1", 50000),
+    )
+    client.__enter__()
+    return client
