@@ -18,7 +18,7 @@ from plughost.core.discovery import PluginStatus, discover
 @pytest.fixture
 def host(plughost_factory, make_dist):
     make_dist("acme-oncall", TEST_PLUGINS / "conditional_oncall.py", namespace="oncall")
-    return plughost_factory(plugins=["oncall"])
+    return plughost_factory(plugins=["oncall"], in_process=True)
 
 
 def test_a_conditional_scope_is_listed_and_enforced(host):

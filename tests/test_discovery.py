@@ -261,7 +261,9 @@ def test_plugin_settings_are_validated_by_its_model(make_dist, plughost_factory)
         namespace="conf",
     )
     with pytest.raises(SettingsError, match="PLUGHOST_PLUGINS__CONF__LIMIT"):
-        plughost_factory(plugins=["conf"], settings={"plugins": {"conf": {"limit": "lots"}}})
+        plughost_factory(
+            plugins=["conf"], settings={"plugins": {"conf": {"limit": "lots"}}}, in_process=True
+        )
 
 
 def test_plugin_settings_from_environment_strings(make_dist, plughost_factory, monkeypatch):
@@ -290,7 +292,7 @@ def test_plugin_settings_from_environment_strings(make_dist, plughost_factory, m
     monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__REGIONS", "eu, us")
     monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__LABELS", '{"team": "ops"}')
     monkeypatch.setenv("PLUGHOST_PLUGINS__CONF__MOTTO", "[not a list]")
-    host = plughost_factory(plugins=["conf"])
+    host = plughost_factory(plugins=["conf"], in_process=True)
     assert host.client().call("conf_show").data == {
         "limit": 7,
         "regions": ["eu", "us"],

@@ -37,6 +37,7 @@ def host(plughost_factory, make_dist, tmp_path):
             "guardrail_timeout_seconds": 0.5,
             "audit": {"sink": "file", "file": str(tmp_path / "audit.jsonl")},
         },
+        in_process=True,
     )
 
 
@@ -104,7 +105,9 @@ def test_refusals_and_dry_runs_are_audited_with_the_rule(host):
 
 def test_guardrails_also_run_for_calls_through_the_transport(plughost_factory, make_dist):
     install(make_dist)
-    host = plughost_factory(plugins=["shop", "guard", "redact"], settings={"fast_path": False})
+    host = plughost_factory(
+        plugins=["shop", "guard", "redact"], settings={"fast_path": False}, in_process=True
+    )
     client = host.client()
     assert client.call("shop_note", text="secret").jsonrpc_error["data"]["rule"] == "no-secrets"
     assert client.call("shop_customer", name="ada").data["email"] == "[redacted]"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import httpx
-
 HEADERS = {
     "Accept": "application/json, text/event-stream",
     "Content-Type": "application/json",
@@ -12,7 +10,7 @@ HEADERS = {
 
 
 def _list(host, scopes, request_id, headers=HEADERS):
-    return httpx.post(
+    return host.http.post(
         host.mcp_url,
         headers={**headers, "Authorization": f"Bearer {host.token(scopes)}"},
         json={"jsonrpc": "2.0", "id": request_id, "method": "tools/list"},
@@ -20,7 +18,7 @@ def _list(host, scopes, request_id, headers=HEADERS):
 
 
 def test_repeated_lists_match_the_first_answer_and_echo_each_id(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     first = _list(host, ["todo:read"], 1)
     again = _list(host, ["todo:read"], "two")
     assert first.status_code == again.status_code == 200
@@ -30,7 +28,7 @@ def test_repeated_lists_match_the_first_answer_and_echo_each_id(plughost_factory
 
 
 def test_each_scope_set_gets_its_own_list(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     names = {}
     for scopes in (["todo:read"], ["todo:write"], ["todo:read"], [], ["todo:write"]):
         reply = _list(host, scopes, 7)
@@ -43,7 +41,7 @@ def test_each_scope_set_gets_its_own_list(plughost_factory):
 
 
 def test_a_request_the_transport_would_refuse_is_still_refused(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     assert _list(host, ["todo:read"], 1).status_code == 200
     refused = _list(host, ["todo:read"], 2, headers={**HEADERS, "Accept": "text/html"})
     assert refused.status_code == 406

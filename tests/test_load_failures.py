@@ -104,7 +104,7 @@ def test_plughost_plugins_exits_non_zero_and_shows_the_traceback_on_request(make
 def test_the_fixture_refuses_to_start_without_a_plugin_that_failed(plughost_factory, make_dist):
     module = make_dist("acme-boom", BOOM, namespace="boom")
     with pytest.raises(PluginNotLoaded) as raised:
-        plughost_factory(plugins=["boom"])
+        plughost_factory(plugins=["boom"], in_process=True)
     message = str(raised.value)
     assert "plugin 'boom' (acme-boom 1.0.0) did not load (failed): KeyError" in message
     assert f"at {make_dist.root / module}.py:5" in message
@@ -114,7 +114,7 @@ def test_the_fixture_refuses_to_start_without_a_plugin_that_failed(plughost_fact
 def test_the_fixture_names_a_plugin_that_is_not_installed(plughost_factory, make_dist):
     make_dist("acme-oncall", simple_plugin("oncall"))
     with pytest.raises(PluginNotLoaded) as raised:
-        plughost_factory(plugins=["oncal"])
+        plughost_factory(plugins=["oncal"], in_process=True)
     message = str(raised.value)
     assert "no plugin 'oncal' is installed; installed: " in message
     assert "oncall" in message.split("installed: ", 1)[1]
@@ -122,7 +122,7 @@ def test_the_fixture_names_a_plugin_that_is_not_installed(plughost_factory, make
 
 
 def test_the_fixture_refuses_tokens_for_scopes_nobody_declared(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     with pytest.raises(
         ScopeNotDeclared, match="todo:admin; declared: plughost:admin todo:read todo:write"
     ):

@@ -41,7 +41,7 @@ def all_pages(agent, **arguments) -> list[str]:
 
 
 def test_pages_cover_every_item_once(plughost_factory, notes_dist):
-    host = plughost_factory(plugins=["notes"])
+    host = plughost_factory(plugins=["notes"], in_process=True)
     add_notes(host, 8)
     reader = host.client(["notes:read"])
     assert all_pages(reader) == [f"note {n}" for n in range(8)]
@@ -52,7 +52,7 @@ def test_pages_cover_every_item_once(plughost_factory, notes_dist):
 
 
 def test_edited_made_up_and_borrowed_cursors_are_invalid_input(plughost_factory, notes_dist):
-    host = plughost_factory(plugins=["notes"])
+    host = plughost_factory(plugins=["notes"], in_process=True)
     add_notes(host, 5)
     add_notes(host, 5, tenant="tenant-b")
     reader = host.client(["notes:read"])
@@ -78,7 +78,7 @@ def test_edited_made_up_and_borrowed_cursors_are_invalid_input(plughost_factory,
 
 
 def test_page_sizes_are_bounded(plughost_factory, notes_dist):
-    host = plughost_factory(plugins=["notes"])
+    host = plughost_factory(plugins=["notes"], in_process=True)
     reader = host.client(["notes:read"])
     (search,) = [t for t in reader.list_tools() if t["name"] == "notes_search"]
     assert search["inputSchema"]["properties"]["limit"]["maximum"] == 100
@@ -90,8 +90,8 @@ def test_a_cursor_works_on_another_replica_and_after_a_restart(
     plughost_factory, notes_dist, tmp_path
 ):
     database = {"database_url": f"sqlite:///{tmp_path / 'shared.db'}"}
-    one = plughost_factory(plugins=["notes"], settings=database)
-    two = plughost_factory(plugins=["notes"], settings=database)
+    one = plughost_factory(plugins=["notes"], settings=database, in_process=True)
+    two = plughost_factory(plugins=["notes"], settings=database, in_process=True)
     add_notes(one, 5)
     cursor = one.client(["notes:read"]).call("notes_search").data["next_cursor"]
     assert two.client(["notes:read"]).call("notes_search", cursor=cursor).data["bodies"] == [

@@ -107,7 +107,11 @@ def host(request, tmp_path_factory):
         settings = {"isolation": {"lib": "process"}}
         os.environ["PYTHONPATH"] = str(site)  # the worker finds the plugin there too
     data_dir = tmp_path_factory.mktemp("lib")
-    started = LiveHost(data_dir=data_dir, plugins=["lib"], settings=settings).start()
+    # The worker is reached over its own pipes; the isolated host keeps its real socket too.
+    in_process = request.param == "in-process"
+    started = LiveHost(
+        data_dir=data_dir, plugins=["lib"], settings=settings, in_process=in_process
+    ).start()
     yield started
     started.stop()
     sys.path.remove(str(site))
@@ -161,9 +165,7 @@ def test_reading_without_the_scope_is_a_403_step_up(host):
 
 
 def test_no_token_is_a_401_and_an_unknown_resource_is_not_found(host):
-    from plughost.testing import McpClient
-
-    anonymous = McpClient(host.mcp_url, None).request("resources/read", {"uri": "lib://catalogue"})
+    anonymous = host.anonymous().request("resources/read", {"uri": "lib://catalogue"})
     assert anonymous.status_code == 401
     missing = host.client(["lib:read"]).request("resources/read", {"uri": "lib://nothing"})
     assert missing.status_code == 200 and missing.jsonrpc_error["code"] == -32002
@@ -283,7 +285,7 @@ def test_every_kind_is_audited(plughost_factory, make_dist, monkeypatch, tmp_pat
     trail_file = tmp_path / "audit.jsonl"
     settings = {"audit": {"sink": "file", "file": str(trail_file)}}
     settings |= _isolation(where, make_dist, monkeypatch)
-    host = plughost_factory(plugins=["lib"], settings=settings)
+    host = plughost_factory(plugins=["lib"], settings=settings, in_process=where == "in-process")
     reader = host.client(["lib:read"])
     reader.request("resources/read", {"uri": "lib://catalogue"})
     reader.request("prompts/get", {"name": "lib_recommend", "arguments": {"shelf": "fiction"}})
@@ -329,7 +331,8 @@ def guarded(request, plughost_factory, make_dist, monkeypatch):
     make_dist("acme-guard", GUARD, namespace="guard")
     settings = {"rate_limit": {"plugins": {"lib": "4/minute"}}}
     settings |= _isolation(request.param, make_dist, monkeypatch)
-    return plughost_factory(plugins=["lib", "guard"], settings=settings)
+    in_process = request.param == "in-process"
+    return plughost_factory(plugins=["lib", "guard"], settings=settings, in_process=in_process)
 
 
 def test_a_guardrail_denies_a_resource_read_and_a_prompt(guarded):
@@ -367,7 +370,7 @@ def test_refusals_are_logged_once_at_info_and_a_crash_stays_an_error(
 ):
     make_dist("acme-lib", LIBRARY + BROKEN, namespace="lib")
     make_dist("acme-guard", GUARD, namespace="guard")
-    host = plughost_factory(plugins=["lib", "guard"])
+    host = plughost_factory(plugins=["lib", "guard"], in_process=True)
     monkeypatch.setattr(logging.getLogger("fastmcp"), "propagate", True)  # into caplog
     caplog.set_level(logging.INFO)
     reader = host.client(["lib:read"])

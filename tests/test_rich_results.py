@@ -177,6 +177,7 @@ def host(tmp_path_factory):
         data_dir=tmp_path_factory.mktemp("rich"),
         plugins=["test", "charts"],
         settings={"max_result_bytes": LIMIT, "audit": {"sink": "off"}},
+        in_process=True,
     ).start()
     yield live
     live.stop()
@@ -326,7 +327,7 @@ def card(ctx: ToolContext) -> Content:
 """,
         namespace="mail",
     )
-    host = plughost_factory(plugins=["mail", "redact"])
+    host = plughost_factory(plugins=["mail", "redact"], in_process=True)
     blocks = content(host.client(), "mail_card")
     assert blocks == [
         {"type": "text", "text": "[redacted]"},
@@ -356,5 +357,5 @@ def pictures(ctx: ToolContext) -> {returns}:
         namespace="odd",
     )
     with pytest.raises(PluginNotLoaded, match=r"odd_pictures.*Content") as refused:
-        plughost_factory(plugins=["odd"])
+        plughost_factory(plugins=["odd"], in_process=True)
     assert "plughost.sdk" not in str(refused.value)

@@ -39,7 +39,7 @@ SUCCEEDING_CALLS = [
 @pytest.fixture
 def host(plughost_factory, make_dist):
     make_dist("acme-oncall", TEST_PLUGINS / "results_oncall.py", namespace="oncall")
-    return plughost_factory(plugins=["oncall", "todo"])
+    return plughost_factory(plugins=["oncall", "todo"], in_process=True)
 
 
 def validators(agent) -> dict[str, Draft202012Validator]:

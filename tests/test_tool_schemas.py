@@ -75,7 +75,7 @@ def refs(schema: Any) -> list[str]:
 
 
 def test_every_tool_declares_the_2020_12_dialect_and_refs_are_inlined(plughost_factory, shipping):
-    host = plughost_factory(plugins=["ship"])
+    host = plughost_factory(plugins=["ship"], in_process=True)
     listed = schemas(host)
     assert {name: schema["$schema"] for name, schema in listed.items()} == {
         "ship_send": DIALECT,
@@ -93,7 +93,9 @@ def test_every_tool_declares_the_2020_12_dialect_and_refs_are_inlined(plughost_f
 
 
 def test_defs_are_kept_when_the_operator_says_so(plughost_factory, shipping):
-    host = plughost_factory(plugins=["ship"], settings={"inline_schema_refs": False})
+    host = plughost_factory(
+        plugins=["ship"], settings={"inline_schema_refs": False}, in_process=True
+    )
     send = schemas(host)["ship_send"]
     assert send["$schema"] == DIALECT
     assert send["$defs"]["address"]["properties"]["city"] == {"type": "string"}
