@@ -7,14 +7,13 @@ import base64
 import json
 import uuid
 
-import httpx
 import jwt
 import pytest
 from conftest import ManualClock, StandInIssuer, now
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from plughost.testing import McpClient, free_port
+from plughost.testing import free_port
 
 TENANT_CLAIM = "org_id"
 WRITE = "todo:read todo:write"
@@ -31,7 +30,9 @@ def oidc_host(plughost_factory, issuer: StandInIssuer, clock=None, **auth):
             **auth,
         }
     }
-    return plughost_factory(plugins=["todo"], settings=settings, port=port, clock=clock)
+    return plughost_factory(
+        plugins=["todo"], settings=settings, port=port, clock=clock, in_process=True
+    )
 
 
 def claims_for(host, **overrides):
@@ -61,7 +62,7 @@ def oidc(plughost_factory, stand_in_issuer):
 
 
 def _post(host, headers=None, params=None, content=None):
-    return httpx.post(
+    return host.http.post(
         host.mcp_url,
         params=params,
         headers={
@@ -201,13 +202,13 @@ def test_token_in_query_string_is_refused(oidc, stand_in_issuer):
 
 def test_token_in_form_body_is_refused(oidc, stand_in_issuer):
     token = stand_in_issuer.sign(claims_for(oidc))
-    response = httpx.post(oidc.mcp_url, data={"access_token": token})
+    response = oidc.http.post(oidc.mcp_url, data={"access_token": token})
     assert response.status_code == 401
 
 
 def test_read_token_calling_a_write_tool_gets_403_before_the_tool_runs(oidc, stand_in_issuer):
     token = stand_in_issuer.sign(claims_for(oidc, scope="todo:read"))
-    call = McpClient(oidc.mcp_url, token).call("todo_create", title="should not exist")
+    call = oidc.client(token=token).call("todo_create", title="should not exist")
     assert call.status_code == 403
     challenge = call.headers["www-authenticate"]
     assert 'error="insufficient_scope"' in challenge
@@ -215,7 +216,7 @@ def test_read_token_calling_a_write_tool_gets_403_before_the_tool_runs(oidc, sta
     assert "resource_metadata=" in challenge
     assert call.jsonrpc_error["data"]["missing"] == ["todo:write"]
     writer = stand_in_issuer.sign(claims_for(oidc, scope="todo:read todo:write"))
-    assert McpClient(oidc.mcp_url, writer).call("todo_list").data["items"] == []
+    assert oidc.client(token=writer).call("todo_list").data["items"] == []
 
 
 @pytest.mark.parametrize(
@@ -230,7 +231,7 @@ def test_read_token_calling_a_write_tool_gets_403_before_the_tool_runs(oidc, sta
 )
 def test_scopes_are_read_from_every_common_claim(oidc, stand_in_issuer, scope_claims):
     token = stand_in_issuer.sign(claims_for(oidc, **scope_claims))
-    client = McpClient(oidc.mcp_url, token)
+    client = oidc.client(token=token)
     assert set(client.tool_names()) == {
         "todo_create",
         "todo_list",
@@ -244,7 +245,7 @@ def test_scopes_are_read_from_every_common_claim(oidc, stand_in_issuer, scope_cl
 def test_tools_list_is_filtered_by_scope(oidc, stand_in_issuer):
     def names(scope):
         token = stand_in_issuer.sign(claims_for(oidc, scope=scope))
-        return sorted(McpClient(oidc.mcp_url, token).tool_names())
+        return sorted(oidc.client(token=token).tool_names())
 
     assert names("todo:read") == ["todo_get", "todo_list"]
     assert names("todo:write") == ["todo_create", "todo_delete", "todo_update"]
@@ -254,33 +255,33 @@ def test_tools_list_is_filtered_by_scope(oidc, stand_in_issuer):
 def test_list_all_tools_setting_shows_everything(plughost_factory, stand_in_issuer):
     host = oidc_host(plughost_factory, stand_in_issuer, list_all_tools=True)
     token = stand_in_issuer.sign(claims_for(host, scope="todo:read"))
-    assert len(McpClient(host.mcp_url, token).tool_names()) == 5
+    assert len(host.client(token=token).tool_names()) == 5
 
 
 def test_key_rotation_is_picked_up(plughost_factory, stand_in_issuer):
     clock = ManualClock()
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     old = stand_in_issuer.published[-1]
     new = stand_in_issuer.new_key("ec")
     stand_in_issuer.published = [new]
     clock.advance(1.1)  # past the refetch throttle
     rotated = stand_in_issuer.sign(claims_for(host), kid=new)
-    assert McpClient(host.mcp_url, rotated).call("todo_list").ok
+    assert host.client(token=rotated).call("todo_list").ok
     retired = stand_in_issuer.sign(claims_for(host), kid=old)
-    assert McpClient(host.mcp_url, retired).call("todo_list").status_code == 401
+    assert host.client(token=retired).call("todo_list").status_code == 401
 
 
 def test_jwks_down_with_warm_cache_keeps_working(plughost_factory, stand_in_issuer):
     clock = ManualClock()
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     stand_in_issuer.up = False
     clock.advance(1.1)
     unknown = stand_in_issuer.sign(claims_for(host), kid=stand_in_issuer.new_key(publish=False))
-    assert McpClient(host.mcp_url, unknown).call("todo_list").status_code == 401
+    assert host.client(token=unknown).call("todo_list").status_code == 401
     fresh = stand_in_issuer.sign(claims_for(host))  # a token never seen: verified by cached key
-    assert McpClient(host.mcp_url, fresh).call("todo_list").ok
+    assert host.client(token=fresh).call("todo_list").ok
 
 
 def test_jwks_down_with_cold_cache_fails_closed(plughost_factory, stand_in_issuer):
@@ -288,13 +289,13 @@ def test_jwks_down_with_cold_cache_fails_closed(plughost_factory, stand_in_issue
     clock = ManualClock()
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
     token = stand_in_issuer.sign(claims_for(host))
-    refused = McpClient(host.mcp_url, token).call("todo_list")
+    refused = host.client(token=token).call("todo_list")
     assert refused.status_code == 503  # the issuer is down, not the token: keep it, retry
     assert int(refused.headers["retry-after"]) > 0
     assert "www-authenticate" not in refused.headers
     stand_in_issuer.up = True
     clock.advance(1.1)
-    assert McpClient(host.mcp_url, token).call("todo_list").ok
+    assert host.client(token=token).call("todo_list").ok
 
 
 def test_unknown_kid_burst_fetches_the_jwks_at_most_once_per_interval(
@@ -306,9 +307,7 @@ def test_unknown_kid_burst_fetches_the_jwks_at_most_once_per_interval(
     def attempt(_):
         kid = f"unknown-{uuid.uuid4().hex}"
         stand_in_issuer.keys[kid] = stand_in_issuer.keys[stand_in_issuer.published[-1]]
-        return McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host), kid=kid)).call(
-            "todo_list"
-        )
+        return host.client(token=stand_in_issuer.sign(claims_for(host), kid=kid)).call("todo_list")
 
     from concurrent.futures import ThreadPoolExecutor
 
@@ -321,7 +320,7 @@ def test_unknown_kid_burst_fetches_the_jwks_at_most_once_per_interval(
 def test_tenants_are_isolated_by_the_verified_claim(oidc, stand_in_issuer):
     def client(tenant):
         token = stand_in_issuer.sign(claims_for(oidc, scope="todo:read todo:write", org_id=tenant))
-        return McpClient(oidc.mcp_url, token)
+        return oidc.client(token=token)
 
     acme, globex = client("acme"), client("globex")
     item = acme.call("todo_create", title="acme plans").data
@@ -336,7 +335,7 @@ def test_protected_resource_metadata(oidc):
         "/.well-known/oauth-protected-resource",
         "/.well-known/oauth-protected-resource/mcp",
     ):
-        doc = httpx.get(oidc.base_url + path).json()
+        doc = oidc.http.get(oidc.base_url + path).json()
         assert doc["resource"] == oidc.mcp_url
         assert doc["authorization_servers"] == [oidc.settings["auth"]["issuer_url"]]
         assert doc["scopes_supported"] == ["plughost:admin", "todo:read", "todo:write"]
@@ -349,7 +348,7 @@ def test_oidc_jwks_uri_is_discovered_from_issuer_metadata(plughost_factory, stan
         "jwks_uri": f"{stand_in_issuer.url}/keys",
     }
     host = oidc_host(plughost_factory, stand_in_issuer, jwks_uri=None)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
 
 
 def test_scalekit_shaped_tokens(plughost_factory, stand_in_issuer):
@@ -366,6 +365,7 @@ def test_scalekit_shaped_tokens(plughost_factory, stand_in_issuer):
                 "public_url": f"http://127.0.0.1:{port}",
             }
         },
+        in_process=True,
     )
     base = {
         "sub": "m2m_client_1",
@@ -377,7 +377,7 @@ def test_scalekit_shaped_tokens(plughost_factory, stand_in_issuer):
         "exp": now() + 300,
     }
     as_env = stand_in_issuer.sign({**base, "iss": env, "aud": [rid], "scopes": ["todo:read"]})
-    client = McpClient(host.mcp_url, as_env)
+    client = host.client(token=as_env)
     assert client.tool_names() == ["todo_list", "todo_get"]
     as_resource = stand_in_issuer.sign(
         {
@@ -387,12 +387,12 @@ def test_scalekit_shaped_tokens(plughost_factory, stand_in_issuer):
             "scope": "todo:read todo:write",
         }
     )
-    assert McpClient(host.mcp_url, as_resource).call("todo_create", title="from scalekit").ok
+    assert host.client(token=as_resource).call("todo_create", title="from scalekit").ok
     wrong_aud = stand_in_issuer.sign(
         {**base, "iss": env, "aud": ["res_other"], "scopes": ["todo:read"]}
     )
-    assert McpClient(host.mcp_url, wrong_aud).call("todo_list").status_code == 401
-    doc = httpx.get(f"{host.base_url}/.well-known/oauth-protected-resource/mcp").json()
+    assert host.client(token=wrong_aud).call("todo_list").status_code == 401
+    doc = host.http.get(f"{host.base_url}/.well-known/oauth-protected-resource/mcp").json()
     assert doc["authorization_servers"] == [f"{env}/resources/{rid}"]
 
 
@@ -423,11 +423,11 @@ def test_symmetric_algorithms_cannot_be_configured():
 
 @pytest.fixture
 def dev(plughost_factory):
-    return plughost_factory(plugins=["todo"])
+    return plughost_factory(plugins=["todo"], in_process=True)
 
 
 def _token_request(host, data, auth=None):
-    return httpx.post(f"{host.base_url}/oauth/token", data=data, auth=auth)
+    return host.http.post(f"{host.base_url}/oauth/token", data=data, auth=auth)
 
 
 def test_dev_token_endpoint_issues_tokens_the_host_accepts(dev):
@@ -441,7 +441,7 @@ def test_dev_token_endpoint_issues_tokens_the_host_accepts(dev):
     assert response.headers["cache-control"] == "no-store"
     body = response.json()
     assert body["token_type"] == "Bearer" and body["scope"] == "todo:read"
-    client = McpClient(dev.mcp_url, body["access_token"])
+    client = dev.client(token=body["access_token"])
     assert sorted(client.tool_names()) == ["todo_get", "todo_list"]
     assert client.call("todo_create", title="x").status_code == 403
 
@@ -495,7 +495,7 @@ def test_dev_token_endpoint_refusals(dev, data, auth, status, error):
 
 
 def test_dev_issuer_metadata_and_jwks(dev):
-    meta = httpx.get(f"{dev.base_url}/.well-known/oauth-authorization-server").json()
+    meta = dev.http.get(f"{dev.base_url}/.well-known/oauth-authorization-server").json()
     assert meta["issuer"] == dev.base_url
     assert meta["token_endpoint"] == f"{dev.base_url}/oauth/token"
     assert meta["grant_types_supported"] == [
@@ -504,15 +504,17 @@ def test_dev_issuer_metadata_and_jwks(dev):
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
     ]
-    jwks = httpx.get(meta["jwks_uri"]).json()
+    jwks = dev.http.get(meta["jwks_uri"]).json()
     assert [k["kty"] for k in jwks["keys"]] == ["RSA"]
     assert "d" not in jwks["keys"][0]
-    prm = httpx.get(f"{dev.base_url}/.well-known/oauth-protected-resource/mcp").json()
+    prm = dev.http.get(f"{dev.base_url}/.well-known/oauth-protected-resource/mcp").json()
     assert prm["authorization_servers"] == [dev.base_url]
 
 
-def test_sdk_client_credentials_flow_discovers_the_dev_issuer(dev):
-    """The official MCP Python SDK: 401 -> metadata -> token endpoint -> call, no token pasted."""
+def test_sdk_client_credentials_flow_discovers_the_dev_issuer(plughost_factory):
+    """The official MCP Python SDK: 401 -> metadata -> token endpoint -> call, no token pasted;
+    over a real socket, as the SDK's own HTTP client connects."""
+    dev = plughost_factory(plugins=["todo"])
     import httpx2
     from mcp.client.auth.extensions.client_credentials import ClientCredentialsOAuthProvider
     from mcp.client.session import ClientSession
@@ -579,7 +581,7 @@ def test_a_tool_can_require_argument_dependent_scopes_with_a_403(plughost_factor
         """,
         namespace="vault",
     )
-    host = plughost_factory(plugins=["vault"])
+    host = plughost_factory(plugins=["vault"], in_process=True)
     reader = host.client(["vault:read"])
     assert reader.call("vault_read").data == {"result": "public"}
     refused = reader.call("vault_read", sealed=True)
@@ -598,7 +600,7 @@ def test_tools_list_is_marked_private_for_caching(dev):
         "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {},
     }
-    response = httpx.post(
+    response = dev.http.post(
         dev.mcp_url,
         headers={
             "Authorization": f"Bearer {dev.token(['todo:read'])}",

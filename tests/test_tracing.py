@@ -21,7 +21,7 @@ from processes import cli_env, serve
 
 from plughost.ops.audit_query import read_database
 from plughost.ops.otel import TracingUnavailable
-from plughost.testing import McpClient
+from plughost.testing import LiveHost
 
 SHOP = """
 from plughost import Plugin, ToolContext
@@ -83,6 +83,7 @@ def host(plughost_factory, make_dist, tmp_path, exporter):
         plugins=["shop", "guard"],
         settings={"audit": {"sink": "off", "database": True}},
         span_exporter=exporter,
+        in_process=True,
     )
 
 
@@ -103,20 +104,17 @@ def root_of(spans: dict[str, ReadableSpan]) -> ReadableSpan:
     return root
 
 
-def post(client: McpClient, params: dict, headers: dict[str, str]) -> int:
-    """A tools/call with extra HTTP headers; returns the HTTP status."""
-    import httpx
-
-    response = httpx.post(
-        client.url,
+def post(host: LiveHost, params: dict, headers: dict[str, str]) -> int:
+    """A tools/call with extra HTTP headers and every scope; returns the HTTP status."""
+    response = host.http.post(
+        host.mcp_url,
         json={"jsonrpc": "2.0", "id": 7, "method": "tools/call", "params": params},
         headers={
             "Accept": "application/json, text/event-stream",
             "Content-Type": "application/json",
-            "Authorization": f"Bearer {client.token}",
+            "Authorization": f"Bearer {host.client().token}",
             **headers,
         },
-        timeout=30,
     )
     return response.status_code
 
@@ -184,7 +182,7 @@ def test_a_crashing_tool_fails_its_spans_by_error_type_only(host, exporter):
 
 def test_a_traceparent_header_is_continued(host, exporter):
     status = post(
-        host.client(),
+        host,
         {"name": "shop_note", "arguments": {"text": "hi"}},
         {"traceparent": TRACEPARENT, "tracestate": "vendor=abc"},
     )
@@ -201,9 +199,7 @@ def test_a_traceparent_header_is_continued(host, exporter):
 def test_a_traceparent_in_params_meta_is_continued(host, exporter):
     """Clients that cannot set headers put the context in the message (MCP's _meta)."""
     meta = {"traceparent": TRACEPARENT, "tracestate": "vendor=meta"}
-    status = post(
-        host.client(), {"name": "shop_note", "arguments": {"text": "hi"}, "_meta": meta}, {}
-    )
+    status = post(host, {"name": "shop_note", "arguments": {"text": "hi"}, "_meta": meta}, {})
     assert status == 200
     spans = spans_of(exporter)
     root = root_of(spans)
@@ -216,7 +212,7 @@ def test_a_traceparent_in_params_meta_is_continued(host, exporter):
 def test_the_header_wins_over_params_meta(host, exporter):
     other = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     params = {"name": "shop_note", "arguments": {"text": "hi"}, "_meta": {"traceparent": other}}
-    assert post(host.client(), params, {"traceparent": TRACEPARENT}) == 200
+    assert post(host, params, {"traceparent": TRACEPARENT}) == 200
     assert f"{root_of(spans_of(exporter)).context.trace_id:032x}" == TRACE_ID
 
 
@@ -237,7 +233,7 @@ def test_a_refused_call_is_traced_with_its_outcome(host, exporter, call, status,
     elif call == "unknown_tool":
         answer = host.client().call("shop_nothing")
     else:
-        answer = McpClient(host.mcp_url, host.client().token + "x").call("shop_note", text="x")
+        answer = host.client(token=host.client().token + "x").call("shop_note", text="x")
     assert answer.status_code == status
     spans = spans_of(exporter)
     root = root_of(spans)
@@ -267,7 +263,9 @@ def test_the_audit_record_carries_the_trace_id(host, exporter):
 
 
 def test_tracing_off_installs_nothing_and_records_no_trace_id(plughost_factory):
-    host = plughost_factory(plugins=["todo"], settings={"audit": {"sink": "off", "database": True}})
+    host = plughost_factory(
+        plugins=["todo"], settings={"audit": {"sink": "off", "database": True}}, in_process=True
+    )
     assert host.client().call("todo_list").ok
     assert not host.app.state.plughost_tracing.on
     assert isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
@@ -280,19 +278,19 @@ def test_tracing_asked_for_without_the_sdk_stops_the_start(plughost_factory, mon
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "otlp")
     monkeypatch.setitem(sys.modules, "opentelemetry.sdk.trace", None)
     with pytest.raises(TracingUnavailable, match=re.escape("pip install 'plughost[otel]'")):
-        plughost_factory(plugins=["todo"])
+        plughost_factory(plugins=["todo"], in_process=True)
 
 
 def test_an_exporter_plughost_does_not_have_is_refused_by_name(plughost_factory, monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(TracingUnavailable, match="console or otlp"):
-        plughost_factory(plugins=["todo"])
+        plughost_factory(plugins=["todo"], in_process=True)
 
 
 def test_sdk_disabled_turns_tracing_off(plughost_factory, monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "console")
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    assert not plughost_factory(plugins=["todo"]).app.state.plughost_tracing.on
+    assert not plughost_factory(plugins=["todo"], in_process=True).app.state.plughost_tracing.on
 
 
 def test_the_console_exporter_prints_spans_a_log_line_and_audit_record_join(tmp_path):
