@@ -14,7 +14,7 @@ from test_auth import claims_for, oidc_host
 
 from plughost.auth.jwks import JWKSCache
 from plughost.settings import load_settings
-from plughost.testing import McpClient, SettingsError
+from plughost.testing import SettingsError
 
 HEADERS = {
     "Accept": "application/json, text/event-stream",
@@ -26,7 +26,7 @@ LIST = {"jsonrpc": "2.0", "id": 1, "method": "tools/list"}
 
 def post(host, token: str | None = None, headers=None, body=LIST) -> httpx.Response:
     auth = {"Authorization": f"Bearer {token}"} if token else {}
-    return httpx.post(host.mcp_url, json=body, headers={**HEADERS, **auth, **(headers or {})})
+    return host.http.post(host.mcp_url, json=body, headers={**HEADERS, **auth, **(headers or {})})
 
 
 # -- Origin and Host -----------------------------------------------------------------------
@@ -61,10 +61,10 @@ def test_hosts_and_origins_can_be_added(plughost_factory):
 
 
 def test_the_401_asks_for_the_baseline_scopes_only(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     challenge = post(host).headers["www-authenticate"]
     assert 'scope="todo:read"' in challenge
-    metadata = httpx.get(f"{host.base_url}/.well-known/oauth-protected-resource/mcp").json()
+    metadata = host.http.get(f"{host.base_url}/.well-known/oauth-protected-resource/mcp").json()
     assert {"todo:read", "todo:write"} <= set(metadata["scopes_supported"])
 
 
@@ -74,13 +74,13 @@ from plughost import Plugin
 plugin = Plugin(scopes={"odd:read": "Read"}, baseline_scopes=["odd:admin"])
 """
     make_dist("acme-odd", source, namespace="odd")
-    host = plughost_factory(plugins=["todo", "odd"], allow_failures=True)
+    host = plughost_factory(plugins=["todo", "odd"], allow_failures=True, in_process=True)
     record = next(r for r in host.host.report.records if r.namespace == "odd")
     assert record.status == "failed" and "odd:admin" in record.error
 
 
 def test_the_403_keeps_what_the_token_has(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     refused = host.client(["todo:read"]).call("todo_create", title="x")
     assert refused.status_code == 403
     assert 'scope="todo:read todo:write"' in refused.headers["www-authenticate"]
@@ -92,11 +92,11 @@ def test_the_403_keeps_what_the_token_has(plughost_factory):
 def test_a_rotated_key_is_accepted_within_the_short_interval(plughost_factory, stand_in_issuer):
     clock = ManualClock()
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     new = stand_in_issuer.new_key()  # published now; the host fetched a moment ago
     token = stand_in_issuer.sign(claims_for(host), kid=new)
     waited = 0.0  # asking again and again must not push the next refetch further away
-    while not McpClient(host.mcp_url, token).call("todo_list").ok:
+    while not host.client(token=token).call("todo_list").ok:
         assert waited < 1, "a rotated key was refused past the refetch interval"
         clock.advance(0.25)
         waited += 0.25
@@ -104,12 +104,12 @@ def test_a_rotated_key_is_accepted_within_the_short_interval(plughost_factory, s
 
 def test_a_flood_of_made_up_key_ids_costs_one_fetch(plughost_factory, stand_in_issuer):
     host = oidc_host(plughost_factory, stand_in_issuer, jwks_min_refetch_seconds=60)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     before = stand_in_issuer.jwks_hits
     for _ in range(30):
         kid = stand_in_issuer.new_key(publish=False)
         assert (
-            McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host), kid=kid))
+            host.client(token=stand_in_issuer.sign(claims_for(host), kid=kid))
             .call("todo_list")
             .status_code
             == 401
@@ -120,12 +120,12 @@ def test_a_flood_of_made_up_key_ids_costs_one_fetch(plughost_factory, stand_in_i
 def test_tokens_of_another_issuer_never_cause_a_fetch(plughost_factory, stand_in_issuer):
     clock = ManualClock()
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
-    assert McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
+    assert host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").ok
     before = stand_in_issuer.jwks_hits
     for _ in range(5):
         kid = stand_in_issuer.new_key(publish=False)
         foreign = stand_in_issuer.sign(claims_for(host, iss="https://evil.example"), kid=kid)
-        assert McpClient(host.mcp_url, foreign).call("todo_list").status_code == 401
+        assert host.client(token=foreign).call("todo_list").status_code == 401
         clock.advance(0.25)  # five of them span the refetch interval
     assert stand_in_issuer.jwks_hits == before
 
@@ -135,25 +135,23 @@ def test_a_withdrawn_key_stops_verifying_tokens_already_seen(plughost_factory, s
     host = oidc_host(plughost_factory, stand_in_issuer, clock, jwks_min_refetch_seconds=1)
     old = stand_in_issuer.published[-1]
     seen = stand_in_issuer.sign(claims_for(host), kid=old)
-    assert McpClient(host.mcp_url, seen).call("todo_list").ok
+    assert host.client(token=seen).call("todo_list").ok
     new = stand_in_issuer.new_key()
     stand_in_issuer.published = [new]  # the compromised key is withdrawn
     clock.advance(1.1)
     fresh = stand_in_issuer.sign(claims_for(host), kid=new)  # its kid makes the host refetch
-    assert McpClient(host.mcp_url, fresh).call("todo_list").ok
-    assert McpClient(host.mcp_url, seen).call("todo_list").status_code == 401
+    assert host.client(token=fresh).call("todo_list").ok
+    assert host.client(token=seen).call("todo_list").status_code == 401
 
 
 def test_failed_fetches_are_counted(plughost_factory, stand_in_issuer):
     host = oidc_host(plughost_factory, stand_in_issuer, jwks_min_refetch_seconds=1)
     stand_in_issuer.up = False
     assert (
-        McpClient(host.mcp_url, stand_in_issuer.sign(claims_for(host)))
-        .call("todo_list")
-        .status_code
+        host.client(token=stand_in_issuer.sign(claims_for(host))).call("todo_list").status_code
         == 503
     )
-    metrics = httpx.get(f"{host.base_url}/metrics").text
+    metrics = host.http.get(f"{host.base_url}/metrics").text
     assert 'plughost_jwks_fetches_total{result="error"} 1.0' in metrics
 
 
@@ -183,7 +181,7 @@ def test_stale_keys_are_refreshed_in_the_background(stand_in_issuer: StandInIssu
 
 
 def test_capabilities_match_what_is_served(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     init = {
         "jsonrpc": "2.0",
         "id": 1,
@@ -207,11 +205,11 @@ def test_capabilities_match_what_is_served(plughost_factory):
 
 
 def test_methods_and_protocol_versions_the_server_does_not_speak(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     token = host.token(["todo:read"])
     auth = {"Authorization": f"Bearer {token}"}
     for method in ("GET", "DELETE"):
-        reply = httpx.request(method, host.mcp_url, headers={**HEADERS, **auth})
+        reply = host.http.request(method, host.mcp_url, headers={**HEADERS, **auth})
         assert reply.status_code == 405 and reply.headers["allow"] == "POST"
     old = post(host, token, {"MCP-Protocol-Version": "1999-01-01"})
     assert old.status_code == 400
