@@ -72,6 +72,7 @@ def audited(plughost_factory, make_dist, tmp_path):
             "audit": {"sink": "file", "file": str(audit_file), "database": True},
             "rate_limit": {"tools": {"todo_get": "2/minute"}},
         },
+        in_process=True,
     )
     return host, audit_file
 
@@ -79,7 +80,7 @@ def audited(plughost_factory, make_dist, tmp_path):
 def test_every_call_and_refusal_is_audited_without_secrets(audited):
     host, audit_file = audited
     token = host.token(["todo:read", "todo:write", "slow:use"], tenant="acme", subject="ann")
-    agent = McpClient(host.mcp_url, token)
+    agent = host.client(token=token)
     assert agent.call("todo_create", title="secret plans").ok
     assert agent.call("todo_get", id=999).error["code"] == "not_found"
     assert agent.call("todo_create", title="").result["isError"]
@@ -89,7 +90,7 @@ def test_every_call_and_refusal_is_audited_without_secrets(audited):
     reader = host.client(["todo:read"], subject="bob")
     assert reader.call("todo_delete", id=1).status_code == 403
     assert host.anonymous().call("todo_list").status_code == 401
-    assert McpClient(host.mcp_url, "not-a-token").call("todo_list").status_code == 401
+    assert host.client(token="not-a-token").call("todo_list").status_code == 401
     host.stop()  # flushes the trail
 
     records = audit_lines(audit_file)
@@ -158,7 +159,9 @@ def test_audit_cli_filters_and_summarises(audited):
 
 
 def test_parallel_calls_against_a_limit_allow_exactly_that_many(plughost_factory):
-    host = plughost_factory(plugins=["todo"], settings={"rate_limit": {"default": "7/minute"}})
+    host = plughost_factory(
+        plugins=["todo"], settings={"rate_limit": {"default": "7/minute"}}, in_process=True
+    )
     agent = host.client(["todo:read"])
     with ThreadPoolExecutor(16) as pool:
         results = list(pool.map(lambda _: agent.call("todo_list"), range(30)))
@@ -166,7 +169,7 @@ def test_parallel_calls_against_a_limit_allow_exactly_that_many(plughost_factory
     limited = [r for r in results if r.status_code == 429]
     assert len(limited) == 23
     assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in limited)
-    other_client = McpClient(host.mcp_url, host.token(["todo:read"], client_id="another-agent"))
+    other_client = host.client(token=host.token(["todo:read"], client_id="another-agent"))
     assert other_client.call("todo_list").ok
     same_client_other_user = host.client(["todo:read"], subject="someone-else")
     assert same_client_other_user.call("todo_list").ok  # a budget per user of each client
@@ -174,7 +177,9 @@ def test_parallel_calls_against_a_limit_allow_exactly_that_many(plughost_factory
 
 def test_budgets_can_be_per_client_as_a_whole(plughost_factory):
     host = plughost_factory(
-        plugins=["todo"], settings={"rate_limit": {"default": "2/minute", "key": "client"}}
+        plugins=["todo"],
+        settings={"rate_limit": {"default": "2/minute", "key": "client"}},
+        in_process=True,
     )
     assert [host.client(["todo:read"]).call("todo_list").status_code for _ in range(2)] == [200] * 2
     same_client_other_user = host.client(["todo:read"], subject="someone-else")
@@ -192,6 +197,7 @@ def test_per_tool_and_per_plugin_limits_override_the_default(plughost_factory, m
                 "tools": {"todo_get": "1/minute"},
             }
         },
+        in_process=True,
     )
     agent = host.client(["todo:read", "alpha:read"])
     assert [agent.call("alpha_echo", text="x").status_code for _ in range(3)] == [200, 200, 429]
@@ -202,7 +208,9 @@ def test_per_tool_and_per_plugin_limits_override_the_default(plughost_factory, m
 def test_list_requests_have_a_budget_per_caller_of_their_own(plughost_factory, tmp_path):
     audit = {"sink": "file", "file": str(tmp_path / "audit.jsonl")}
     host = plughost_factory(
-        plugins=["todo"], settings={"rate_limit": {"lists": "3/minute"}, "audit": audit}
+        plugins=["todo"],
+        settings={"rate_limit": {"lists": "3/minute"}, "audit": audit},
+        in_process=True,
     )
     agent = host.client(["todo:read"])
     assert agent.request("tools/list").status_code == 200
@@ -236,33 +244,33 @@ def test_replicas_share_one_budget_through_redis(plughost_factory, tmp_path):
             "key_prefix": f"plughost-test-{uuid.uuid4().hex}",
         }
     }
-    one = plughost_factory(plugins=["todo"], settings=limit)
-    two = plughost_factory(plugins=["todo"], settings=limit)
+    one = plughost_factory(plugins=["todo"], settings=limit, in_process=True)
+    two = plughost_factory(plugins=["todo"], settings=limit, in_process=True)
     calls = []
     for n in range(8):
         host = (one, two)[n % 2]
-        agent = McpClient(host.mcp_url, host.token(["todo:read"], client_id="shared-agent"))
+        agent = host.client(token=host.token(["todo:read"], client_id="shared-agent"))
         calls.append(agent.call("todo_list").status_code)
     assert calls.count(200) == 5 and calls.count(429) == 3
-    ready = httpx.get(f"{one.base_url}/readyz").json()
+    ready = one.http.get(f"{one.base_url}/readyz").json()
     assert ready["checks"]["rate_limit_storage"] is True
 
 
 def test_health_readiness_and_metrics(plughost_factory):
-    host = plughost_factory(plugins=["todo"])
+    host = plughost_factory(plugins=["todo"], in_process=True)
     agent = host.client(["todo:read", "todo:write"])
     agent.call("todo_create", title="count me")
     agent.call("todo_get", id=404)
     host.client(["todo:read"]).call("todo_create", title="nope")
     host.anonymous().call("todo_list")
-    assert httpx.get(f"{host.base_url}/healthz").json()["status"] == "ok"
-    ready = httpx.get(f"{host.base_url}/readyz")
+    assert host.http.get(f"{host.base_url}/healthz").json()["status"] == "ok"
+    ready = host.http.get(f"{host.base_url}/readyz")
     assert ready.status_code == 200
     assert ready.json() == {
         "ready": True,
         "checks": {"plugins": True, "signing_keys": True, "database": True},
     }
-    text = httpx.get(f"{host.base_url}/metrics").text
+    text = host.http.get(f"{host.base_url}/metrics").text
     assert 'plughost_tool_calls_total{outcome="ok",tool="todo_create"} 1.0' in text
     assert 'plughost_tool_calls_total{outcome="tool_error",tool="todo_get"} 1.0' in text
     assert 'plughost_tool_calls_total{outcome="denied",tool="todo_create"} 1.0' in text
@@ -273,12 +281,16 @@ def test_health_readiness_and_metrics(plughost_factory):
 
 
 def test_metrics_can_be_protected_or_disabled(plughost_factory):
-    guarded = plughost_factory(plugins=["todo"], settings={"metrics_token": "scrape-secret"})
-    assert httpx.get(f"{guarded.base_url}/metrics").status_code == 401
-    ok = httpx.get(f"{guarded.base_url}/metrics", headers={"Authorization": "Bearer scrape-secret"})
+    guarded = plughost_factory(
+        plugins=["todo"], settings={"metrics_token": "scrape-secret"}, in_process=True
+    )
+    assert guarded.http.get(f"{guarded.base_url}/metrics").status_code == 401
+    ok = guarded.http.get(
+        f"{guarded.base_url}/metrics", headers={"Authorization": "Bearer scrape-secret"}
+    )
     assert ok.status_code == 200 and "plughost_plugins" in ok.text
-    off = plughost_factory(plugins=["todo"], settings={"metrics_enabled": False})
-    assert httpx.get(f"{off.base_url}/metrics").status_code == 404
+    off = plughost_factory(plugins=["todo"], settings={"metrics_enabled": False}, in_process=True)
+    assert off.http.get(f"{off.base_url}/metrics").status_code == 404
 
 
 def test_readiness_fails_when_the_database_is_unreachable(plughost_factory):
@@ -286,11 +298,12 @@ def test_readiness_fails_when_the_database_is_unreachable(plughost_factory):
         plugins=["todo"],
         settings={"database_url": f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none"},
         allow_failures=True,
+        in_process=True,
     )
-    ready = httpx.get(f"{host.base_url}/readyz")
+    ready = host.http.get(f"{host.base_url}/readyz")
     assert ready.status_code == 503
     assert ready.json()["checks"]["database"] is False
-    assert httpx.get(f"{host.base_url}/healthz").json()["status"] == "degraded"
+    assert host.http.get(f"{host.base_url}/healthz").json()["status"] == "degraded"
 
 
 def test_timeouts_and_crashes_are_clean_and_do_not_disturb_other_calls(plughost_factory, make_dist):
