@@ -143,8 +143,11 @@ def start(plughost_factory, make_dist, downstream, caplog):
     make_dist("acme-obo", OBO, namespace="obo")
     caplog.set_level(logging.INFO)
 
-    def started(**settings: Any):
-        host = plughost_factory(plugins=["obo"], settings=settings or exchange_settings())
+    def started(*, in_process: bool = False, **settings: Any):
+        """The host calls its own token endpoint, and the downstream API its keys, over HTTP:
+        a real socket, unless the test posts to the token endpoint itself (``in_process``)."""
+        settings = settings or exchange_settings()
+        host = plughost_factory(plugins=["obo"], settings=settings, in_process=in_process)
         downstream.issuer = host.base_url
         return host
 
@@ -445,7 +448,7 @@ def test_a_real_issuer_without_the_hosts_client_is_a_settings_error(tmp_path):
 
 @pytest.fixture
 def issuer(start):
-    host = start()
+    host = start(in_process=True)
     dev = host.app.state.plughost_issuer.dev
     return host, dev
 
@@ -465,7 +468,7 @@ def exchange(host, dev, *, auth: str = "basic", **form: Any) -> httpx.Response:
     elif auth == "post":
         body.update(client_id=dev.client_id, client_secret=dev.client_secret)
     body = {k: v for k, v in {**body, **form}.items() if v is not None}
-    return httpx.post(f"{host.base_url}/oauth/token", data=body, headers=headers)
+    return host.http.post(f"{host.base_url}/oauth/token", data=body, headers=headers)
 
 
 def test_the_issuer_exchanges_for_the_hosts_client(issuer):
@@ -485,7 +488,7 @@ def test_the_issuer_exchanges_for_the_hosts_client(issuer):
             issuer=host.base_url,
         )
         assert claims["sub"] == "ada" and claims["act"] == {"sub": dev.client_id}
-    meta = httpx.get(f"{host.base_url}/.well-known/oauth-authorization-server").json()
+    meta = host.http.get(f"{host.base_url}/.well-known/oauth-authorization-server").json()
     assert EXCHANGE in meta["grant_types_supported"]
 
 
@@ -501,7 +504,7 @@ def test_the_issuer_refuses_clients_other_than_the_host(issuer):
     assert exchange(host, dev, auth="none").json()["error"] == "invalid_client"
     wrong = exchange(host, dev, auth="post", client_secret="wrong")
     assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
-    registered = httpx.post(
+    registered = host.http.post(
         f"{host.base_url}/oauth/register",
         json={
             "redirect_uris": ["http://127.0.0.1:33418/callback"],
@@ -561,7 +564,7 @@ def test_the_issuer_refuses_requests_outside_the_rules(issuer, form, error):
 
 
 def test_the_issuer_exchanges_nothing_when_the_operator_allowed_nothing(start):
-    host = start(**exchange_settings(enabled=False))
+    host = start(in_process=True, **exchange_settings(enabled=False))
     dev = host.app.state.plughost_issuer.dev
     response = exchange(host, dev)
     assert response.status_code == 400 and response.json()["error"] == "invalid_target"
