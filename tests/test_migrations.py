@@ -130,7 +130,9 @@ def test_a_plugin_is_migrated_to_its_newest_revision_with_its_data(
         conn.execute(
             text(f"INSERT INTO {namespace}_notes (tenant_id, body) VALUES ('tenant-a', ' hi ')")
         )
-    host = plughost_factory(plugins=[namespace], data_dir=db.data_dir, settings=db.settings)
+    host = plughost_factory(
+        plugins=[namespace], data_dir=db.data_dir, settings=db.settings, in_process=True
+    )
     assert db.revision(namespace) == "0002"
     assert host.client().call(f"{namespace}_texts").data == {"result": ["hi"]}
     tables = inspect(db.engine).get_table_names()
@@ -151,6 +153,7 @@ def test_refuse_mode_withdraws_a_plugin_that_is_behind_and_serves_the_others(
         data_dir=db.data_dir,
         settings={**db.settings, "migrate_on_start": "refuse"},
         allow_failures=True,
+        in_process=True,
     )
     record = next(r for r in host.host.report.records if r.namespace == namespace)
     assert record.status == "failed"
@@ -185,7 +188,11 @@ def test_a_database_ahead_of_the_installed_plugin_is_refused_naming_both_revisio
     with db.engine.begin() as conn:
         conn.execute(text(f"UPDATE {namespace}_alembic_version SET version_num = '0007'"))
     host = plughost_factory(
-        plugins=[namespace, "todo"], data_dir=db.data_dir, settings=db.settings, allow_failures=True
+        plugins=[namespace, "todo"],
+        data_dir=db.data_dir,
+        settings=db.settings,
+        allow_failures=True,
+        in_process=True,
     )
     record = next(r for r in host.host.report.records if r.namespace == namespace)
     assert "SchemaAhead" in record.error
