@@ -208,6 +208,7 @@ def test_a_plugin_that_does_not_start_is_withdrawn_and_the_rest_serve(
         plugins=["stuck", "todo"],
         settings={"plugin_start_timeout_seconds": 0.5},
         allow_failures=True,
+        in_process=True,
     )
     record = next(r for r in host.host.report.records if r.namespace == "stuck")
     assert record.status == "failed"
@@ -246,7 +247,9 @@ def test_exits_and_unserialisable_results_fail_only_that_call(
 
 def test_a_result_over_the_size_limit_is_refused_not_sent(plughost_factory, make_dist):
     make_dist("acme-rude", RUDE, namespace="rude")
-    host = plughost_factory(plugins=["rude"], settings={"max_result_bytes": 100_000})
+    host = plughost_factory(
+        plugins=["rude"], settings={"max_result_bytes": 100_000}, in_process=True
+    )
     agent = host.client(["rude:use"])
     assert len(agent.call("rude_flood", kib=40).data["result"]) == 40
     answer = agent.call("rude_flood", kib=60)
