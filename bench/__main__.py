@@ -89,6 +89,7 @@ def main() -> None:
         shutil.rmtree(workdir, ignore_errors=True)
     results["meta"]["minutes"] = round((time.monotonic() - started) / 60, 1)
 
+    args.results.parent.mkdir(parents=True, exist_ok=True)
     (args.results.parent / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     existing = args.results.read_text() if args.results.exists() else None
     args.results.write_text(report.merge(existing, report.render(results)))
