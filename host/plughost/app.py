@@ -78,19 +78,8 @@ def build(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     metrics = Metrics()
     dev = embedded_issuer(settings.auth, settings.data_dir)
-    issuer = resolve_issuer(
-        settings.auth,
-        public_url=base,
-        dev=dev,
-        on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
-        clock=clock,
-    )
-    auth = PlughostAuth(
-        issuer,
-        base_url=base,
-        scopes_supported=lambda: scopes_supported(report, settings),
-        baseline_scopes=lambda: baseline_scopes(report),
-    )
+    auth = resource_server(settings, report, metrics, dev, base, clock)
+    issuer = auth.issuer
     exchanger = build_exchanger(settings.token_exchange, issuer)
     host = build_host(
         settings,
@@ -106,18 +95,11 @@ def build(
     store = _serve_dev_issuer(host, auth, dev, base, revoked)
     readiness = health.routes(host, issuer.keys.ensure)
     panel = console.mount(
-        host,
-        issuer,
-        readiness,
-        public_url=base,
-        bind_host=bind_host,
-        store=store,
-        revoked=revoked,
+        host, issuer, readiness, public_url=base, bind_host=bind_host, store=store, revoked=revoked
     )
     answers = Answers(auth.resource_metadata_url, lambda: baseline_scopes(report))
     app = create_app(host, auth=auth, public_url=base, answers=answers, tracing=tracing)
-    app.state.plughost = host
-    app.state.plughost_tracing = tracing
+    app.state.plughost, app.state.plughost_tracing = host, tracing
     app.state.plughost_issuer = issuer
     app.state.plughost_banner = banner(
         issuer,
@@ -125,11 +107,36 @@ def build(
         bind_host,
         report_count=len(report.loaded),
         mount_count=len(settings.mounts),
-        console_url=f"{base}{console.CONSOLE_PATH}" if panel.off is None else None,
+        console_url=None if panel.off is not None else base + console.CONSOLE_PATH,
     )
     if dev is not None:
         dev.remember_url(base, issuer.resource)
     return app
+
+
+def resource_server(
+    settings: HostSettings,
+    report: LoadReport,
+    metrics: Metrics,
+    dev: DevIssuer | None,
+    base: str,
+    clock: Callable[[], float],
+) -> PlughostAuth:
+    """The OAuth resource server: the configured issuer (its keys counted in ``metrics``) and
+    the scopes the loaded plugins and mounts declare."""
+    issuer = resolve_issuer(
+        settings.auth,
+        public_url=base,
+        dev=dev,
+        on_jwks_fetch=lambda ok: metrics.jwks_fetches.labels(result="ok" if ok else "error").inc(),
+        clock=clock,
+    )
+    return PlughostAuth(
+        issuer,
+        base_url=base,
+        scopes_supported=lambda: scopes_supported(report, settings),
+        baseline_scopes=lambda: baseline_scopes(report),
+    )
 
 
 def scopes_supported(report: LoadReport, settings: HostSettings) -> list[str]:
