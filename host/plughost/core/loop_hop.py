@@ -87,7 +87,12 @@ class _Mailbox:
             items, self._items = self._items, deque()
             self._scheduled = False
         for callback, args in items:
-            callback(*args)
+            try:
+                callback(*args)
+            except Exception as exc:  # one failed hand-off must not strand the others
+                self.loop.call_exception_handler(
+                    {"message": "a hand-off between event loops failed", "exception": exc}
+                )
 
 
 _boxes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Mailbox] = weakref.WeakKeyDictionary()
