@@ -26,6 +26,22 @@ def cli_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return {**env, "PLUGHOST_DATA_DIR": str(data_dir), **extra}
 
 
+def isolated_faulty_env(root: Path, **extra: str) -> dict[str, str]:
+    """`cli_env` for ``plughost serve`` with the test plugin ``faulty`` (isolation_faulty.py)
+    installed on a path entry under ``root`` and isolated in a worker, plus ``extra``."""
+    from conftest import TEST_PLUGINS, DistFactory
+
+    site = root / "site"
+    site.mkdir()
+    DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
+    return cli_env(
+        root / "data",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
+        PLUGHOST_ISOLATION__FAULTY="process",
+        **extra,
+    )
+
+
 def run_cli(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "plughost", *args],

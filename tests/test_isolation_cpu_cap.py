@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from conftest import TEST_PLUGINS, DistFactory
-from processes import Served, cli_env, serve
+from processes import Served, isolated_faulty_env, serve
 
 from plughost.testing import McpClient
 
@@ -38,14 +37,9 @@ class Capped:
 
 def _serve_capped(root: Path) -> Capped:
     """``plughost serve`` with ``faulty`` isolated and capped at `CAP_PERCENT`."""
-    site = root / "site"
-    site.mkdir()
-    DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
     marker = root / "shutdown"
-    env = cli_env(
-        root / "data",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-        PLUGHOST_ISOLATION__FAULTY="process",
+    env = isolated_faulty_env(
+        root,
         PLUGHOST_WORKERS__FAULTY__CPU_PERCENT=str(CAP_PERCENT),
         FAULTY_SHUTDOWN_MARKER=str(marker),
     )

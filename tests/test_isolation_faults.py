@@ -12,7 +12,6 @@ had to go. Its own call ends with a clear error, audited.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -22,8 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import TEST_PLUGINS, DistFactory
-from processes import Served, cli_env, serve
+from processes import Served, isolated_faulty_env, serve
 
 from plughost.testing import McpClient
 from plughost.testing.client import PROTOCOL_VERSION
@@ -44,14 +42,9 @@ class Faulty:
 @pytest.fixture(scope="module")
 def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Faulty]:
     root = tmp_path_factory.mktemp("isolation")
-    site = root / "site"
-    site.mkdir()
-    DistFactory(site)("plughost-faulty", TEST_PLUGINS / "isolation_faulty.py", namespace="faulty")
     audit = root / "audit.jsonl"
-    env = cli_env(
-        root / "data",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(site), os.environ.get("PYTHONPATH")])),
-        PLUGHOST_ISOLATION__FAULTY="process",
+    env = isolated_faulty_env(
+        root,
         PLUGHOST_WORKERS__FAULTY__MEMORY_MIB="300",
         PLUGHOST_WORKERS__FAULTY__STABLE_SECONDS="2",
         PLUGHOST_WORKERS__FAULTY__NICE="19",
