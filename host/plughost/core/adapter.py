@@ -33,6 +33,7 @@ from plughost.core.asking import input_required, rounds_of_call
 from plughost.core.callrecord import CallRecord, current_call
 from plughost.core.cursor_key import CursorKey
 from plughost.core.db_outage import OutageLog, is_outage
+from plughost.core.plain_results import PlainResults
 from plughost.core.plugin_loop import HostLoopTokens, PluginLoop, contained
 from plughost.core.registry import RegisteredTarget
 from plughost.core.rich_results import ResultShape, result_size
@@ -126,7 +127,7 @@ def build_tool(
     served = tool.model_copy(
         update={"parameters": schema, "output_schema": admit_errors(tool.output_schema)}
     )
-    convert = functools.partial(shape.convert, convert=served.convert_result)
+    convert = functools.partial(shape.convert, convert=PlainResults.of(served))
     return served
 
 

@@ -1,0 +1,156 @@
+"""The host converts a tool's plain value in one pass (`plughost.core.plain_results`); every value
+must come out exactly as FastMCP's own `Tool.convert_result` makes it, and fail where it fails.
+
+Each case is a return annotation (what the tool declares) and a value it returns; the tool is
+built as the host serves it (FastMCP's tool, output schema admitting error results)."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import enum
+import warnings
+from typing import Any
+
+import pytest
+from fastmcp.tools import Tool
+from fastmcp.tools.base import ToolResult
+from mcp.types import CallToolResult, ImageContent, TextContent
+from pydantic import BaseModel, Field
+from typing_extensions import TypedDict
+
+from plughost.core.plain_results import PlainResults
+from plughost.core.tool_schema import admit_errors
+
+UNDECLARED = object()
+
+
+class Forecast(BaseModel):
+    city: str
+    high: float
+    when: datetime.date
+    tags: list[str] = Field(default_factory=list, alias="labels")
+
+
+class Pair(TypedDict):
+    key: str
+    count: int
+
+
+@dataclasses.dataclass
+class Point:
+    x: int
+    y: int
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+FORECAST = Forecast(city="Oslo", high=3.5, when=datetime.date(2026, 12, 7), labels=["cold"])
+TEXT = TextContent(type="text", text="as content")
+
+CASES: list[tuple[Any, Any]] = [
+    (str, "hello"),
+    (str, ""),
+    (str, 'naïve ☃ \u2028 quotes " and \\'),
+    (str, "NaN and Infinity, as words"),
+    (str | None, None),
+    (str | None, "present"),
+    (int, 0),
+    (int, -(2**70)),
+    (float, 1.5),
+    (float, 1e300),
+    (float, float("nan")),
+    (float, float("inf")),
+    (bool, True),
+    (None, None),
+    (dict[str, Any], {"a": [1, {"b": None}], "c": "d"}),
+    (dict[str, Any], {}),
+    (dict[str, Any], {"bad": float("nan")}),
+    (dict[int, str], {1: "one"}),
+    (list[int], [1, 2, 3]),
+    (list[int], []),
+    (list[str], ["NaN"]),
+    (tuple[int, str], (1, "a")),
+    (Forecast, FORECAST),
+    (Forecast | None, None),
+    (list[Forecast], [FORECAST, FORECAST]),
+    (Pair, {"key": "k", "count": 2}),
+    (Point, Point(1, 2)),
+    (Colour, Colour.RED),
+    (datetime.datetime, datetime.datetime(2026, 12, 7, 1, 2, 3)),
+    (bytes, b"raw bytes"),
+    (set[int], {3}),
+    (Forecast, {"city": "not a model"}),
+    (int, "not an int"),
+    (UNDECLARED, "hello"),
+    (UNDECLARED, 42),
+    (UNDECLARED, None),
+    (UNDECLARED, {"a": 1}),
+    (UNDECLARED, [1, "two", None]),
+    (UNDECLARED, []),
+    (UNDECLARED, FORECAST),
+    (UNDECLARED, [FORECAST]),
+    (UNDECLARED, {"fn": object()}),
+    (UNDECLARED, TEXT),
+    (UNDECLARED, [TEXT, "and text"]),
+    (UNDECLARED, ImageContent(type="image", data="aGk=", mime_type="image/png")),
+    (UNDECLARED, ToolResult(content=[TEXT], structured_content={"x": 1})),
+    (UNDECLARED, CallToolResult(content=[TEXT], is_error=True)),
+]
+
+
+def served(annotation: Any) -> Tool:
+    """A FastMCP tool returning ``annotation``, served as the host serves tools."""
+
+    async def tool(value: str) -> Any:
+        return value
+
+    if annotation is UNDECLARED:
+        del tool.__annotations__["return"]
+    else:
+        tool.__annotations__["return"] = annotation
+    made = Tool.from_function(tool)
+    return made.model_copy(update={"output_schema": admit_errors(made.output_schema)})
+
+
+def outcome(convert: Any, value: Any) -> tuple[str, Any]:
+    """What converting ``value`` gives: the result's class and every field, or the error."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydantic warns of a value unlike its type; both alike
+        try:
+            result = convert(value)
+        except Exception as exc:  # the error itself is what is compared
+            return "raised", (type(exc), str(exc))
+    return type(result).__name__, (
+        result.model_dump(mode="json"),
+        result.to_mcp_result(),
+        result.model_fields_set,
+    )
+
+
+def case_id(annotation: Any, value: Any) -> str:
+    declared = "undeclared" if annotation is UNDECLARED else getattr(annotation, "__name__", None)
+    return f"{declared or annotation}->{type(value).__name__}"
+
+
+@pytest.mark.parametrize(("annotation", "value"), CASES, ids=[case_id(*case) for case in CASES])
+def test_plain_value_converts_exactly_as_fastmcp_converts_it(annotation: Any, value: Any) -> None:
+    tool = served(annotation)
+    assert outcome(PlainResults.of(tool), value) == outcome(tool.convert_result, value)
+
+
+def test_the_corpus_reaches_both_the_one_pass_and_fastmcp() -> None:
+    """Not a corpus of fallbacks: most values take the host's own pass."""
+    taken = 0
+    for annotation, value in CASES:
+        tool = served(annotation)
+        plain = PlainResults.of(tool)
+        spied = PlainResults(plain.serializer, plain.output_schema, lambda _value: None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            result = spied(value)
+        taken += result is not None  # None: handed to the fallback
+    assert taken >= 25
+    assert taken < len(CASES)
