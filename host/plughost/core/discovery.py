@@ -41,14 +41,6 @@ HOST_DISTRIBUTION = "plughost"
 log = logging.getLogger("plughost.core.discovery")
 
 
-class PluginStatus(StrEnum):
-    LOADED = "loaded"
-    FAILED = "failed"
-    INCOMPATIBLE = "incompatible"
-    DISABLED = "disabled"
-    CONFLICT = "conflict"
-
-
 class ToolInfo(BaseModel):
     """A tool as the load report shows it."""
 
@@ -58,6 +50,17 @@ class ToolInfo(BaseModel):
     annotations: dict[str, bool] = Field(default_factory=dict)
     title: str | None = None
     description: str | None = None
+
+
+class PluginStatus(StrEnum):
+    """What became of one entry point: loaded, or not, and why not: it failed to load, needs
+    another host version, is disabled by settings, or its namespace is already taken."""
+
+    LOADED = "loaded"
+    FAILED = "failed"
+    INCOMPATIBLE = "incompatible"
+    DISABLED = "disabled"
+    CONFLICT = "conflict"
 
 
 class PluginRecord(BaseModel):

@@ -125,10 +125,10 @@ class AuthSettings(BaseModel):
         3600, "Dev issuer token lifetime.", at_least=60, at_most=86400
     )
     dev_refresh_token_ttl_seconds: int = bounded(
-        1_209_600,
+        14 * 86_400,
         "Lifetime of a dev-issuer refresh token; each use rotates it for a new one.",
         at_least=300,
-        at_most=7_776_000,
+        at_most=90 * 86_400,
     )
     dev_registrations_per_hour: int = bounded(
         30,

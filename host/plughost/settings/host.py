@@ -97,14 +97,14 @@ class HostSettings(BaseSettings):
     max_request_bytes: int = bounded(
         1_048_576, "Larger MCP request bodies are refused with 413.", at_least=1024
     )
+    max_json_depth: int = bounded(
+        64, "MCP messages nested deeper are refused (JSON-RPC -32600).", at_least=8, at_most=512
+    )
     max_result_bytes: int = bounded(
         8_388_608,
         "A tool result larger than this (its text, data and structured content, "
         "in bytes) is not sent: the call ends with the error code result_too_large.",
         at_least=1024,
-    )
-    max_json_depth: int = bounded(
-        64, "MCP messages nested deeper are refused (JSON-RPC -32600).", at_least=8, at_most=512
     )
     tool_timeout_seconds: float = wait(
         60.0,

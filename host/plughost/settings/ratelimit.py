@@ -26,23 +26,17 @@ class RateLimitSettings(BaseModel):
     )
     plugins: dict[str, str] = Field(default_factory=dict, description="Limit per plugin namespace.")
     tools: dict[str, str] = Field(default_factory=dict, description="Limit per tool name.")
-    storage_url: str = Field(
-        "memory://", description="memory:// (this process) or redis://host:6379/0 (all replicas)."
-    )
-    key_prefix: str = Field("plughost", description="Redis key prefix, to share one Redis safely.")
     key: Literal["client_and_subject", "client"] = Field(
         "client_and_subject",
         description="Whose budget a call counts against: each user of each client, "
         "or each client as a whole (client id, else subject).",
     )
+    storage_url: str = Field(
+        "memory://", description="memory:// (this process) or redis://host:6379/0 (all replicas)."
+    )
+    key_prefix: str = Field("plughost", description="Redis key prefix, to share one Redis safely.")
     storage_timeout_seconds: float = wait(
         0.5, "Longest wait on the rate-limit storage (connect and reply) per call.", at_most=30
-    )
-    storage_retry_seconds: float = wait(
-        5.0,
-        "After the storage fails, calls skip it for this long (applying "
-        "on_storage_error at once); then one call tries it again.",
-        at_most=300,
     )
     on_storage_error: Literal["open", "closed"] = Field(
         "open",
@@ -50,6 +44,12 @@ class RateLimitSettings(BaseModel):
         "(logged, counted and marked on the audit record); 'closed' answers HTTP 503 "
         "with Retry-After for tools with a limit of their own (per tool or per plugin), while "
         "tools under the default alone, and lists, proceed as with 'open'.",
+    )
+    storage_retry_seconds: float = wait(
+        5.0,
+        "After the storage fails, calls skip it for this long (applying "
+        "on_storage_error at once); then one call tries it again.",
+        at_most=300,
     )
 
     @field_validator("default", "lists", "plugins", "tools")

@@ -7,19 +7,12 @@ record of a host that does not trace) simply have none.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from plughost.core.migration_steps import nullable_column_migration
 
 revision = "0004"
 down_revision = "0003"
 branch_labels = None
 depends_on = None
 
-
-def upgrade() -> None:
-    with op.batch_alter_table("plughost_audit") as batch:
-        batch.add_column(sa.Column("trace_id", sa.String(32), nullable=True))
-
-
-def downgrade() -> None:
-    with op.batch_alter_table("plughost_audit") as batch:
-        batch.drop_column("trace_id")
+upgrade, downgrade = nullable_column_migration("plughost_audit", "trace_id", sa.String(32))

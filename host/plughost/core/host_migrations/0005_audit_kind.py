@@ -7,19 +7,12 @@ calls (or refusals before any tool was named), and say nothing.
 from __future__ import annotations
 
 import sqlalchemy as sa
-from alembic import op
+
+from plughost.core.migration_steps import nullable_column_migration
 
 revision = "0005"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
 
-
-def upgrade() -> None:
-    with op.batch_alter_table("plughost_audit") as batch:
-        batch.add_column(sa.Column("kind", sa.String(16), nullable=True))
-
-
-def downgrade() -> None:
-    with op.batch_alter_table("plughost_audit") as batch:
-        batch.drop_column("kind")
+upgrade, downgrade = nullable_column_migration("plughost_audit", "kind", sa.String(16))
