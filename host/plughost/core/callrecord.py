@@ -142,12 +142,12 @@ class CallLedger:
         if record.outcome is Outcome.UNAUTHENTICATED:
             self.metrics.auth_failures.labels(reason=record.detail or "unknown").inc()
         if record.tool is not None:
-            label = tool.name if tool else UNREGISTERED
-            self.metrics.calls.labels(tool=label, outcome=record.outcome.value).inc()
+            metrics, label = self.metrics, tool.name if tool else UNREGISTERED
+            metrics.child(metrics.calls, label, record.outcome.value).inc()
             if record.outcome is Outcome.RATE_LIMITED:
-                self.metrics.rate_limited.labels(tool=label).inc()
+                metrics.child(metrics.rate_limited, label).inc()
             if tool is not None:
-                self.metrics.latency.labels(tool=tool.name).observe(seconds)
+                metrics.child(metrics.latency, tool.name).observe(seconds)
         return self.audit.record(self._audit_record(record, seconds))
 
     def _audit_record(self, record: CallRecord, seconds: float) -> AuditRecord:

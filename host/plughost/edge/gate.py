@@ -278,4 +278,6 @@ class RequestGate:
 
 def _token_in_query(scope: Scope) -> bool:
     query = scope.get("query_string", b"").decode("latin-1")
+    if not query:
+        return False
     return any(key == "access_token" for key, _ in parse_qsl(query))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -20,6 +21,7 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self._children: dict[tuple[int, tuple[str, ...]], Any] = {}
         r = self.registry
         self.calls = Counter(
             "plughost_tool_calls",
@@ -62,6 +64,16 @@ class Metrics:
             registry=r,
             multiprocess_mode="max",
         )
+
+    def child(self, metric: Any, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per label set: prometheus's ``labels``
+        checks and locks on every call, and the per-call metrics are written on every call.
+        Only for label values drawn from a bounded set (tool names, outcomes, hooks)."""
+        key = (id(metric), values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def exposition(self) -> tuple[bytes, str]:
         """The scrape body; across all worker processes when running with several workers."""

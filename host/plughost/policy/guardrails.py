@@ -175,9 +175,8 @@ class Guardrails:
             raise GuardrailError(f"guardrail:{name}", f"guardrail {name} failed") from None
         finally:
             elapsed = time.perf_counter() - started
-            self.metrics.guardrail_latency.labels(plugin=hook.namespace, hook=hook.name).observe(
-                elapsed
-            )
+            metrics = self.metrics
+            metrics.child(metrics.guardrail_latency, hook.namespace, hook.name).observe(elapsed)
 
 
 def _hooks(
