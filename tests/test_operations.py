@@ -203,6 +203,12 @@ def test_per_tool_and_per_plugin_limits_override_the_default(plughost_factory, m
     assert [agent.call("alpha_echo", text="x").status_code for _ in range(3)] == [200, 200, 429]
     assert [agent.call("todo_get", id=1).status_code for _ in range(2)] == [200, 429]
     assert all(agent.call("todo_list").ok for _ in range(10))
+    assert agent.call("alpha_echo", text="x").status_code == 429
+    text = host.http.get(f"{host.base_url}/metrics").text
+    assert 'plughost_rate_limited_total{tool="alpha_echo"} 2.0' in text
+    assert 'plughost_rate_limited_total{tool="todo_get"} 1.0' in text
+    assert 'plughost_tool_calls_total{outcome="rate_limited",tool="alpha_echo"} 2.0' in text
+    assert 'plughost_tool_call_seconds_count{tool="todo_list"} 10.0' in text
 
 
 def test_list_requests_have_a_budget_per_caller_of_their_own(plughost_factory, tmp_path):
