@@ -1,5 +1,6 @@
 """The host converts a tool's plain value in one pass (`plughost.core.plain_results`); every value
 must come out exactly as FastMCP's own `Tool.convert_result` makes it, and fail where it fails.
+And a result goes on the wire dumped directly (`wire_dump`), exactly as its `CallToolResult`.
 
 Each case is a return annotation (what the tool declares) and a value it returns; the tool is
 built as the host serves it (FastMCP's tool, output schema admitting error results)."""
@@ -14,13 +15,17 @@ from typing import Any
 
 import pytest
 from fastmcp.tools import Tool
-from fastmcp.tools.base import ToolResult
+from fastmcp.tools.base import RawStructuredToolResult, ToolResult
 from mcp.types import CallToolResult, ImageContent, TextContent
+from mcp_types.methods import serialize_server_result
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic import BaseModel, Field
 from typing_extensions import TypedDict
 
+from plughost.core.adapter import error_result
 from plughost.core.plain_results import PlainResults
 from plughost.core.tool_schema import admit_errors
+from plughost.core.wire_results import dump, wire_dump, wire_result
 
 UNDECLARED = object()
 
@@ -154,3 +159,41 @@ def test_the_corpus_reaches_both_the_one_pass_and_fastmcp() -> None:
         taken += result is not None  # None: handed to the fallback
     assert taken >= 25
     assert taken < len(CASES)
+
+
+def converted() -> list[ToolResult]:
+    """The corpus's values as FastMCP converts them (those it refuses left out)."""
+    results = []
+    for annotation, value in CASES:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                results.append(served(annotation).convert_result(value))
+        except Exception:  # refused: nothing reaches the wire
+            continue
+    return results
+
+
+#: Results as tools produce them: plain values, content, errors, FastMCP's own wrapping.
+RESULTS: list[ToolResult] = [
+    *converted(),
+    ToolResult(content=[TEXT], structured_content={"x": None}, meta={"k": [1, None]}),
+    ToolResult(
+        content=[ImageContent(type="image", data="aGk=", mime_type="image/png")], is_error=True
+    ),
+    ToolResult.from_mcp_result(CallToolResult(content=[TEXT], structured_content={"y": 2})),
+    RawStructuredToolResult(content=[TEXT], structured_content=[1, 2]),
+    error_result("invalid_input", "bad", {"fields": ["x"]}),
+]
+
+
+@pytest.mark.parametrize("version", sorted(HANDSHAKE_PROTOCOL_VERSIONS))
+def test_a_result_dumped_directly_is_on_the_wire_what_its_call_tool_result_is(
+    version: str,
+) -> None:
+    """`wire_dump` skips building the `CallToolResult`; what reaches the wire is the same."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for result in RESULTS:
+            expected = serialize_server_result("tools/call", version, dump(wire_result(result)))
+            assert serialize_server_result("tools/call", version, wire_dump(result)) == expected

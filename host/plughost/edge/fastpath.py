@@ -19,12 +19,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from fastmcp.exceptions import FastMCPError
 from fastmcp.tools import Tool
 from mcp.server.streamable_http import check_accept_headers
-from mcp.types import CallToolResult
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from pydantic_core import to_json
@@ -34,7 +33,7 @@ from starlette.types import Scope, Send
 from plughost.core.call_stream import CallStream
 from plughost.core.callrecord import CallRecord
 from plughost.core.stream_asking import StreamAsking
-from plughost.core.wire_results import error_call_result, wire_result
+from plughost.core.wire_results import dump, error_call_result, wire_dump
 from plughost.edge.answers import Answers
 from plughost.edge.message import Message
 from plughost.policy.call_policy import CallPolicy
@@ -122,9 +121,10 @@ class FastPath:
             await self.respond(message, version, result, send)
 
     async def respond(
-        self, message: Message, version: str, result: CallToolResult, send: Send
+        self, message: Message, version: str, result: dict[str, Any], send: Send
     ) -> None:
-        """Send the JSON-RPC response the transport would have sent for ``result``."""
+        """Send the JSON-RPC response the transport would have sent for ``result`` (the
+        `CallToolResult`, dumped: `wire_dump`)."""
         body = _response(message, version, result)
         await send(
             {
@@ -138,27 +138,28 @@ class FastPath:
         )
         await send({"type": "http.response.body", "body": body})
 
-    async def call(self, record: CallRecord, message: Message) -> CallToolResult:
+    async def call(self, record: CallRecord, message: Message) -> dict[str, Any]:
         """Run the admitted call as the transport would, through the call policy, and treat
         what it raises and results that are not JSON objects as the wire handler does
         (wrapped as ``{"result": ...}`` for these versions, as every handshake-era client
         expects). The tool is called directly: FastMCP's `call_tool` would look it up again
-        and run a middleware chain whose only member is the same policy."""
+        and run a middleware chain whose only member is the same policy. The result comes
+        back as the wire's JSON object (`wire_dump`)."""
         params = message.payload["params"]
         name = params["name"]
         tool = self.tools.get(name)
         if tool is None:
-            return error_call_result(f"Unknown tool: {name!r}")
+            return dump(error_call_result(f"Unknown tool: {name!r}"))
         try:
             result = await self.policy.execute(record, params.get("arguments") or {}, tool._run)
         except FastMCPError as exc:
-            return error_call_result(str(exc))
-        return wire_result(result)
+            return dump(error_call_result(str(exc)))
+        return wire_dump(result)
 
 
-def _response(message: Message, version: str, result: CallToolResult) -> bytes:
-    """The JSON-RPC response to ``message``, serialised as the SDK's runner would."""
-    dumped = result.model_dump(by_alias=True, mode="json", exclude_none=True)
+def _response(message: Message, version: str, dumped: dict[str, Any]) -> bytes:
+    """The JSON-RPC response to ``message`` carrying the dumped result, serialised as the
+    SDK's runner would."""
     # The SDK's `JSONRPCResponse` dumped: these three members, in this order, compact. The
     # id is the request's own (a string or an integer the gate checked).
     response = {

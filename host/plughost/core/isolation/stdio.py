@@ -45,7 +45,7 @@ from plughost.core.isolation.host_link import (
 from plughost.core.isolation.hosted import OUTCOME_META, outcome_meta, record_of
 from plughost.core.isolation.pipe import message_of
 from plughost.core.isolation.worker_components import AnswerError, ComponentAnswers
-from plughost.core.wire_results import error_call_result, wire_result
+from plughost.core.wire_results import dump, error_call_result, wire_result
 from plughost.ops.audit import Outcome
 
 log = logging.getLogger("plughost.worker")
@@ -144,7 +144,7 @@ class WorkerServer:
         name = params.get("name")
         tool = self.tools.get(name) if isinstance(name, str) else None
         if tool is None:
-            return _dump(error_call_result(f"Unknown tool: {name!r}"))
+            return dump(error_call_result(f"Unknown tool: {name!r}"))
         record = record_of(params.get("_meta"), "tool")
         record.stream = self.link.updates(params.get("_meta"))
         record.questions = self.link.questions(params.get("_meta"))
@@ -170,7 +170,7 @@ class WorkerServer:
             if isinstance(result, InputRequiredToolResult):
                 answer = _question(result, record)
             else:
-                answer = _dump(wire_result(result))
+                answer = dump(wire_result(result))
             answer["_meta"] = {**(answer.get("_meta") or {}), OUTCOME_META: outcome_meta(record)}
             return answer
         finally:
@@ -199,8 +199,3 @@ def _question(result: InputRequiredToolResult, record: CallRecord) -> dict[str, 
     assert isinstance(record.questions, EarlierRounds)  # only such a call can end so
     question = question_of(result.input_required, record.questions.rounds())
     return {"content": [], "_meta": {ASKED_META: ask_wire(question)}}
-
-
-def _dump(result: Any) -> dict[str, Any]:
-    dumped: dict[str, Any] = result.model_dump(by_alias=True, mode="json", exclude_none=True)
-    return dumped
