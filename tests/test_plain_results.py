@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import typing
 import warnings
 from typing import Any
 
@@ -197,3 +198,20 @@ def test_a_result_dumped_directly_is_on_the_wire_what_its_call_tool_result_is(
         for result in RESULTS:
             expected = serialize_server_result("tools/call", version, dump(wire_result(result)))
             assert serialize_server_result("tools/call", version, wire_dump(result)) == expected
+
+
+def test_a_return_type_pydantic_cannot_serialise_leaves_every_value_to_fastmcp() -> None:
+    tool = served(str)
+
+    class Opaque:  # no schema: serialised as Any, as FastMCP serialises it
+        pass
+
+    assert PlainResults.of(tool.model_copy(update={"return_type": Opaque})).serializer
+
+    class Refused(typing.TypedDict):  # pydantic refuses typing's TypedDict before 3.12
+        key: str
+
+    broken = PlainResults.of(tool.model_copy(update={"return_type": Refused}))
+    handed: list[Any] = []
+    PlainResults(broken.serializer, broken.output_schema, handed.append)({"key": "k"})
+    assert handed == [{"key": "k"}]

@@ -40,17 +40,23 @@ _WRAPPED_META = {"fastmcp": {"wrap_result": True}}
 class PlainResults:
     """Converts a served tool's plain values; ``fallback`` is the tool's own `convert_result`."""
 
-    serializer: pydantic_core.SchemaSerializer
+    serializer: pydantic_core.SchemaSerializer | None
     output_schema: dict[str, Any] | None
     fallback: Convert
 
     @classmethod
     def of(cls, tool: Tool) -> PlainResults:
-        """The converter for ``tool`` as it is served (its return type and output schema)."""
-        return cls(_serializer(tool.return_type), tool.output_schema, tool.convert_result)
+        """The converter for ``tool`` as it is served (its return type and output schema).
+        A return type pydantic cannot serialise leaves every value to FastMCP, which fails
+        the call (not the plugin's load) as it always has."""
+        try:
+            serializer = _serializer(tool.return_type)
+        except Exception:
+            serializer = None
+        return cls(serializer, tool.output_schema, tool.convert_result)
 
     def __call__(self, value: Any) -> ToolResult:
-        if not _plain(value):
+        if self.serializer is None or not _plain(value):
             return self.fallback(value)
         try:
             payload = self.serializer.to_json(value)
