@@ -24,10 +24,11 @@ def wire_result(result: ToolResult) -> CallToolResult:
 
 def wire_dump(result: ToolResult) -> dict[str, Any]:
     """``wire_result(result)`` as the wire's JSON object (by alias, no nulls). A plain result
-    (its structured content an object, no protocol result behind it) is dumped as it stands:
-    building the `CallToolResult` only to dump it cost a quick call as much again as this.
-    The protocol version's shape is taken from this object after (`serialize_server_result`),
-    so keys the wire model adds (its defaults) make no difference to what is sent."""
+    (its structured content an object, no protocol result behind it) is dumped as it stands,
+    without building the `CallToolResult` only to dump it (four times the work, for a quick
+    call's result). The protocol version's shape is taken from this object after
+    (`serialize_server_result`), so keys the wire model adds (its defaults) make no difference
+    to what is sent."""
     structured = result.structured_content
     if (
         type(result) is not ToolResult
