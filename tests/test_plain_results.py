@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from fastmcp.tools import Tool
 from fastmcp.tools.base import RawStructuredToolResult, ToolResult
+from fastmcp.utilities.types import Image
 from mcp.types import CallToolResult, ImageContent, TextContent
 from mcp_types.methods import serialize_server_result
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
@@ -55,6 +56,9 @@ class Colour(enum.Enum):
 
 FORECAST = Forecast(city="Oslo", high=3.5, when=datetime.date(2026, 12, 7), labels=["cold"])
 TEXT = TextContent(type="text", text="as content")
+NESTED: list[Any] = []
+for _ in range(2000):  # deeper than any serializer follows
+    NESTED = [NESTED]
 
 CASES: list[tuple[Any, Any]] = [
     (str, "hello"),
@@ -98,6 +102,9 @@ CASES: list[tuple[Any, Any]] = [
     (UNDECLARED, []),
     (UNDECLARED, FORECAST),
     (UNDECLARED, [FORECAST]),
+    (UNDECLARED, [datetime.date(2026, 12, 7), Colour.RED, [TEXT]]),
+    (UNDECLARED, [Image(data=b"png", format="png"), "and text"]),
+    (UNDECLARED, NESTED),
     (UNDECLARED, {"fn": object()}),
     (UNDECLARED, TEXT),
     (UNDECLARED, [TEXT, "and text"]),

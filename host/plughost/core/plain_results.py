@@ -24,6 +24,7 @@ import pydantic_core
 from fastmcp.tools import Tool
 from fastmcp.tools.base import ToolResult, default_serializer
 from fastmcp.utilities.prefab import is_prefab_app, is_prefab_component
+from fastmcp.utilities.types import Audio, File, Image
 from mcp.types import CallToolResult, ContentBlock, TextContent
 from pydantic import BaseModel, PydanticSchemaGenerationError, TypeAdapter
 
@@ -33,6 +34,8 @@ from plughost.core.rich_results import Convert
 _SCALARS = (str, int, float, bool, type(None), dict)
 #: The models `Tool.convert_result` treats as something other than data.
 _SPECIAL_MODELS = (ToolResult, CallToolResult, ContentBlock)
+#: What `Tool.convert_result` takes for content, alone or as an item of a list.
+_CONTENT = (ContentBlock, Audio, Image, File)
 _WRAPPED_META = {"fastmcp": {"wrap_result": True}}
 
 
@@ -83,8 +86,8 @@ def _plain(value: Any) -> bool:
     kind = type(value)
     if kind in _SCALARS:
         return True
-    if kind is list or kind is tuple:  # data unless it holds content
-        return all(_plain(item) for item in value)
+    if kind is list or kind is tuple:  # data unless an item is content (FastMCP looks no deeper)
+        return not any(isinstance(item, _CONTENT) for item in value)
     return (
         isinstance(value, BaseModel)
         and not isinstance(value, _SPECIAL_MODELS)
